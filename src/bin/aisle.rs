@@ -1,0 +1,223 @@
+//! `aisle`: the native command line over the same library the browser runs.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use aisle::device::{self, DeviceKind};
+use aisle::gguf::Gguf;
+use aisle::model::LlamaConfig;
+use aisle::tokenizer::Tokenizer;
+use aisle::{Engine, GenerateOptions, Generation, LoadOptions, Message, SamplerConfig};
+
+#[derive(Parser)]
+#[command(name = "aisle", version, about = "Run a Llama-family GGUF model (SmolLM2, Llama 3.2, Qwen2) locally")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Architecture, sizes and tensor type census of a GGUF file.
+    Info { model: PathBuf },
+    /// Token ids of the UTF-8 text on stdin, as a JSON array.
+    Tokenize {
+        #[arg(long)]
+        model: PathBuf,
+        /// Parse special-token text such as `<|im_start|>` into its token.
+        #[arg(long)]
+        special: bool,
+    },
+    /// Generate a reply to a chat, streamed to stdout.
+    Generate(GenerateArgs),
+}
+
+#[derive(clap::Args)]
+struct GenerateArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// The user's message.
+    #[arg(long, conflicts_with = "messages", required_unless_present = "messages")]
+    prompt: Option<String>,
+    /// A system message to go before the prompt.
+    #[arg(long, requires = "prompt")]
+    system: Option<String>,
+    /// A JSON file holding an array of {"role", "content"} messages.
+    #[arg(long)]
+    messages: Option<PathBuf>,
+    #[arg(long, default_value_t = 256)]
+    max_tokens: usize,
+    /// 0 means greedy.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    #[arg(long, default_value_t = 1.0)]
+    repetition_penalty: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// gpu (wgpu: Vulkan natively), cpu (burn's CPU backend), or auto (gpu when one exists).
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Longest conversation in tokens (sizes the KV cache).
+    #[arg(long, default_value_t = 2048)]
+    max_context: usize,
+    /// Keep generating past end-of-generation tokens (to compare with references).
+    #[arg(long, hide = true)]
+    ignore_eos: bool,
+    /// Print only one JSON line at the end: prompt and generated token ids, text, speeds.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info { model } => info(&model),
+        Command::Tokenize { model, special } => tokenize(&model, special),
+        Command::Generate(args) => generate(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn info(path: &Path) -> CliResult {
+    let bytes = read_file(path)?;
+    let g = Gguf::parse(&bytes)?;
+    println!("file: {} ({} bytes, GGUF v{})", path.display(), bytes.len(), g.version);
+    let name = g.get("general.name").and_then(|v| v.as_str()).unwrap_or("(unnamed)");
+    println!("name: {name}");
+    println!("metadata keys: {}, tensors: {}, alignment: {}", g.metadata.len(), g.tensors.len(), g.alignment);
+
+    let mut census: BTreeMap<String, (usize, u64, u64)> = BTreeMap::new();
+    for t in &g.tensors {
+        let e = census.entry(t.ggml_type.name()).or_default();
+        e.0 += 1;
+        e.1 += t.n_elements();
+        e.2 += t.n_bytes;
+    }
+    println!("tensor types:");
+    for (ty, (count, elements, n_bytes)) in &census {
+        println!("  {ty:<6} {count:>4} tensors {elements:>12} elements {n_bytes:>12} bytes");
+    }
+    let cfg = LlamaConfig::from_gguf(&g)?;
+    println!("architecture: {}", cfg.architecture);
+    println!(
+        "layers: {}, embedding: {}, feed-forward: {}, heads: {} (KV heads: {}, head dim: {})",
+        cfg.n_layers, cfg.n_embd, cfg.n_ff, cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+    );
+    println!(
+        "rope: {:?} over {} dims, base {}; rms eps {}; context {}; vocab {}",
+        cfg.rope_kind, cfg.rope_dims, cfg.rope_base, cfg.rms_eps, cfg.context_length, cfg.vocab_size
+    );
+    println!("tied embeddings: {}", g.tensor("output.weight").is_none());
+    let tok = Tokenizer::from_gguf(&g)?;
+    println!("tokenizer: {} tokens, end of generation {:?}", tok.vocab_size(), tok.end_of_generation());
+    Ok(())
+}
+
+fn tokenize(path: &Path, special: bool) -> CliResult {
+    let bytes = read_file(path)?;
+    let g = Gguf::parse(&bytes)?;
+    let tok = Tokenizer::from_gguf(&g)?;
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(|e| format!("stdin is not UTF-8 text: {e}"))?;
+    let ids = tok.encode(&text, special)?;
+    println!("{}", serde_json::to_string(&ids)?);
+    Ok(())
+}
+
+fn messages(args: &GenerateArgs) -> Result<Vec<Message>, Box<dyn std::error::Error>> {
+    if let Some(path) = &args.messages {
+        let text = String::from_utf8(read_file(path)?).map_err(|_| format!("{} is not UTF-8", path.display()))?;
+        let msgs: Vec<Message> = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: expected an array of {{\"role\", \"content\"}}: {e}", path.display()))?;
+        return Ok(msgs);
+    }
+    let mut msgs = Vec::new();
+    if let Some(system) = &args.system {
+        msgs.push(Message::new("system", system));
+    }
+    msgs.push(Message::new("user", args.prompt.as_deref().unwrap_or_default()));
+    Ok(msgs)
+}
+
+fn open_device(choice: &str) -> Result<burn::tensor::Device, Box<dyn std::error::Error>> {
+    if choice == "auto" {
+        return Ok(pollster::block_on(device::open(DeviceKind::Gpu))
+            .or_else(|_| pollster::block_on(device::open(DeviceKind::Cpu)))?);
+    }
+    Ok(pollster::block_on(device::open(choice.parse()?))?)
+}
+
+fn generate(args: &GenerateArgs) -> CliResult {
+    let msgs = messages(args)?;
+    let sampler = SamplerConfig {
+        temperature: args.temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        repetition_penalty: args.repetition_penalty,
+        seed: args.seed,
+        ..SamplerConfig::default()
+    };
+    sampler.validate()?;
+    let device = open_device(&args.device)?;
+    let bytes = read_file(&args.model)?;
+    let engine = Engine::load(&bytes, &device, &LoadOptions { max_context: args.max_context })?;
+    drop(bytes);
+    let engine = Arc::new(engine);
+    let prompt = engine.chat_tokens(&msgs)?;
+    let options = GenerateOptions { max_tokens: args.max_tokens, sampler, stop_at_eog: !args.ignore_eos };
+    let mut generation = Generation::new(engine.clone(), prompt, options)?;
+
+    let mut stdout = std::io::stdout().lock();
+    let mut text = String::new();
+    while let Some(step) = pollster::block_on(generation.next())? {
+        if !args.json {
+            stdout.write_all(step.text.as_bytes())?;
+            stdout.flush()?;
+        }
+        text.push_str(&step.text);
+    }
+    let t = generation.timings();
+    if args.json {
+        let line = serde_json::json!({
+            "prompt_tokens": generation.prompt_tokens(),
+            "tokens": generation.generated_tokens(),
+            "text": text,
+            "prefill_tps": t.prefill_tps(),
+            "decode_tps": t.decode_tps(),
+            "device": device::describe(&device),
+        });
+        writeln!(stdout, "{line}")?;
+    } else {
+        writeln!(stdout)?;
+        eprintln!(
+            "[{}: prompt {} tokens at {:.1} tok/s, reply {} tokens at {:.1} tok/s]",
+            device::describe(&device),
+            t.prefill_tokens,
+            t.prefill_tps(),
+            generation.generated_tokens().len(),
+            t.decode_tps()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The Llama-family forward pass: embed -> N × [RMSNorm, attention, RMSNorm, SwiGLU] -> norm -> head.
+
+use burn::tensor::activation::silu;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::ModelError;
+use super::attention::{Rope, attention};
+use super::config::LlamaConfig;
+use super::kv_cache::KvCache;
+use super::weights::{LayerWeights, Weights};
+use crate::gguf::Gguf;
+
+pub struct Llama {
+    pub config: LlamaConfig,
+    weights: Weights,
+    rope: Rope,
+    device: Device,
+    /// Longest session this instance was prepared for (RoPE table and KV cache size).
+    max_context: usize,
+}
+
+impl Llama {
+    /// Loads the weights of `gguf` (parsed from `bytes`) onto `device`, for sessions of at most
+    /// `max_context` tokens (capped at the model's own context length).
+    pub fn load(gguf: &Gguf, bytes: &[u8], device: &Device, max_context: usize) -> Result<Self, ModelError> {
+        let config = LlamaConfig::from_gguf(gguf)?;
+        let max_context = max_context.clamp(1, config.context_length);
+        let weights = Weights::load(&config, gguf, bytes, device)?;
+        let rope = Rope::new(&config, max_context, weights.rope_freqs.as_deref(), device);
+        Ok(Llama { config, weights, rope, device: device.clone(), max_context })
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn max_context(&self) -> usize {
+        self.max_context
+    }
+
+    /// Bytes of weights on the device.
+    pub fn weight_bytes(&self) -> u64 {
+        self.weights.device_bytes
+    }
+
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(&self.config, self.max_context, &self.device)
+    }
+
+    /// Runs `tokens` at positions `cache.len()..`, appends them to the cache, and returns the
+    /// logits of the last token, `[1, vocab]` (still on the device).
+    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor<2>, ModelError> {
+        let pos = cache.len();
+        let n = tokens.len();
+        if n == 0 {
+            return Err(ModelError::EmptyInput);
+        }
+        if pos + n > cache.capacity() {
+            return Err(ModelError::ContextFull { needed: pos + n, capacity: cache.capacity() });
+        }
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.config.vocab_size) {
+            return Err(ModelError::BadToken(bad));
+        }
+        let mut x = self.embed(tokens); // [n, n_embd]
+        for (i, layer) in self.weights.layers.iter().enumerate() {
+            x = self.block(i, layer, x, cache, pos);
+        }
+        cache.advance(n);
+        let last = x.slice([n - 1..n, 0..self.config.n_embd]); // [1, n_embd]
+        let h = rms_norm(last, &self.weights.output_norm, self.config.rms_eps);
+        Ok(h.matmul(self.weights.head().clone())) // [1, vocab]
+    }
+
+    /// `[n, n_embd]` rows of the embedding table.
+    fn embed(&self, tokens: &[u32]) -> Tensor<2> {
+        let ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
+        let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [tokens.len()]), &self.device);
+        self.weights.embd_t.clone().select(1, ids).swap_dims(0, 1)
+    }
+
+    fn block(&self, i: usize, w: &LayerWeights, x: Tensor<2>, cache: &mut KvCache, pos: usize) -> Tensor<2> {
+        let cfg = &self.config;
+        let [n, _] = x.dims();
+        let h = rms_norm(x.clone(), &w.attn_norm, cfg.rms_eps);
+        let q = w.wq.forward(h.clone()).reshape([n, cfg.n_heads, cfg.head_dim]);
+        let k = w.wk.forward(h.clone()).reshape([n, cfg.n_kv_heads, cfg.head_dim]);
+        let v = w.wv.forward(h).reshape([n, cfg.n_kv_heads, cfg.head_dim]);
+        let q = self.rope.apply(q, pos).swap_dims(0, 1); // [n_heads, n, hd]
+        let k = self.rope.apply(k, pos).swap_dims(0, 1); // [n_kv, n, hd]
+        let v = v.swap_dims(0, 1); // [n_kv, n, hd]
+        let (k_all, v_all) = cache.append(i, pos, k, v);
+        let attn = attention(cfg, q, k_all, v_all, pos); // [n, n_heads·hd]
+        let x = x + w.wo.forward(attn);
+
+        let h = rms_norm(x.clone(), &w.ffn_norm, cfg.rms_eps);
+        let gate = silu(w.w_gate.forward(h.clone()));
+        let up = w.w_up.forward(h);
+        x + w.w_down.forward(gate * up)
+    }
+}
+
+/// `x / sqrt(mean(x²) + eps) · w` over the last axis. `x: [n, d]`, `w: [d]`.
+pub fn rms_norm(x: Tensor<2>, w: &Tensor<1>, eps: f32) -> Tensor<2> {
+    let ms = x.clone().square().mean_dim(1); // [n, 1]
+    x * ms.add_scalar(eps).sqrt().recip() * w.clone().unsqueeze_dim::<2>(0)
+}

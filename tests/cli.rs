@@ -1,0 +1,194 @@
+//! The `aisle` command line, run as a user would.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+
+fn aisle(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aisle"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run aisle");
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn tmp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("aisle-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[test]
+fn info_on_the_real_model() {
+    let Some(_) = model_bytes() else { return };
+    let o = aisle(&["info", model_path().to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for needle in [
+        "architecture: llama",
+        "layers: 30",
+        "heads: 9 (KV heads: 3",
+        "Q4_1    210 tensors",
+        "Q8_0      1 tensors",
+        "tied embeddings: true",
+        "49152 tokens",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn info_on_bad_files_is_an_error_line_not_a_panic() {
+    let good = tiny_model(TinyConfig::default(), 5);
+    let mut bad_magic = good.clone();
+    bad_magic[..4].copy_from_slice(b"GGML");
+    let mut other_arch = GgufWriter::default();
+    other_arch.kv("general.architecture", aisle::gguf::Value::String("mamba".into()));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("truncated.gguf", good[..good.len() / 2].to_vec(), "beyond the end"),
+        ("magic.gguf", bad_magic, "not a GGUF file"),
+        ("empty.gguf", vec![], "truncated"),
+        ("mamba.gguf", other_arch.to_bytes(), "unsupported architecture \"mamba\""),
+    ];
+    for (name, bytes, expect) in cases {
+        let p = tmp(name, &bytes);
+        let o = aisle(&["info", p.to_str().unwrap()], None);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{name} accepted");
+        assert!(err.starts_with("error: ") && err.contains(expect), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+    let o = aisle(&["info", "/nonexistent/model.gguf"], None);
+    assert!(!o.status.success() && stderr(&o).starts_with("error: cannot read"));
+}
+
+#[test]
+fn tokenize_reads_stdin_and_prints_ids() {
+    let Some(_) = model_bytes() else { return };
+    let m = model_path();
+    let o = aisle(&["tokenize", "--model", m.to_str().unwrap()], Some("<|im_start|>user 12"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plain: Vec<u32> = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let o = aisle(&["tokenize", "--model", m.to_str().unwrap(), "--special"], Some("<|im_start|>user 12"));
+    let special: Vec<u32> = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(special[0], 1);
+    assert!(!plain.contains(&1));
+    assert_eq!(&special[special.len() - 2..], &[33, 34], "digits split one by one");
+}
+
+#[test]
+fn generate_json_matches_reference_greedy() {
+    let Some(_) = model_bytes() else { return };
+    let greedy = read_json("f32/greedy.json");
+    let p = &greedy["prompts"][1]; // science_gift: large margins for its first 32 tokens
+    assert_eq!(p["id"], "science_gift");
+    let msgs = tmp("msgs.json", serde_json::to_string(&p["messages"]).unwrap().as_bytes());
+    for dev in ["cpu", "gpu"] {
+        let o = aisle(
+            &[
+                "generate",
+                "--model",
+                model_path().to_str().unwrap(),
+                "--messages",
+                msgs.to_str().unwrap(),
+                "--max-tokens",
+                "16",
+                "--device",
+                dev,
+                "--json",
+            ],
+            None,
+        );
+        assert!(o.status.success(), "{dev}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert_eq!(out.lines().count(), 1, "{dev}: --json prints one line: {out}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(ids(&v["prompt_tokens"]), ids(&p["prompt_ids"]));
+        assert_eq!(ids(&v["tokens"]), ids(&p["gen_ids"])[..16].to_vec(), "{dev}");
+        assert!(v["text"].as_str().unwrap().starts_with("A "), "{dev}: {}", v["text"]);
+        assert!(v["prefill_tps"].as_f64().unwrap() > 0.0 && v["decode_tps"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn generate_streams_plain_text_and_rejects_bad_options() {
+    let Some(_) = model_bytes() else { return };
+    let m = model_path();
+    let o = aisle(
+        &[
+            "generate",
+            "--model",
+            m.to_str().unwrap(),
+            "--prompt",
+            "Name a fruit.",
+            "--max-tokens",
+            "8",
+            "--device",
+            "cpu",
+            "--temperature",
+            "0.7",
+            "--top-k",
+            "40",
+            "--top-p",
+            "0.9",
+            "--seed",
+            "3",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = stdout(&o);
+    assert!(!first.trim().is_empty());
+    let again = aisle(
+        &[
+            "generate",
+            "--model",
+            m.to_str().unwrap(),
+            "--prompt",
+            "Name a fruit.",
+            "--max-tokens",
+            "8",
+            "--device",
+            "cpu",
+            "--temperature",
+            "0.7",
+            "--top-k",
+            "40",
+            "--top-p",
+            "0.9",
+            "--seed",
+            "3",
+        ],
+        None,
+    );
+    assert_eq!(stdout(&again), first, "same seed, same text");
+    assert!(stderr(&o).contains("tok/s"));
+
+    let o = aisle(&["generate", "--model", m.to_str().unwrap(), "--prompt", "x", "--top-p", "0"], None);
+    assert!(!o.status.success() && stderr(&o).contains("top_p"), "{}", stderr(&o));
+    let o = aisle(&["generate", "--model", m.to_str().unwrap(), "--prompt", "x", "--device", "tpu"], None);
+    assert!(!o.status.success() && stderr(&o).contains("unknown device"), "{}", stderr(&o));
+    let bad = tmp("bad_msgs.json", b"{\"role\": 1}");
+    let o = aisle(&["generate", "--model", m.to_str().unwrap(), "--messages", bad.to_str().unwrap()], None);
+    assert!(!o.status.success() && stderr(&o).contains("expected an array"), "{}", stderr(&o));
+}

@@ -1,0 +1,409 @@
+//! Test utilities: the real model and references, a small GGUF writer, a tiny random-weight
+//! model, and a naive f64 forward pass to check our burn model against.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use aisle::gguf::{Value, ValueType};
+use aisle::sampler::Rng;
+use half::f16;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn reference_dir() -> PathBuf {
+    repo().join("tests/reference")
+}
+
+pub fn read_json(rel: &str) -> serde_json::Value {
+    let path = reference_dir().join(rel);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("reference JSON")
+}
+
+pub fn read_f32_file(rel: &str) -> Vec<f32> {
+    let bytes = std::fs::read(reference_dir().join(rel)).expect("reference .f32 file");
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// The real SmolLM2 file. `make test` always fetches it and sets `AISLE_REQUIRE_MODEL=1`, so
+/// there a missing model fails the test; a bare `cargo test` skips loudly instead.
+pub fn model_bytes() -> Option<Vec<u8>> {
+    let path = repo().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    match std::fs::read(&path) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            if std::env::var("AISLE_REQUIRE_MODEL").is_ok_and(|v| v == "1") {
+                panic!("model required but missing at {}: {e} (run `make setup`)", path.display());
+            }
+            eprintln!("\n*** SKIPPED: {} is missing ({e}); run `make setup` to fetch it ***\n", path.display());
+            None
+        }
+    }
+}
+
+pub fn model_path() -> PathBuf {
+    repo().join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// Reads a JSON array of numbers as u32 ids.
+pub fn ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("id") as u32).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// GGUF writer
+
+pub struct Tensor {
+    pub name: String,
+    pub dims: Vec<u64>,
+    pub type_id: u32,
+    pub data: Vec<u8>,
+}
+
+/// Writes GGUF v3 files (or v2 with `version`), for tests that need files we control.
+pub struct GgufWriter {
+    pub version: u32,
+    pub alignment: u64,
+    pub kv: Vec<(String, Value)>,
+    pub tensors: Vec<Tensor>,
+}
+
+impl Default for GgufWriter {
+    fn default() -> Self {
+        GgufWriter { version: 3, alignment: 32, kv: Vec::new(), tensors: Vec::new() }
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn type_id(t: ValueType) -> u32 {
+    t as u32
+}
+
+fn put_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::U8(x) => out.push(*x),
+        Value::I8(x) => out.push(*x as u8),
+        Value::U16(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::I16(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::U32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::I32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::U64(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::I64(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::F32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::F64(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::Bool(x) => out.push(*x as u8),
+        Value::String(s) => put_str(out, s),
+        Value::Array(t, items) => {
+            out.extend_from_slice(&type_id(*t).to_le_bytes());
+            out.extend_from_slice(&(items.len() as u64).to_le_bytes());
+            for i in items {
+                put_value(out, i);
+            }
+        }
+    }
+}
+
+impl GgufWriter {
+    pub fn kv(&mut self, key: &str, v: Value) -> &mut Self {
+        self.kv.push((key.to_string(), v));
+        self
+    }
+
+    pub fn tensor(&mut self, name: &str, dims: &[u64], type_id: u32, data: Vec<u8>) -> &mut Self {
+        self.tensors.push(Tensor { name: name.to_string(), dims: dims.to_vec(), type_id, data });
+        self
+    }
+
+    /// The file bytes, plus the absolute offset of the tensor-info section (for corruption tests).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(b"GGUF");
+        out.extend_from_slice(&self.version.to_le_bytes());
+        out.extend_from_slice(&(self.tensors.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.kv.len() as u64).to_le_bytes());
+        for (k, v) in &self.kv {
+            put_str(&mut out, k);
+            out.extend_from_slice(&type_id(v.value_type()).to_le_bytes());
+            put_value(&mut out, v);
+        }
+        let mut offset = 0u64;
+        let mut offsets = Vec::new();
+        for t in &self.tensors {
+            put_str(&mut out, &t.name);
+            out.extend_from_slice(&(t.dims.len() as u32).to_le_bytes());
+            for d in &t.dims {
+                out.extend_from_slice(&d.to_le_bytes());
+            }
+            out.extend_from_slice(&t.type_id.to_le_bytes());
+            out.extend_from_slice(&offset.to_le_bytes());
+            offsets.push(offset);
+            offset = (offset + t.data.len() as u64).div_ceil(self.alignment) * self.alignment;
+        }
+        let data_start = (out.len() as u64).div_ceil(self.alignment) * self.alignment;
+        out.resize(data_start as usize, 0);
+        for (t, off) in self.tensors.iter().zip(offsets) {
+            out.resize((data_start + off) as usize, 0);
+            out.extend_from_slice(&t.data);
+        }
+        out
+    }
+}
+
+pub fn str_array(items: &[&str]) -> Value {
+    Value::Array(ValueType::String, items.iter().map(|s| Value::String(s.to_string())).collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tiny random-weight Llama
+
+#[derive(Clone, Copy, Debug)]
+pub struct TinyConfig {
+    pub n_layers: usize,
+    pub n_embd: usize,
+    pub n_ff: usize,
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub vocab: usize,
+    pub context: usize,
+    pub rope_base: f32,
+    pub tied: bool,
+}
+
+impl Default for TinyConfig {
+    fn default() -> Self {
+        TinyConfig {
+            n_layers: 2,
+            n_embd: 64,
+            n_ff: 128,
+            n_heads: 4,
+            n_kv_heads: 2,
+            vocab: 96,
+            context: 128,
+            rope_base: 10000.0,
+            tied: true,
+        }
+    }
+}
+
+fn f16_bytes(x: f32) -> [u8; 2] {
+    f16::from_f32(x).to_le_bytes()
+}
+
+/// Random Q4_1 blocks for `n` weights: scales and mins chosen so weights stay within ±0.1.
+pub fn random_q4_1(rng: &mut Rng, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n / 32 * 20);
+    for _ in 0..n / 32 {
+        let d = 0.004 + 0.008 * rng.next_f32();
+        let m = -(d * 7.5) + 0.01 * (rng.next_f32() - 0.5);
+        out.extend_from_slice(&f16_bytes(d));
+        out.extend_from_slice(&f16_bytes(m));
+        for _ in 0..16 {
+            out.push((rng.next_u64() & 0xFF) as u8);
+        }
+    }
+    out
+}
+
+/// Random Q8_0 blocks (embedding-sized values, about ±1).
+pub fn random_q8_0(rng: &mut Rng, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n / 32 * 34);
+    for _ in 0..n / 32 {
+        out.extend_from_slice(&f16_bytes(0.004 + 0.006 * rng.next_f32()));
+        for _ in 0..32 {
+            out.push((rng.next_u64() & 0xFF) as u8);
+        }
+    }
+    out
+}
+
+pub fn random_f32(rng: &mut Rng, n: usize, center: f32, spread: f32) -> Vec<u8> {
+    (0..n).flat_map(|_| (center + spread * (rng.next_f32() - 0.5)).to_le_bytes()).collect()
+}
+
+/// Writes a complete tiny Llama GGUF (byte-level vocabulary of single characters, no merges).
+pub fn tiny_model(cfg: TinyConfig, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut w = GgufWriter::default();
+    let (e, ff, hd) = (cfg.n_embd as u64, cfg.n_ff as u64, (cfg.n_embd / cfg.n_heads) as u64);
+    let kv = hd * cfg.n_kv_heads as u64;
+    w.kv("general.architecture", Value::String("llama".into()))
+        .kv("general.alignment", Value::U32(32))
+        .kv("general.name", Value::String("tiny-test".into()))
+        .kv("llama.block_count", Value::U32(cfg.n_layers as u32))
+        .kv("llama.context_length", Value::U32(cfg.context as u32))
+        .kv("llama.embedding_length", Value::U32(cfg.n_embd as u32))
+        .kv("llama.feed_forward_length", Value::U32(cfg.n_ff as u32))
+        .kv("llama.attention.head_count", Value::U32(cfg.n_heads as u32))
+        .kv("llama.attention.head_count_kv", Value::U32(cfg.n_kv_heads as u32))
+        .kv("llama.rope.freq_base", Value::F32(cfg.rope_base))
+        .kv("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5))
+        .kv("llama.vocab_size", Value::U32(cfg.vocab as u32));
+    // Vocabulary: control tokens, then printable ASCII as GPT-2 byte-level strings.
+    let mut tokens: Vec<String> = vec!["<|endoftext|>".into(), "<|im_start|>".into(), "<|im_end|>".into()];
+    let mut types = vec![Value::I32(3), Value::I32(3), Value::I32(3)];
+    for b in 0x21u8..0x7F {
+        if tokens.len() == cfg.vocab {
+            break;
+        }
+        tokens.push((b as char).to_string());
+        types.push(Value::I32(1));
+    }
+    while tokens.len() < cfg.vocab {
+        tokens.push(format!("<unused{}>", tokens.len()));
+        types.push(Value::I32(5));
+    }
+    let tok_refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    w.kv("tokenizer.ggml.model", Value::String("gpt2".into()))
+        .kv("tokenizer.ggml.pre", Value::String("smollm".into()))
+        .kv("tokenizer.ggml.tokens", str_array(&tok_refs))
+        .kv("tokenizer.ggml.token_type", Value::Array(ValueType::I32, types))
+        .kv("tokenizer.ggml.merges", str_array(&[]))
+        .kv("tokenizer.ggml.bos_token_id", Value::U32(1))
+        .kv("tokenizer.ggml.eos_token_id", Value::U32(2));
+
+    let v = cfg.vocab as u64;
+    w.tensor("token_embd.weight", &[e, v], 8, random_q8_0(&mut rng, (e * v) as usize));
+    w.tensor("output_norm.weight", &[e], 0, random_f32(&mut rng, e as usize, 1.0, 0.2));
+    if !cfg.tied {
+        w.tensor("output.weight", &[e, v], 3, random_q4_1(&mut rng, (e * v) as usize));
+    }
+    for i in 0..cfg.n_layers {
+        let p = |s: &str| format!("blk.{i}.{s}");
+        w.tensor(&p("attn_norm.weight"), &[e], 0, random_f32(&mut rng, e as usize, 1.0, 0.2));
+        w.tensor(&p("attn_q.weight"), &[e, e], 3, random_q4_1(&mut rng, (e * e) as usize));
+        w.tensor(&p("attn_k.weight"), &[e, kv], 3, random_q4_1(&mut rng, (e * kv) as usize));
+        w.tensor(&p("attn_v.weight"), &[e, kv], 3, random_q4_1(&mut rng, (e * kv) as usize));
+        w.tensor(&p("attn_output.weight"), &[e, e], 3, random_q4_1(&mut rng, (e * e) as usize));
+        w.tensor(&p("ffn_norm.weight"), &[e], 0, random_f32(&mut rng, e as usize, 1.0, 0.2));
+        w.tensor(&p("ffn_gate.weight"), &[e, ff], 3, random_q4_1(&mut rng, (e * ff) as usize));
+        w.tensor(&p("ffn_up.weight"), &[e, ff], 3, random_q4_1(&mut rng, (e * ff) as usize));
+        w.tensor(&p("ffn_down.weight"), &[ff, e], 3, random_q4_1(&mut rng, (ff * e) as usize));
+    }
+    w.to_bytes()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Naive reference forward pass (f64 loops, no burn): what the model must compute.
+
+struct Mat {
+    rows: usize,
+    cols: usize,
+    w: Vec<f32>, // row-major [rows, cols]: GGUF order
+}
+
+impl Mat {
+    /// y[r] = sum_c w[r, c] x[c]
+    fn mul(&self, x: &[f64]) -> Vec<f64> {
+        (0..self.rows)
+            .map(|r| self.w[r * self.cols..(r + 1) * self.cols].iter().zip(x).map(|(&w, &x)| w as f64 * x).sum())
+            .collect()
+    }
+}
+
+fn load_mat(g: &aisle::gguf::Gguf, bytes: &[u8], name: &str) -> Mat {
+    let info = g.tensor(name).unwrap_or_else(|| panic!("{name}"));
+    let raw = g.tensor_bytes(bytes, info).unwrap();
+    let w = aisle::quant::dequantize_to_vec(info.ggml_type, raw, info.n_elements() as usize).unwrap();
+    let (rows, cols) = info.rows_cols();
+    Mat { rows, cols, w }
+}
+
+fn rms(x: &[f64], w: &Mat, eps: f64) -> Vec<f64> {
+    let ms = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
+    let s = 1.0 / (ms + eps).sqrt();
+    x.iter().zip(&w.w).map(|(v, &g)| v * s * g as f64).collect()
+}
+
+/// Adjacent-pair RoPE of one head vector at position `pos`.
+fn rope(x: &mut [f64], pos: usize, base: f64) {
+    let d = x.len();
+    for i in 0..d / 2 {
+        let theta = pos as f64 * base.powf(-2.0 * i as f64 / d as f64);
+        let (s, c) = theta.sin_cos();
+        let (a, b) = (x[2 * i], x[2 * i + 1]);
+        x[2 * i] = a * c - b * s;
+        x[2 * i + 1] = a * s + b * c;
+    }
+}
+
+/// Logits at every position of `tokens`, computed naively from the GGUF (arch `llama`).
+pub fn naive_logits(bytes: &[u8], tokens: &[u32]) -> Vec<Vec<f32>> {
+    let g = aisle::gguf::Gguf::parse(bytes).unwrap();
+    let cfg = aisle::model::LlamaConfig::from_gguf(&g).unwrap();
+    let (e, hd, nh, nkv) = (cfg.n_embd, cfg.head_dim, cfg.n_heads, cfg.n_kv_heads);
+    let eps = cfg.rms_eps as f64;
+    let embd = load_mat(&g, bytes, "token_embd.weight");
+    let head = if g.tensor("output.weight").is_some() {
+        load_mat(&g, bytes, "output.weight")
+    } else {
+        load_mat(&g, bytes, "token_embd.weight")
+    };
+    let out_norm = load_mat(&g, bytes, "output_norm.weight");
+    let mut k_cache: Vec<Vec<Vec<f64>>> = vec![Vec::new(); cfg.n_layers]; // [layer][pos] -> kv_dim
+    let mut v_cache: Vec<Vec<Vec<f64>>> = vec![Vec::new(); cfg.n_layers];
+    let mut all = Vec::new();
+    for (pos, &t) in tokens.iter().enumerate() {
+        let mut x: Vec<f64> = embd.w[t as usize * e..(t as usize + 1) * e].iter().map(|&v| v as f64).collect();
+        for l in 0..cfg.n_layers {
+            let m = |s: &str| load_mat(&g, bytes, &format!("blk.{l}.{s}"));
+            let h = rms(&x, &m("attn_norm.weight"), eps);
+            let mut q = m("attn_q.weight").mul(&h);
+            let mut k = m("attn_k.weight").mul(&h);
+            let v = m("attn_v.weight").mul(&h);
+            for hh in 0..nh {
+                rope(&mut q[hh * hd..(hh + 1) * hd], pos, cfg.rope_base as f64);
+            }
+            for hh in 0..nkv {
+                rope(&mut k[hh * hd..(hh + 1) * hd], pos, cfg.rope_base as f64);
+            }
+            k_cache[l].push(k);
+            v_cache[l].push(v);
+            let mut attn = vec![0f64; nh * hd];
+            for hh in 0..nh {
+                let kvh = hh / (nh / nkv);
+                let qh = &q[hh * hd..(hh + 1) * hd];
+                let scores: Vec<f64> = k_cache[l]
+                    .iter()
+                    .map(|k| {
+                        qh.iter().zip(&k[kvh * hd..(kvh + 1) * hd]).map(|(a, b)| a * b).sum::<f64>()
+                            / (hd as f64).sqrt()
+                    })
+                    .collect();
+                let mx = scores.iter().cloned().fold(f64::MIN, f64::max);
+                let ex: Vec<f64> = scores.iter().map(|s| (s - mx).exp()).collect();
+                let z: f64 = ex.iter().sum();
+                for (p, vv) in ex.iter().zip(&v_cache[l]) {
+                    for d in 0..hd {
+                        attn[hh * hd + d] += p / z * vv[kvh * hd + d];
+                    }
+                }
+            }
+            let o = m("attn_output.weight").mul(&attn);
+            for i in 0..e {
+                x[i] += o[i];
+            }
+            let h = rms(&x, &m("ffn_norm.weight"), eps);
+            let gate = m("ffn_gate.weight").mul(&h);
+            let up = m("ffn_up.weight").mul(&h);
+            let act: Vec<f64> = gate.iter().zip(&up).map(|(g, u)| g / (1.0 + (-g).exp()) * u).collect();
+            let down = m("ffn_down.weight").mul(&act);
+            for i in 0..e {
+                x[i] += down[i];
+            }
+        }
+        let h = rms(&x, &out_norm, eps);
+        all.push(head.mul(&h).iter().map(|&v| v as f32).collect());
+    }
+    all
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
