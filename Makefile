@@ -11,8 +11,9 @@ setup:
 build: setup
 	$(CARGO) build --release --locked
 
+# In `make test` nothing may skip: the model and a wgpu adapter (lavapipe) are required.
 test: setup
-	$(CARGO) test --release --locked -- --test-threads=1
+	AISLE_REQUIRE_MODEL=1 AISLE_REQUIRE_GPU=1 $(CARGO) test --release --locked -- --test-threads=1
 
 demo: build
 	$(CARGO) run --release --locked --quiet -- generate --model $(MODEL) \

@@ -75,6 +75,8 @@ fn tiny_model_variants_untied_head_and_other_gqa() {
         TinyConfig { tied: false, ..Default::default() },
         TinyConfig { n_heads: 8, n_kv_heads: 8, n_embd: 128, ..Default::default() },
         TinyConfig { n_heads: 6, n_kv_heads: 2, n_embd: 96, n_layers: 3, rope_base: 100000.0, ..Default::default() },
+        TinyConfig { arch: "qwen2", pre: "qwen2", rope_base: 1_000_000.0, ..Default::default() },
+        TinyConfig { pre: "llama-bpe", rope_freqs: true, tied: false, ..Default::default() },
     ];
     for (k, cfg) in cfgs.into_iter().enumerate() {
         let bytes = tiny_model(cfg, 100 + k as u64);
@@ -104,6 +106,39 @@ fn context_limits_and_bad_tokens_are_errors() {
     assert_eq!(cache.len(), 0, "a refused call leaves the cache untouched");
     // A session's context is capped at the model's.
     assert_eq!(Llama::load(&g, &bytes, &dev, 1 << 20).unwrap().max_context(), 128);
+}
+
+#[test]
+fn missing_metadata_or_unknown_architecture_is_named() {
+    let bytes = tiny_model(TinyConfig::default(), 3);
+    let g = Gguf::parse(&bytes).unwrap();
+    let rebuild = |skip: &str, arch: Option<&str>| {
+        let mut w = GgufWriter::default();
+        for (k, v) in &g.metadata {
+            match (k.as_str(), arch) {
+                (k, _) if k == skip => {}
+                ("general.architecture", Some(a)) => {
+                    w.kv(k, aisle::gguf::Value::String(a.into()));
+                }
+                _ => {
+                    w.kv(k, v.clone());
+                }
+            }
+        }
+        for t in &g.tensors {
+            w.tensor(&t.name, &t.dims, t.ggml_type.id(), g.tensor_bytes(&bytes, t).unwrap().to_vec());
+        }
+        w.to_bytes()
+    };
+    let b = rebuild("llama.embedding_length", None);
+    let err = Llama::load(&Gguf::parse(&b).unwrap(), &b, &Device::flex(), 16).err().expect("must fail");
+    assert!(err.to_string().contains("\"llama.embedding_length\" is missing"), "{err}");
+    let b = rebuild("", Some("gpt2"));
+    let err = Llama::load(&Gguf::parse(&b).unwrap(), &b, &Device::flex(), 16).err().expect("must fail");
+    assert!(err.to_string().contains("unsupported architecture \"gpt2\""), "{err}");
+    let b = rebuild("tokenizer.ggml.tokens", None);
+    let err = aisle::Engine::load(&b, &Device::flex(), &LoadOptions::default()).err().expect("must fail");
+    assert!(err.to_string().contains("tokenizer.ggml.tokens"), "{err}");
 }
 
 #[test]

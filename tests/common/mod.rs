@@ -173,6 +173,11 @@ pub struct TinyConfig {
     pub context: usize,
     pub rope_base: f32,
     pub tied: bool,
+    /// "llama" (adjacent-pair RoPE) or "qwen2" (half-split RoPE, q/k/v biases).
+    pub arch: &'static str,
+    /// Write a Llama 3 style `rope_freqs.weight` (per-pair frequency divisors).
+    pub rope_freqs: bool,
+    pub pre: &'static str,
 }
 
 impl Default for TinyConfig {
@@ -187,6 +192,9 @@ impl Default for TinyConfig {
             context: 128,
             rope_base: 10000.0,
             tied: true,
+            arch: "llama",
+            rope_freqs: false,
+            pre: "smollm",
         }
     }
 }
@@ -232,18 +240,19 @@ pub fn tiny_model(cfg: TinyConfig, seed: u64) -> Vec<u8> {
     let mut w = GgufWriter::default();
     let (e, ff, hd) = (cfg.n_embd as u64, cfg.n_ff as u64, (cfg.n_embd / cfg.n_heads) as u64);
     let kv = hd * cfg.n_kv_heads as u64;
-    w.kv("general.architecture", Value::String("llama".into()))
+    let a = cfg.arch;
+    w.kv("general.architecture", Value::String(a.into()))
         .kv("general.alignment", Value::U32(32))
         .kv("general.name", Value::String("tiny-test".into()))
-        .kv("llama.block_count", Value::U32(cfg.n_layers as u32))
-        .kv("llama.context_length", Value::U32(cfg.context as u32))
-        .kv("llama.embedding_length", Value::U32(cfg.n_embd as u32))
-        .kv("llama.feed_forward_length", Value::U32(cfg.n_ff as u32))
-        .kv("llama.attention.head_count", Value::U32(cfg.n_heads as u32))
-        .kv("llama.attention.head_count_kv", Value::U32(cfg.n_kv_heads as u32))
-        .kv("llama.rope.freq_base", Value::F32(cfg.rope_base))
-        .kv("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5))
-        .kv("llama.vocab_size", Value::U32(cfg.vocab as u32));
+        .kv(&format!("{a}.block_count"), Value::U32(cfg.n_layers as u32))
+        .kv(&format!("{a}.context_length"), Value::U32(cfg.context as u32))
+        .kv(&format!("{a}.embedding_length"), Value::U32(cfg.n_embd as u32))
+        .kv(&format!("{a}.feed_forward_length"), Value::U32(cfg.n_ff as u32))
+        .kv(&format!("{a}.attention.head_count"), Value::U32(cfg.n_heads as u32))
+        .kv(&format!("{a}.attention.head_count_kv"), Value::U32(cfg.n_kv_heads as u32))
+        .kv(&format!("{a}.rope.freq_base"), Value::F32(cfg.rope_base))
+        .kv(&format!("{a}.attention.layer_norm_rms_epsilon"), Value::F32(1e-5))
+        .kv(&format!("{a}.vocab_size"), Value::U32(cfg.vocab as u32));
     // Vocabulary: control tokens, then printable ASCII as GPT-2 byte-level strings.
     let mut tokens: Vec<String> = vec!["<|endoftext|>".into(), "<|im_start|>".into(), "<|im_end|>".into()];
     let mut types = vec![Value::I32(3), Value::I32(3), Value::I32(3)];
@@ -260,7 +269,7 @@ pub fn tiny_model(cfg: TinyConfig, seed: u64) -> Vec<u8> {
     }
     let tok_refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
     w.kv("tokenizer.ggml.model", Value::String("gpt2".into()))
-        .kv("tokenizer.ggml.pre", Value::String("smollm".into()))
+        .kv("tokenizer.ggml.pre", Value::String(cfg.pre.into()))
         .kv("tokenizer.ggml.tokens", str_array(&tok_refs))
         .kv("tokenizer.ggml.token_type", Value::Array(ValueType::I32, types))
         .kv("tokenizer.ggml.merges", str_array(&[]))
@@ -270,6 +279,9 @@ pub fn tiny_model(cfg: TinyConfig, seed: u64) -> Vec<u8> {
     let v = cfg.vocab as u64;
     w.tensor("token_embd.weight", &[e, v], 8, random_q8_0(&mut rng, (e * v) as usize));
     w.tensor("output_norm.weight", &[e], 0, random_f32(&mut rng, e as usize, 1.0, 0.2));
+    if cfg.rope_freqs {
+        w.tensor("rope_freqs.weight", &[hd / 2], 0, random_f32(&mut rng, hd as usize / 2, 4.0, 6.0));
+    }
     if !cfg.tied {
         w.tensor("output.weight", &[e, v], 3, random_q4_1(&mut rng, (e * v) as usize));
     }
@@ -279,6 +291,11 @@ pub fn tiny_model(cfg: TinyConfig, seed: u64) -> Vec<u8> {
         w.tensor(&p("attn_q.weight"), &[e, e], 3, random_q4_1(&mut rng, (e * e) as usize));
         w.tensor(&p("attn_k.weight"), &[e, kv], 3, random_q4_1(&mut rng, (e * kv) as usize));
         w.tensor(&p("attn_v.weight"), &[e, kv], 3, random_q4_1(&mut rng, (e * kv) as usize));
+        if cfg.arch == "qwen2" {
+            w.tensor(&p("attn_q.bias"), &[e], 0, random_f32(&mut rng, e as usize, 0.0, 0.4));
+            w.tensor(&p("attn_k.bias"), &[kv], 0, random_f32(&mut rng, kv as usize, 0.0, 0.4));
+            w.tensor(&p("attn_v.bias"), &[kv], 0, random_f32(&mut rng, kv as usize, 0.0, 0.4));
+        }
         w.tensor(&p("attn_output.weight"), &[e, e], 3, random_q4_1(&mut rng, (e * e) as usize));
         w.tensor(&p("ffn_norm.weight"), &[e], 0, random_f32(&mut rng, e as usize, 1.0, 0.2));
         w.tensor(&p("ffn_gate.weight"), &[e, ff], 3, random_q4_1(&mut rng, (e * ff) as usize));
@@ -320,15 +337,26 @@ fn rms(x: &[f64], w: &Mat, eps: f64) -> Vec<f64> {
     x.iter().zip(&w.w).map(|(v, &g)| v * s * g as f64).collect()
 }
 
-/// Adjacent-pair RoPE of one head vector at position `pos`.
-fn rope(x: &mut [f64], pos: usize, base: f64) {
+/// RoPE of one head vector at position `pos`: pairs (2i, 2i+1) for llama, (i, i + d/2) for
+/// qwen2; angles divided by `freqs[i]` when the file has Llama 3 frequency factors.
+fn rope(x: &mut [f64], pos: usize, base: f64, half_split: bool, freqs: Option<&[f32]>) {
     let d = x.len();
     for i in 0..d / 2 {
-        let theta = pos as f64 * base.powf(-2.0 * i as f64 / d as f64);
+        let factor = freqs.map_or(1.0, |f| f[i] as f64);
+        let theta = pos as f64 * base.powf(-2.0 * i as f64 / d as f64) / factor;
         let (s, c) = theta.sin_cos();
-        let (a, b) = (x[2 * i], x[2 * i + 1]);
-        x[2 * i] = a * c - b * s;
-        x[2 * i + 1] = a * s + b * c;
+        let (j, k) = if half_split { (i, i + d / 2) } else { (2 * i, 2 * i + 1) };
+        let (a, b) = (x[j], x[k]);
+        x[j] = a * c - b * s;
+        x[k] = a * s + b * c;
+    }
+}
+
+fn add_bias(g: &aisle::gguf::Gguf, bytes: &[u8], name: &str, y: &mut [f64]) {
+    if g.tensor(name).is_some() {
+        for (v, b) in y.iter_mut().zip(&load_mat(g, bytes, name).w) {
+            *v += *b as f64;
+        }
     }
 }
 
@@ -345,6 +373,8 @@ pub fn naive_logits(bytes: &[u8], tokens: &[u32]) -> Vec<Vec<f32>> {
         load_mat(&g, bytes, "token_embd.weight")
     };
     let out_norm = load_mat(&g, bytes, "output_norm.weight");
+    let half_split = cfg.architecture == "qwen2";
+    let freqs = g.tensor("rope_freqs.weight").map(|_| load_mat(&g, bytes, "rope_freqs.weight").w);
     let mut k_cache: Vec<Vec<Vec<f64>>> = vec![Vec::new(); cfg.n_layers]; // [layer][pos] -> kv_dim
     let mut v_cache: Vec<Vec<Vec<f64>>> = vec![Vec::new(); cfg.n_layers];
     let mut all = Vec::new();
@@ -355,12 +385,15 @@ pub fn naive_logits(bytes: &[u8], tokens: &[u32]) -> Vec<Vec<f32>> {
             let h = rms(&x, &m("attn_norm.weight"), eps);
             let mut q = m("attn_q.weight").mul(&h);
             let mut k = m("attn_k.weight").mul(&h);
-            let v = m("attn_v.weight").mul(&h);
+            let mut v = m("attn_v.weight").mul(&h);
+            add_bias(&g, bytes, &format!("blk.{l}.attn_q.bias"), &mut q);
+            add_bias(&g, bytes, &format!("blk.{l}.attn_k.bias"), &mut k);
+            add_bias(&g, bytes, &format!("blk.{l}.attn_v.bias"), &mut v);
             for hh in 0..nh {
-                rope(&mut q[hh * hd..(hh + 1) * hd], pos, cfg.rope_base as f64);
+                rope(&mut q[hh * hd..(hh + 1) * hd], pos, cfg.rope_base as f64, half_split, freqs.as_deref());
             }
             for hh in 0..nkv {
-                rope(&mut k[hh * hd..(hh + 1) * hd], pos, cfg.rope_base as f64);
+                rope(&mut k[hh * hd..(hh + 1) * hd], pos, cfg.rope_base as f64, half_split, freqs.as_deref());
             }
             k_cache[l].push(k);
             v_cache[l].push(v);
