@@ -1,9 +1,15 @@
 # Aisle — see README.md. `make demo` and `make test` are the two entry points.
 SHELL := /bin/bash
 CARGO ?= cargo
+AISLE_CACHE ?= $(HOME)/.cache/aisle
+export AISLE_CACHE
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
+WASM_BINDGEN = $(AISLE_CACHE)/wasm-bindgen-$(shell scripts/setup.sh wasm-bindgen-version)/bin/wasm-bindgen
+WASM_OUT := $(TARGET_DIR)/wasm32-unknown-unknown/wasm-release/aisle.wasm
+PORT ?= 8080
 
-.PHONY: setup build test demo clean
+.PHONY: setup build wasm test test-rust test-browser demo serve clean
 
 setup:
 	@scripts/setup.sh all
@@ -11,13 +17,25 @@ setup:
 build: setup
 	$(CARGO) build --release --locked
 
+# The browser build: wasm32 with the size profile, then wasm-bindgen's JS glue into pkg/.
+wasm: setup
+	$(CARGO) build --lib --locked --target wasm32-unknown-unknown --profile wasm-release
+	$(WASM_BINDGEN) --target web --out-dir pkg --out-name aisle --no-typescript $(WASM_OUT)
+	@ls -l pkg/aisle_bg.wasm | awk '{print "pkg/aisle_bg.wasm: " $$5 " bytes"}'
+
 # In `make test` nothing may skip: the model and a wgpu adapter (lavapipe) are required.
-test: setup
+test: test-rust test-browser
+
+test-rust: setup
 	AISLE_REQUIRE_MODEL=1 AISLE_REQUIRE_GPU=1 $(CARGO) test --release --locked -- --test-threads=1
 
-demo: build
-	$(CARGO) run --release --locked --quiet -- generate --model $(MODEL) \
-		--prompt "Suggest a gift for a 10-year-old who loves science" --max-tokens 64
+test-browser: wasm build
+	AISLE_BIN=$(TARGET_DIR)/release/aisle node --test --test-concurrency=1 tests/browser/
+
+demo: wasm build
+	@echo "Open http://127.0.0.1:$(PORT)/ in a browser with WebGPU (Chrome, Edge)."
+	node scripts/serve.mjs --port $(PORT) --csp
 
 clean:
 	$(CARGO) clean
+	rm -rf pkg

@@ -62,9 +62,47 @@ model() {
     say "model ready: $dest (sha256 verified)"
 }
 
+# The wasm toolchain: the target, and wasm-bindgen-cli at exactly the version in Cargo.lock
+# (the CLI refuses to process output of another version of the crate).
+wasm() {
+    if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+        say "adding the Rust target wasm32-unknown-unknown"
+        rustup target add wasm32-unknown-unknown
+    fi
+    local ver root
+    ver=$(wasm_bindgen_version)
+    root="$CACHE/wasm-bindgen-$ver"
+    if [ ! -x "$root/bin/wasm-bindgen" ]; then
+        say "installing wasm-bindgen-cli $ver (once; cached in $root)"
+        # --locked first; the registry mirror here lacks one crate of that lock file
+        # (webpki-roots 1.0.11), so fall back to the newest compatible dependencies.
+        cargo install --locked --quiet wasm-bindgen-cli --version "$ver" --root "$root" 2>/dev/null ||
+            cargo install --quiet wasm-bindgen-cli --version "$ver" --root "$root"
+    fi
+}
+
+wasm_bindgen_version() {
+    awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock
+}
+
+# Headless Chromium (Debian's; never a downloaded browser) and the npm tools for browser tests.
+browser() {
+    apt_install chromium fonts-dejavu-core
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        apt_install nodejs npm
+    fi
+    if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+        say "installing npm packages (playwright-core, binaryen)"
+        npm ci --no-audit --no-fund --loglevel=error
+    fi
+}
+
 case "$what" in
     native) native ;;
     model) model ;;
-    all) native ;;
-    *) echo "usage: $0 [native|model|all]" >&2; exit 2 ;;
+    wasm) wasm ;;
+    browser) browser ;;
+    wasm-bindgen-version) wasm_bindgen_version ;;
+    all) native; wasm; browser ;;
+    *) echo "usage: $0 [native|model|wasm|browser|all]" >&2; exit 2 ;;
 esac

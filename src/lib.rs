@@ -17,10 +17,13 @@ pub mod device;
 pub mod engine;
 pub mod generate;
 pub mod gguf;
+pub mod kernels;
 pub mod model;
 pub mod quant;
 pub mod sampler;
 pub mod tokenizer;
+#[cfg(target_family = "wasm")]
+pub mod web;
 
 pub use chat::Message;
 pub use engine::{Engine, EngineError, LoadOptions};

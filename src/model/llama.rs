@@ -6,28 +6,84 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use super::ModelError;
 use super::attention::{Rope, attention};
 use super::config::LlamaConfig;
+use super::gpu::{self, GpuWeights};
 use super::kv_cache::KvCache;
-use super::weights::{LayerWeights, Weights};
+use super::weights::{self, LayerWeights, Weights};
 use crate::gguf::Gguf;
+
+/// Which implementation of the forward pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardPath {
+    /// Our own kernels on quantized weights (wgpu devices, supported weight formats).
+    Kernels,
+    /// burn tensor operations on f32 weights: any device, any format; the reference.
+    BurnOps,
+}
+
+enum Imp {
+    BurnOps { weights: Weights, rope: Rope },
+    Kernels(GpuWeights),
+}
 
 pub struct Llama {
     pub config: LlamaConfig,
-    weights: Weights,
-    rope: Rope,
+    imp: Imp,
     device: Device,
     /// Longest session this instance was prepared for (RoPE table and KV cache size).
     max_context: usize,
 }
 
+/// Whether `device` is one our kernels run on (burn's cubecl backend: wgpu).
+fn runs_kernels(device: &Device) -> bool {
+    matches!(device.as_dispatch(), burn::backend::DispatchDevice::Cube(_))
+}
+
 impl Llama {
     /// Loads the weights of `gguf` (parsed from `bytes`) onto `device`, for sessions of at most
-    /// `max_context` tokens (capped at the model's own context length).
+    /// `max_context` tokens (capped at the model's own context length). The kernel path is
+    /// chosen whenever the device and the weight formats allow it.
     pub fn load(gguf: &Gguf, bytes: &[u8], device: &Device, max_context: usize) -> Result<Self, ModelError> {
+        Self::load_with(gguf, bytes, device, max_context, None)
+    }
+
+    /// As [`Llama::load`], with the path forced when `path` is given (tests compare both).
+    pub fn load_with(
+        gguf: &Gguf,
+        bytes: &[u8],
+        device: &Device,
+        max_context: usize,
+        path: Option<ForwardPath>,
+    ) -> Result<Self, ModelError> {
         let config = LlamaConfig::from_gguf(gguf)?;
         let max_context = max_context.clamp(1, config.context_length);
-        let weights = Weights::load(&config, gguf, bytes, device)?;
-        let rope = Rope::new(&config, max_context, weights.rope_freqs.as_deref(), device);
-        Ok(Llama { config, weights, rope, device: device.clone(), max_context })
+        let why_not = if runs_kernels(device) { gpu::unsupported(&config, gguf) } else { Some("a CPU device".into()) };
+        let path = match (path, &why_not) {
+            (Some(ForwardPath::Kernels), Some(why)) => {
+                return Err(ModelError::Unsupported(format!("the kernel path cannot run this model: {why}")));
+            }
+            (Some(p), _) => p,
+            (None, None) => ForwardPath::Kernels,
+            (None, Some(_)) => ForwardPath::BurnOps,
+        };
+        let imp = match path {
+            ForwardPath::Kernels => {
+                let freqs = weights::rope_freqs(&config, gguf, bytes)?;
+                Imp::Kernels(GpuWeights::load(&config, gguf, bytes, device, max_context, freqs.as_deref())?)
+            }
+            ForwardPath::BurnOps => {
+                let weights = Weights::load(&config, gguf, bytes, device)?;
+                let rope = Rope::new(&config, max_context, weights.rope_freqs.as_deref(), device);
+                Imp::BurnOps { weights, rope }
+            }
+        };
+        Ok(Llama { config, imp, device: device.clone(), max_context })
+    }
+
+    pub fn path(&self) -> ForwardPath {
+        match self.imp {
+            Imp::BurnOps { .. } => ForwardPath::BurnOps,
+            Imp::Kernels(_) => ForwardPath::Kernels,
+        }
     }
 
     pub fn device(&self) -> &Device {
@@ -40,7 +96,10 @@ impl Llama {
 
     /// Bytes of weights on the device.
     pub fn weight_bytes(&self) -> u64 {
-        self.weights.device_bytes
+        match &self.imp {
+            Imp::BurnOps { weights, .. } => weights.device_bytes,
+            Imp::Kernels(w) => w.device_bytes,
+        }
     }
 
     pub fn new_cache(&self) -> KvCache {
@@ -61,32 +120,49 @@ impl Llama {
         if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.config.vocab_size) {
             return Err(ModelError::BadToken(bad));
         }
-        let mut x = self.embed(tokens); // [n, n_embd]
-        for (i, layer) in self.weights.layers.iter().enumerate() {
-            x = self.block(i, layer, x, cache, pos);
-        }
+        let logits = match &self.imp {
+            Imp::Kernels(w) => w.forward(&self.config, tokens, cache),
+            Imp::BurnOps { weights, rope } => self.forward_burn(weights, rope, tokens, cache),
+        };
         cache.advance(n);
+        Ok(logits)
+    }
+
+    fn forward_burn(&self, weights: &Weights, rope: &Rope, tokens: &[u32], cache: &mut KvCache) -> Tensor<2> {
+        let (n, pos) = (tokens.len(), cache.len());
+        let mut x = self.embed(weights, tokens); // [n, n_embd]
+        for (i, layer) in weights.layers.iter().enumerate() {
+            x = self.block(rope, i, layer, x, cache, pos);
+        }
         let last = x.slice([n - 1..n, 0..self.config.n_embd]); // [1, n_embd]
-        let h = rms_norm(last, &self.weights.output_norm, self.config.rms_eps);
-        Ok(h.matmul(self.weights.head().clone())) // [1, vocab]
+        let h = rms_norm(last, &weights.output_norm, self.config.rms_eps);
+        h.matmul(weights.head().clone()) // [1, vocab]
     }
 
     /// `[n, n_embd]` rows of the embedding table.
-    fn embed(&self, tokens: &[u32]) -> Tensor<2> {
+    fn embed(&self, weights: &Weights, tokens: &[u32]) -> Tensor<2> {
         let ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
         let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [tokens.len()]), &self.device);
-        self.weights.embd_t.clone().select(1, ids).swap_dims(0, 1)
+        weights.embd_t.clone().select(1, ids).swap_dims(0, 1)
     }
 
-    fn block(&self, i: usize, w: &LayerWeights, x: Tensor<2>, cache: &mut KvCache, pos: usize) -> Tensor<2> {
+    fn block(
+        &self,
+        rope: &Rope,
+        i: usize,
+        w: &LayerWeights,
+        x: Tensor<2>,
+        cache: &mut KvCache,
+        pos: usize,
+    ) -> Tensor<2> {
         let cfg = &self.config;
         let [n, _] = x.dims();
         let h = rms_norm(x.clone(), &w.attn_norm, cfg.rms_eps);
         let q = w.wq.forward(h.clone()).reshape([n, cfg.n_heads, cfg.head_dim]);
         let k = w.wk.forward(h.clone()).reshape([n, cfg.n_kv_heads, cfg.head_dim]);
         let v = w.wv.forward(h).reshape([n, cfg.n_kv_heads, cfg.head_dim]);
-        let q = self.rope.apply(q, pos).swap_dims(0, 1); // [n_heads, n, hd]
-        let k = self.rope.apply(k, pos).swap_dims(0, 1); // [n_kv, n, hd]
+        let q = rope.apply(q, pos).swap_dims(0, 1); // [n_heads, n, hd]
+        let k = rope.apply(k, pos).swap_dims(0, 1); // [n_kv, n, hd]
         let v = v.swap_dims(0, 1); // [n_kv, n, hd]
         let (k_all, v_all) = cache.append(i, pos, k, v);
         let attn = attention(cfg, q, k_all, v_all, pos); // [n, n_heads·hd]

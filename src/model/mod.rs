@@ -2,13 +2,14 @@
 
 pub mod attention;
 pub mod config;
+pub mod gpu;
 pub mod kv_cache;
 pub mod llama;
 pub mod weights;
 
 pub use config::{LlamaConfig, RopeKind};
 pub use kv_cache::KvCache;
-pub use llama::Llama;
+pub use llama::{ForwardPath, Llama};
 
 use crate::gguf::GgufError;
 use crate::quant::QuantError;
@@ -29,6 +30,8 @@ pub enum ModelError {
     BadToken(u32),
     #[error("context full: {needed} positions needed, the session holds {capacity}")]
     ContextFull { needed: usize, capacity: usize },
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
     #[error("reading results from the device failed: {0}")]
     Readback(String),
 }

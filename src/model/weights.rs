@@ -110,6 +110,15 @@ impl Loader<'_> {
     }
 }
 
+/// Llama 3's RoPE frequency divisors (`rope_freqs.weight`, one per rotated pair), if present.
+pub fn rope_freqs(cfg: &LlamaConfig, gguf: &Gguf, bytes: &[u8]) -> Result<Option<Vec<f32>>, ModelError> {
+    if gguf.tensor("rope_freqs.weight").is_none() {
+        return Ok(None);
+    }
+    let l = Loader { gguf, bytes, device: &Device::flex(), uploaded: 0 };
+    Ok(Some(l.dequant(l.info("rope_freqs.weight", &[cfg.rope_dims / 2])?)?))
+}
+
 impl Weights {
     pub fn load(cfg: &LlamaConfig, gguf: &Gguf, bytes: &[u8], device: &Device) -> Result<Self, ModelError> {
         let mut l = Loader { gguf, bytes, device, uploaded: 0 };
@@ -120,10 +129,7 @@ impl Weights {
             None => None,
         };
         let output_norm = l.vector("output_norm.weight", e)?;
-        let rope_freqs = match gguf.tensor("rope_freqs.weight") {
-            Some(_) => Some(l.dequant(l.info("rope_freqs.weight", &[cfg.rope_dims / 2])?)?),
-            None => None,
-        };
+        let rope_freqs = rope_freqs(cfg, gguf, bytes)?;
         let mut layers = Vec::with_capacity(cfg.n_layers);
         for i in 0..cfg.n_layers {
             let p = |s: &str| format!("blk.{i}.{s}");

@@ -1,0 +1,94 @@
+// A small static file server for the demo and the browser tests: loopback only, correct MIME
+// types (`.wasm` must be application/wasm), and optionally the strict Content-Security-Policy
+// a shop would send.
+//
+//   node scripts/serve.mjs [--port 8080] [--csp] [--root DIR]
+//
+// As a module: `const server = await serve({ port: 0, csp: true })` -> { url, close(), requests }.
+
+import { createServer } from "node:http";
+import { createReadStream, promises as fs } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+export const STRICT_CSP =
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; " +
+  "img-src 'self' data:; connect-src 'self'";
+
+const MIME = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".gguf": "application/octet-stream",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".csv": "text/csv; charset=utf-8",
+  ".txt": "text/plain; charset=utf-8",
+  ".webmanifest": "application/manifest+json",
+};
+
+/// Top-level entries that may be served; everything else (.git, target, src...) is 404.
+const ALLOWED = new Set(["index.html", "www", "pkg", "models", "demo", "tests", "favicon.ico"]);
+
+export async function serve({ port = 8080, csp = false, root = REPO, host = "127.0.0.1", log = false } = {}) {
+  root = path.resolve(root);
+  const requests = [];
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, `http://${req.headers.host}`);
+    requests.push({ method: req.method, url: url.pathname + url.search });
+    if (log) console.log(req.method, url.pathname);
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405).end();
+      return;
+    }
+    let rel = decodeURIComponent(url.pathname).replace(/^\/+/, "");
+    if (rel === "") rel = "index.html";
+    const file = path.resolve(root, rel);
+    const top = rel.split("/")[0];
+    if (!file.startsWith(root + path.sep) || !ALLOWED.has(top)) {
+      res.writeHead(404).end("not found");
+      return;
+    }
+    let stat;
+    try {
+      stat = await fs.stat(file);
+      if (!stat.isFile()) throw new Error("not a file");
+    } catch {
+      res.writeHead(404).end("not found");
+      return;
+    }
+    const headers = {
+      "Content-Type": MIME[path.extname(file)] || "application/octet-stream",
+      "Content-Length": stat.size,
+      "Cache-Control": "no-cache",
+      "X-Content-Type-Options": "nosniff",
+    };
+    if (csp) headers["Content-Security-Policy"] = STRICT_CSP;
+    res.writeHead(200, headers);
+    if (req.method === "HEAD") return res.end();
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((resolve) => server.listen(port, host, resolve));
+  const actual = server.address().port;
+  return {
+    url: `http://${host}:${actual}`,
+    requests,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const opt = (name) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const port = Number(opt("--port") || 8080);
+  const { url } = await serve({ port, csp: args.includes("--csp"), root: opt("--root") || REPO });
+  console.log(`Aisle demo: ${url}/  (Ctrl-C to stop)`);
+}

@@ -1,0 +1,190 @@
+//! The forward pass on our own kernels ([`crate::kernels`]): weights stay in their quantized
+//! block format on the device, and a token costs about eight launches per layer.
+//!
+//! ```text
+//! embed -> per layer: rms_norm, gemv(QKV fused), rope_kv (writes the cache), attention,
+//!          gemv(O, += residual), rms_norm, gemv_swiglu(gate, up), gemv(down, += residual)
+//!       -> rms_norm (last row) -> gemv(head) -> logits
+//! ```
+//!
+//! Used on the wgpu device when every weight has a device format; otherwise the burn-ops path
+//! in [`super::llama`] runs.
+
+use burn::tensor::Tensor;
+use burn_cubecl::tensor::CubeTensor;
+
+use super::ModelError;
+use super::config::{LlamaConfig, RopeKind};
+use super::kv_cache::KvCache;
+use crate::gguf::{Gguf, TensorInfo};
+use crate::kernels::attention::attention;
+use crate::kernels::embed::embed;
+use crate::kernels::gemv::{QFormat, QMatrix, gemv, gemv_swiglu, pack};
+use crate::kernels::rms_norm::{rms_norm, rms_norm_rows};
+use crate::kernels::rope_kv::{HeadLayout, rope_kv};
+use crate::kernels::{self, upload_f32, upload_u32};
+use crate::quant;
+
+struct GpuLayer {
+    attn_norm: CubeTensor, // [n_embd]
+    wqkv: QMatrix,         // [(H + 2KV)·hd, n_embd]: query, key and value rows stacked
+    wo: QMatrix,           // [n_embd, H·hd]
+    ffn_norm: CubeTensor,  // [n_embd]
+    gate: QMatrix,         // [n_ff, n_embd]
+    up: QMatrix,           // [n_ff, n_embd]
+    down: QMatrix,         // [n_embd, n_ff]
+}
+
+pub struct GpuWeights {
+    layers: Vec<GpuLayer>,
+    embd: QMatrix, // [vocab, n_embd]
+    head: QMatrix, // [vocab, n_embd] (the embedding itself when tied)
+    output_norm: CubeTensor,
+    cos: CubeTensor, // [capacity, rope_dims/2]
+    sin: CubeTensor, // [capacity, rope_dims/2]
+    layout: HeadLayout,
+    anchor: CubeTensor,
+    pub device_bytes: u64,
+}
+
+/// Why the kernel path cannot run this model (the burn-ops path will), or `None` if it can.
+pub fn unsupported(cfg: &LlamaConfig, gguf: &Gguf) -> Option<String> {
+    if cfg.head_dim > 256 || cfg.head_dim % 2 != 0 {
+        return Some(format!("head_dim {}", cfg.head_dim));
+    }
+    for t in &gguf.tensors {
+        let linear = t.name.ends_with(".weight") && t.dims.len() == 2;
+        if linear && QFormat::for_ggml(t.ggml_type).is_none() {
+            return Some(format!("tensor {} is {:?}", t.name, t.ggml_type));
+        }
+        if t.name.ends_with(".bias") {
+            return Some(format!("tensor {} (biases)", t.name));
+        }
+    }
+    None
+}
+
+struct Uploader<'a> {
+    gguf: &'a Gguf,
+    bytes: &'a [u8],
+    anchor: &'a CubeTensor,
+    uploaded: u64,
+}
+
+impl Uploader<'_> {
+    fn info(&self, name: &str, expect: &[usize]) -> Result<&TensorInfo, ModelError> {
+        let info = self.gguf.require_tensor(name)?;
+        let dims: Vec<usize> = info.dims.iter().map(|&d| d as usize).collect();
+        if dims != expect {
+            return Err(ModelError::Shape { tensor: name.to_string(), expected: expect.to_vec(), found: dims });
+        }
+        Ok(info)
+    }
+
+    fn vector(&mut self, name: &str, len: usize) -> Result<CubeTensor, ModelError> {
+        let info = self.info(name, &[len])?;
+        let raw = self.gguf.tensor_bytes(self.bytes, info)?;
+        let v = quant::dequantize_to_vec(info.ggml_type, raw, len)
+            .map_err(|e| ModelError::Quant { tensor: name.to_string(), source: e })?;
+        self.uploaded += (len * 4) as u64;
+        Ok(upload_f32(self.anchor, &v, [len]))
+    }
+
+    /// One or more GGUF matrices of the same type and width, rows stacked, packed for the device.
+    fn matrix(&mut self, names: &[String], cols: usize, rows: &[usize]) -> Result<QMatrix, ModelError> {
+        let mut raw = Vec::new();
+        let mut ty = None;
+        for (name, &r) in names.iter().zip(rows) {
+            let info = self.info(name, &[cols, r])?;
+            if ty.is_some_and(|prev| prev != info.ggml_type) {
+                return Err(ModelError::Unsupported(format!("{name}: mixed quantization in a fused matrix")));
+            }
+            ty = Some(info.ggml_type);
+            raw.extend_from_slice(self.gguf.tensor_bytes(self.bytes, info)?);
+        }
+        let ty = ty.expect("at least one matrix");
+        let total: usize = rows.iter().sum();
+        let (format, words) =
+            pack(ty, &raw, total).map_err(|e| ModelError::Quant { tensor: names.join("+"), source: e })?;
+        self.uploaded += (words.len() * 4) as u64;
+        Ok(QMatrix { format, rows: total, cols, words: upload_u32(self.anchor, &words) })
+    }
+}
+
+impl GpuWeights {
+    pub fn load(
+        cfg: &LlamaConfig,
+        gguf: &Gguf,
+        bytes: &[u8],
+        device: &burn::tensor::Device,
+        capacity: usize,
+        rope_freqs: Option<&[f32]>,
+    ) -> Result<Self, ModelError> {
+        let anchor = kernels::to_cube(Tensor::<1>::zeros([1], device));
+        let mut up = Uploader { gguf, bytes, anchor: &anchor, uploaded: 0 };
+        let (e, hd, ff) = (cfg.n_embd, cfg.head_dim, cfg.n_ff);
+        let (q, kv) = (cfg.n_heads * hd, cfg.kv_dim());
+        let embd = up.matrix(&["token_embd.weight".into()], e, &[cfg.vocab_size])?;
+        let head = match gguf.tensor("output.weight") {
+            Some(_) => up.matrix(&["output.weight".into()], e, &[cfg.vocab_size])?,
+            None => embd.clone(),
+        };
+        let output_norm = up.vector("output_norm.weight", e)?;
+        let mut layers = Vec::with_capacity(cfg.n_layers);
+        for i in 0..cfg.n_layers {
+            let p = |s: &str| format!("blk.{i}.{s}.weight");
+            layers.push(GpuLayer {
+                attn_norm: up.vector(&p("attn_norm"), e)?,
+                wqkv: up.matrix(&[p("attn_q"), p("attn_k"), p("attn_v")], e, &[q, kv, kv])?,
+                wo: up.matrix(&[p("attn_output")], q, &[e])?,
+                ffn_norm: up.vector(&p("ffn_norm"), e)?,
+                gate: up.matrix(&[p("ffn_gate")], e, &[ff])?,
+                up: up.matrix(&[p("ffn_up")], e, &[ff])?,
+                down: up.matrix(&[p("ffn_down")], ff, &[e])?,
+            });
+        }
+        let (cos, sin) = super::attention::rope_tables(cfg, capacity, rope_freqs);
+        let half = cfg.rope_dims / 2;
+        let layout = HeadLayout {
+            n_heads: cfg.n_heads,
+            n_kv: cfg.n_kv_heads,
+            head_dim: hd,
+            rope_dims: cfg.rope_dims,
+            half_split: cfg.rope_kind == RopeKind::HalfSplit,
+            capacity,
+        };
+        Ok(GpuWeights {
+            layers,
+            embd,
+            head,
+            output_norm,
+            cos: upload_f32(&anchor, &cos, [capacity, half]),
+            sin: upload_f32(&anchor, &sin, [capacity, half]),
+            layout,
+            device_bytes: up.uploaded,
+            anchor,
+        })
+    }
+
+    /// Runs `tokens` at positions `cache.len()..` (already checked by the caller), writes their
+    /// keys and values into `cache`, and returns the last token's logits `[1, vocab]`.
+    pub fn forward(&self, cfg: &LlamaConfig, tokens: &[u32], cache: &mut KvCache) -> Tensor<2> {
+        let (m, pos) = (tokens.len(), cache.len());
+        let ids = upload_u32(&self.anchor, tokens);
+        let mut x = embed(&self.embd, &ids, m); // [m, n_embd]
+        for (i, w) in self.layers.iter().enumerate() {
+            let k_cache = kernels::to_cube(cache.layers[i].k.clone());
+            let v_cache = kernels::to_cube(cache.layers[i].v.clone());
+            let h = rms_norm(&x, &w.attn_norm, m, cfg.rms_eps);
+            let qkv = gemv(&w.wqkv, &h, m, None); // [m, (H + 2KV)·hd]
+            rope_kv(&qkv, &self.cos, &self.sin, &k_cache, &v_cache, self.layout, m, pos);
+            let att = attention(&qkv, &k_cache, &v_cache, self.layout, m, pos); // [m, H·hd]
+            x = gemv(&w.wo, &att, m, Some(x));
+            let h = rms_norm(&x, &w.ffn_norm, m, cfg.rms_eps);
+            let act = gemv_swiglu(&w.gate, &w.up, &h, m); // [m, n_ff]
+            x = gemv(&w.down, &act, m, Some(x));
+        }
+        let last = rms_norm_rows(&x, &self.output_norm, m - 1, m, cfg.rms_eps); // [1, n_embd]
+        kernels::from_cube(gemv(&self.head, &last, 1, None))
+    }
+}

@@ -1,0 +1,280 @@
+//! Every GPU kernel against its plain CPU reference, on random inputs of several shapes.
+
+mod common;
+
+use aisle::device::{self, DeviceKind};
+use aisle::kernels::attention::{attention, attention_reference};
+use aisle::kernels::gemv::{QMatrix, gemv, gemv_reference, gemv_swiglu, pack};
+use aisle::kernels::rms_norm::{rms_norm, rms_norm_reference};
+use aisle::kernels::rope_kv::{HeadLayout, rope_kv, rope_kv_reference};
+use aisle::kernels::{self, argmax::argmax, embed::embed};
+use aisle::quant::{self, GgmlType};
+use aisle::sampler::Rng;
+use burn::tensor::{DType, Device, Tensor};
+use burn_cubecl::tensor::CubeTensor;
+use common::*;
+
+/// The wgpu device, or `None` (loudly) where there is none; `make test` requires one.
+fn gpu() -> Option<Device> {
+    match pollster::block_on(device::open(DeviceKind::Gpu)) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            if std::env::var("AISLE_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                panic!("a wgpu adapter is required: {e}");
+            }
+            eprintln!("\n*** SKIPPED: no wgpu adapter: {e} ***\n");
+            None
+        }
+    }
+}
+
+/// Any buffer of the device, to create others beside it.
+fn anchor(dev: &Device) -> CubeTensor {
+    kernels::to_cube(Tensor::<1>::zeros([1], dev))
+}
+
+fn read_f32(c: &CubeTensor) -> Vec<f32> {
+    kernels::from_cube::<1>(reshape_1d(c)).into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+fn reshape_1d(c: &CubeTensor) -> CubeTensor {
+    let n = c.meta.shape().num_elements();
+    CubeTensor::new_contiguous(c.client.clone(), c.device.clone(), [n].into(), c.handle.clone(), c.dtype)
+}
+
+fn random_vec(rng: &mut Rng, n: usize, spread: f32) -> Vec<f32> {
+    (0..n).map(|_| spread * (2.0 * rng.next_f32() - 1.0)).collect()
+}
+
+fn random_q4_0(rng: &mut Rng, n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..n / 32 {
+        out.extend_from_slice(&half::f16::from_f32(0.002 + 0.02 * rng.next_f32()).to_le_bytes());
+        (0..16).for_each(|_| out.push(rng.next_u64() as u8));
+    }
+    out
+}
+
+fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= tol * (1.0 + w.abs()), "{what}: element {i}: got {g}, want {w}");
+    }
+}
+
+fn qmatrix(anchor: &CubeTensor, ty: GgmlType, raw: &[u8], rows: usize, cols: usize) -> QMatrix {
+    let (format, words) = pack(ty, raw, rows).unwrap();
+    QMatrix { format, rows, cols, words: kernels::upload_u32(anchor, &words) }
+}
+
+const SHAPES: [(usize, usize, usize); 6] =
+    [(1, 32, 1), (7, 64, 1), (130, 576, 1), (64, 96, 3), (33, 256, 9), (96, 64, 17)];
+
+#[test]
+fn gemv_matches_reference_for_each_format_shape_and_mode() {
+    let Some(dev) = gpu() else { return };
+    let a = anchor(&dev);
+    let mut rng = Rng::new(11);
+    for ty in [GgmlType::Q4_1, GgmlType::Q4_0, GgmlType::Q8_0] {
+        for (rows, cols, m) in SHAPES {
+            let raw = match ty {
+                GgmlType::Q4_1 => random_q4_1(&mut rng, rows * cols),
+                GgmlType::Q4_0 => random_q4_0(&mut rng, rows * cols),
+                _ => random_q8_0(&mut rng, rows * cols),
+            };
+            let x = random_vec(&mut rng, m * cols, 1.0);
+            let want = gemv_reference(ty, &raw, rows, cols, &x);
+            let w = qmatrix(&a, ty, &raw, rows, cols);
+            let xc = kernels::upload_f32(&a, &x, [m, cols]);
+            let got = read_f32(&gemv(&w, &xc, m, None));
+            assert_close(&got, &want, 1e-4, &format!("{ty:?} {rows}x{cols} m={m}"));
+            // With a residual: adds into it in place.
+            let res = random_vec(&mut rng, m * rows, 2.0);
+            let rc = kernels::upload_f32(&a, &res, [m, rows]);
+            let got = read_f32(&gemv(&w, &xc, m, Some(rc)));
+            let want_res: Vec<f32> = want.iter().zip(&res).map(|(a, b)| a + b).collect();
+            assert_close(&got, &want_res, 1e-4, &format!("{ty:?} {rows}x{cols} m={m} residual"));
+        }
+    }
+}
+
+#[test]
+fn gemv_swiglu_matches_reference() {
+    let Some(dev) = gpu() else { return };
+    let a = anchor(&dev);
+    let mut rng = Rng::new(12);
+    for (rows, cols, m) in SHAPES {
+        let g_raw = random_q4_1(&mut rng, rows * cols);
+        let u_raw = random_q4_1(&mut rng, rows * cols);
+        let x = random_vec(&mut rng, m * cols, 1.0);
+        let g = gemv_reference(GgmlType::Q4_1, &g_raw, rows, cols, &x);
+        let u = gemv_reference(GgmlType::Q4_1, &u_raw, rows, cols, &x);
+        let want: Vec<f32> = g.iter().zip(&u).map(|(g, u)| g / (1.0 + (-g).exp()) * u).collect();
+        let xc = kernels::upload_f32(&a, &x, [m, cols]);
+        let got = read_f32(&gemv_swiglu(
+            &qmatrix(&a, GgmlType::Q4_1, &g_raw, rows, cols),
+            &qmatrix(&a, GgmlType::Q4_1, &u_raw, rows, cols),
+            &xc,
+            m,
+        ));
+        assert_close(&got, &want, 1e-4, &format!("swiglu {rows}x{cols} m={m}"));
+    }
+}
+
+#[test]
+fn f16_scales_decode_exactly_including_subnormals() {
+    let Some(dev) = gpu() else { return };
+    let a = anchor(&dev);
+    // Q4_1 blocks whose d and m run through zero, subnormals, tiny, ordinary and huge halves;
+    // all nibbles 1 and x = e_0 make the output exactly d + m.
+    let halves: [u16; 10] = [0x0000, 0x8000, 0x0001, 0x83FF, 0x0400, 0x3C00, 0xBC00, 0x7BFF, 0x3555, 0x1234];
+    let rows = halves.len();
+    let mut raw = Vec::new();
+    for (i, &d) in halves.iter().enumerate() {
+        raw.extend_from_slice(&d.to_le_bytes());
+        raw.extend_from_slice(&halves[(i + 3) % rows].to_le_bytes());
+        raw.extend_from_slice(&[0x11u8; 16]);
+    }
+    let mut x = vec![0f32; 32];
+    x[0] = 1.0;
+    let got =
+        read_f32(&gemv(&qmatrix(&a, GgmlType::Q4_1, &raw, rows, 32), &kernels::upload_f32(&a, &x, [1, 32]), 1, None));
+    let want = gemv_reference(GgmlType::Q4_1, &raw, rows, 32, &x);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g.to_bits(), w.to_bits(), "got {g}, want {w}");
+    }
+}
+
+#[test]
+fn rms_norm_matches_reference() {
+    let Some(dev) = gpu() else { return };
+    let a = anchor(&dev);
+    let mut rng = Rng::new(13);
+    for (m, dim) in [(1, 576), (5, 64), (33, 96)] {
+        let x = random_vec(&mut rng, m * dim, 3.0);
+        let w = random_vec(&mut rng, dim, 1.5);
+        let want = rms_norm_reference(&x, &w, 1e-5);
+        let got =
+            read_f32(&rms_norm(&kernels::upload_f32(&a, &x, [m, dim]), &kernels::upload_f32(&a, &w, [dim]), m, 1e-5));
+        assert_close(&got, &want, 1e-5, &format!("rms_norm {m}x{dim}"));
+    }
+}
+
+fn layouts() -> Vec<HeadLayout> {
+    let l = |n_heads, n_kv, head_dim, rope_dims, half_split| HeadLayout {
+        n_heads,
+        n_kv,
+        head_dim,
+        rope_dims,
+        half_split,
+        capacity: 40,
+    };
+    vec![l(9, 3, 64, 64, false), l(4, 4, 16, 16, true), l(6, 2, 32, 16, false), l(2, 1, 8, 8, true)]
+}
+
+fn rope_tables(rng: &mut Rng, positions: usize, half: usize) -> (Vec<f32>, Vec<f32>) {
+    let angles = random_vec(rng, positions * half, 3.0);
+    (angles.iter().map(|a| a.cos()).collect(), angles.iter().map(|a| a.sin()).collect())
+}
+
+/// `[KV, capacity, hd]` cache rows `0..n` as `[KV, n, hd]`.
+fn cache_prefix(c: &[f32], l: HeadLayout, n: usize) -> Vec<f32> {
+    (0..l.n_kv).flat_map(|h| c[h * l.capacity * l.head_dim..][..n * l.head_dim].to_vec()).collect()
+}
+
+#[test]
+fn rope_kv_and_attention_match_reference() {
+    let Some(dev) = gpu() else { return };
+    let a = anchor(&dev);
+    let mut rng = Rng::new(14);
+    for l in layouts() {
+        let width = (l.n_heads + 2 * l.n_kv) * l.head_dim;
+        let (cos, sin) = rope_tables(&mut rng, l.capacity, l.rope_dims / 2);
+        let cos_c = kernels::upload_f32(&a, &cos, [l.capacity, l.rope_dims / 2]);
+        let sin_c = kernels::upload_f32(&a, &sin, [l.capacity, l.rope_dims / 2]);
+        let cache_len = l.n_kv * l.capacity * l.head_dim;
+        let kc = kernels::upload_f32(&a, &random_vec(&mut rng, cache_len, 1.0), [cache_len]);
+        let vc = kernels::upload_f32(&a, &random_vec(&mut rng, cache_len, 1.0), [cache_len]);
+        let (mut all_k, mut all_v) = (Vec::new(), Vec::new());
+        // A prefill of 5, then decode steps of 1, then a chunk of 3: positions carry over.
+        let mut pos = 0;
+        for m in [5usize, 1, 1, 3] {
+            let qkv = random_vec(&mut rng, m * width, 1.5);
+            let qkv_c = kernels::upload_f32(&a, &qkv, [m, width]);
+            rope_kv(&qkv_c, &cos_c, &sin_c, &kc, &vc, l, m, pos);
+            let (q_want, k_new, v_new) = rope_kv_reference(&qkv, &cos, &sin, l, pos);
+            let got_qkv = read_f32(&qkv_c);
+            let got_q: Vec<f32> =
+                got_qkv.chunks_exact(width).flat_map(|r| r[..l.n_heads * l.head_dim].to_vec()).collect();
+            assert_close(&got_q, &q_want, 1e-5, &format!("{l:?}: rotated q at {pos}"));
+            // The reference's new rows, appended per KV head in [KV, positions, hd] order.
+            all_k.push(k_new);
+            all_v.push(v_new);
+            let n = pos + m;
+            let assemble = |chunks: &[Vec<f32>]| -> Vec<f32> {
+                let mut out = vec![0f32; l.n_kv * n * l.head_dim];
+                let mut p0 = 0;
+                for c in chunks {
+                    let cm = c.len() / (l.n_kv * l.head_dim);
+                    for t in 0..cm {
+                        for h in 0..l.n_kv {
+                            let src = &c[(t * l.n_kv + h) * l.head_dim..][..l.head_dim];
+                            out[(h * n + p0 + t) * l.head_dim..][..l.head_dim].copy_from_slice(src);
+                        }
+                    }
+                    p0 += cm;
+                }
+                out
+            };
+            let (k_want, v_want) = (assemble(&all_k), assemble(&all_v));
+            assert_close(&cache_prefix(&read_f32(&kc), l, n), &k_want, 1e-5, &format!("{l:?}: k cache"));
+            assert_close(&cache_prefix(&read_f32(&vc), l, n), &v_want, 0.0, &format!("{l:?}: v cache"));
+            let got = read_f32(&attention(&qkv_c, &kc, &vc, l, m, pos));
+            let want = attention_reference(&q_want, &k_want, &v_want, l, n, pos);
+            assert_close(&got, &want, 1e-4, &format!("{l:?}: attention m={m} pos={pos}"));
+            pos += m;
+        }
+    }
+}
+
+#[test]
+fn embed_matches_dequantized_rows() {
+    let Some(dev) = gpu() else { return };
+    let a = anchor(&dev);
+    let mut rng = Rng::new(15);
+    let (vocab, cols) = (50, 96);
+    for ty in [GgmlType::Q8_0, GgmlType::Q4_1] {
+        let raw = if ty == GgmlType::Q8_0 {
+            random_q8_0(&mut rng, vocab * cols)
+        } else {
+            random_q4_1(&mut rng, vocab * cols)
+        };
+        let table = quant::dequantize_to_vec(ty, &raw, vocab * cols).unwrap();
+        let ids: Vec<u32> = vec![0, 49, 7, 7, 23];
+        let ids_c = kernels::upload_u32(&a, &ids);
+        let got = read_f32(&embed(&qmatrix(&a, ty, &raw, vocab, cols), &ids_c, ids.len()));
+        let want: Vec<f32> = ids.iter().flat_map(|&i| table[i as usize * cols..][..cols].to_vec()).collect();
+        assert_close(&got, &want, 0.0, &format!("embed {ty:?}"));
+    }
+}
+
+#[test]
+fn argmax_matches_reference_with_ties_to_the_lowest_index() {
+    let Some(dev) = gpu() else { return };
+    let a = anchor(&dev);
+    let mut rng = Rng::new(16);
+    for n in [1usize, 5, 255, 256, 257, 1000, 49152] {
+        let mut x = random_vec(&mut rng, n, 10.0);
+        if n > 10 {
+            // A tie between two maxima in different chunks.
+            let top = x.iter().cloned().fold(f32::MIN, f32::max) + 1.0;
+            x[n / 3] = top;
+            x[n - 2] = top;
+        }
+        let c = kernels::upload_f32(&a, &x, [n]);
+        let out = argmax(&c, n);
+        let got = kernels::int_from_cube::<1>(out).into_data().convert::<u32>().try_into_vec::<u32>().unwrap()[0];
+        assert_eq!(got, aisle::sampler::argmax(&x), "n={n}");
+    }
+    let _ = DType::F32;
+}
