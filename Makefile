@@ -8,6 +8,8 @@ MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 WASM_BINDGEN = $(AISLE_CACHE)/wasm-bindgen-$(shell scripts/setup.sh wasm-bindgen-version)/bin/wasm-bindgen
 WASM_OUT := $(TARGET_DIR)/wasm32-unknown-unknown/wasm-release/aisle.wasm
 PORT ?= 8080
+# Mesa's Vulkan drivers complain on every start without a runtime dir.
+export XDG_RUNTIME_DIR ?= $(shell d=/tmp/aisle-xdg-$$(id -u); mkdir -p -m 700 $$d; echo $$d)
 
 .PHONY: setup build wasm test test-rust test-browser demo serve clean
 

@@ -8,13 +8,38 @@ use std::sync::Arc;
 use aisle::device::{self, DeviceKind};
 use aisle::generate::read_logits;
 use aisle::gguf::Gguf;
-use aisle::model::{Llama, ModelError};
+use aisle::model::{ForwardPath, Llama, ModelError};
 use aisle::{Engine, GenerateOptions, Generation, LoadOptions, Message, SamplerConfig};
 use burn::tensor::Device;
 use common::*;
 
-/// The devices to test on. `make test` installs lavapipe and sets `AISLE_REQUIRE_GPU=1`, so a
-/// missing wgpu adapter fails there; elsewhere it is skipped loudly.
+/// The wgpu device, if there is one. `make test` installs lavapipe and sets
+/// `AISLE_REQUIRE_GPU=1`, so a missing adapter fails there; elsewhere it is skipped loudly.
+fn gpu() -> Option<Device> {
+    match pollster::block_on(device::open(DeviceKind::Gpu)) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            if std::env::var("AISLE_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                panic!("a wgpu adapter is required: {e}");
+            }
+            eprintln!("\n*** SKIPPED on gpu: {e} ***\n");
+            None
+        }
+    }
+}
+
+/// Every (device, forward path) combination: burn ops on the CPU, our kernels on the GPU, and
+/// burn ops on the GPU.
+fn setups() -> Vec<(&'static str, Device, ForwardPath)> {
+    let mut out = vec![("cpu/burn-ops", Device::flex(), ForwardPath::BurnOps)];
+    if let Some(d) = gpu() {
+        out.push(("gpu/kernels", d.clone(), ForwardPath::Kernels));
+        out.push(("gpu/burn-ops", d, ForwardPath::BurnOps));
+    }
+    out
+}
+
+/// The devices the product runs on, each with the path it picks by itself.
 fn devices() -> Vec<(&'static str, Device)> {
     let mut out = vec![("cpu", pollster::block_on(device::open(DeviceKind::Cpu)).unwrap())];
     match pollster::block_on(device::open(DeviceKind::Gpu)) {
@@ -44,8 +69,9 @@ fn tiny_model_matches_naive_reference_token_by_token_and_in_prefill() {
     let tokens: Vec<u32> = vec![1, 40, 41, 42, 7, 90, 3, 3, 60, 2, 5, 33];
     let want = naive_logits(&bytes, &tokens);
     let g = Gguf::parse(&bytes).unwrap();
-    for (name, dev) in devices() {
-        let model = Llama::load(&g, &bytes, &dev, 64).unwrap();
+    for (name, dev, path) in setups() {
+        let model = Llama::load_with(&g, &bytes, &dev, 64, Some(path)).unwrap();
+        assert_eq!(model.path(), path);
         // One token at a time (the decode path).
         let mut cache = model.new_cache();
         for (i, &t) in tokens.iter().enumerate() {
@@ -83,8 +109,18 @@ fn tiny_model_variants_untied_head_and_other_gqa() {
         let tokens: Vec<u32> = vec![1, 10, 20, 30, 40, 50, 2];
         let want = naive_logits(&bytes, &tokens);
         let g = Gguf::parse(&bytes).unwrap();
-        for (name, dev) in devices() {
-            let model = Llama::load(&g, &bytes, &dev, 32).unwrap();
+        for (name, dev, path) in setups() {
+            let model = match Llama::load_with(&g, &bytes, &dev, 32, Some(path)) {
+                Ok(m) => m,
+                Err(ModelError::Unsupported(why)) if path == ForwardPath::Kernels && cfg.arch == "qwen2" => {
+                    // Biases have no kernel yet: the automatic choice must fall back to burn ops.
+                    assert!(why.contains("bias"), "{why}");
+                    let auto = Llama::load(&g, &bytes, &dev, 32).unwrap();
+                    assert_eq!(auto.path(), ForwardPath::BurnOps);
+                    continue;
+                }
+                Err(e) => panic!("{name} config {k}: {e}"),
+            };
             let mut cache = model.new_cache();
             let got = logits(&model, &tokens, &mut cache);
             let d = max_abs_diff(&got, want.last().unwrap());
@@ -205,6 +241,7 @@ fn real_model_first_logits_match_f32_reference_on_both_devices() {
     let g = Gguf::parse(&bytes).unwrap();
     for (name, dev) in devices() {
         let model = Llama::load(&g, &bytes, &dev, 512).unwrap();
+        eprintln!("{name}: forward path {:?}", model.path());
         let mut worst = 0f32;
         for r in references() {
             let mut cache = model.new_cache();
