@@ -159,6 +159,13 @@ impl Generation {
         Ok(self.sampler.sample(&logits, &self.history)?)
     }
 
+    /// Stops the reply early (an abort): the next `next()` returns `None`; timings and tokens
+    /// so far stay readable.
+    pub fn stop(&mut self) {
+        self.decoder.finish();
+        self.release();
+    }
+
     /// Ends the reply and gives the KV cache back to the engine.
     fn release(&mut self) {
         self.finished = true;

@@ -319,11 +319,12 @@ impl StreamingDecoder {
         Ok(self.take_complete())
     }
 
-    /// Ends the stream: whatever is left (an unfinished character) becomes U+FFFD.
+    /// Ends the stream. Bytes still pending can only be the start of a character that the reply
+    /// was cut off before finishing (the token limit fell inside it); they are dropped rather
+    /// than shown as U+FFFD. Invalid sequences inside the stream were already replaced.
     pub fn finish(&mut self) -> String {
-        let rest = String::from_utf8_lossy(&self.pending).into_owned();
         self.pending.clear();
-        rest
+        String::new()
     }
 
     /// Emits the longest prefix that is valid UTF-8 or definitely invalid (as U+FFFD); keeps

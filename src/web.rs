@@ -241,7 +241,13 @@ impl Assistant {
             let done = generation.is_finished();
             let mut s = state.borrow_mut();
             if s.epoch != epoch {
-                return Ok(JsValue::NULL); // aborted or replaced while this token was computed
+                // Aborted (or replaced) while this token was computed: drop the token, keep the
+                // stopped reply for its stats unless a new one has started.
+                generation.stop();
+                if s.generation.is_none() {
+                    s.generation = Some(generation);
+                }
+                return Ok(JsValue::NULL);
             }
             s.generation = Some(generation);
             drop(s);
@@ -272,7 +278,9 @@ impl Assistant {
     /// Stops the current reply; the next `next()` resolves to `null`.
     pub fn abort(&self) {
         let mut s = self.state.borrow_mut();
-        s.generation = None;
+        if let Some(g) = s.generation.as_mut() {
+            g.stop();
+        }
         s.epoch += 1;
     }
 }

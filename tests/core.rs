@@ -365,13 +365,20 @@ fn streaming_decoder_never_splits_a_character() {
     assert!(split_somewhere, "test text never splits a character across tokens");
     // ...yet every piece is whole, and together they are the text.
     assert_eq!(pieces.concat(), text);
-    // An unfinished character at the very end becomes U+FFFD rather than vanishing.
+    // A reply cut off inside a character (the token limit) ends without half a character.
     let mut dec = StreamingDecoder::new();
-    let first_of_zh = tok.encode("我", false).unwrap();
-    if first_of_zh.len() > 1 {
-        assert_eq!(dec.push(&tok, first_of_zh[0]).unwrap(), "");
-        assert_eq!(dec.finish(), "\u{FFFD}");
-    }
+    let zh = tok.encode("壳", false).unwrap();
+    assert!(zh.len() > 1, "壳 spans tokens: {zh:?}");
+    assert_eq!(dec.push(&tok, zh[0]).unwrap(), "");
+    assert_eq!(dec.finish(), "");
+    // A byte sequence that can never become a character is shown as U+FFFD, and the stream goes on.
+    let cont = (0..tok.vocab_size() as u32)
+        .find(|&i| tok.token_bytes(i).unwrap() == [0x80])
+        .expect("a lone continuation byte token");
+    let mut dec = StreamingDecoder::new();
+    assert_eq!(dec.push(&tok, cont).unwrap(), "\u{FFFD}");
+    let a = tok.encode("a", false).unwrap()[0];
+    assert_eq!(dec.push(&tok, a).unwrap(), "a");
 }
 
 #[test]

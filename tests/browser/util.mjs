@@ -1,0 +1,30 @@
+// Shared helpers for the browser tests: the native CLI as the oracle, the reference chats.
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const MODEL_URL = "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+export const MODEL_PATH = path.join(REPO, "models/SmolLM2-135M-Instruct.Q4_1.gguf");
+export const MODEL_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+export const AISLE_BIN = process.env.AISLE_BIN || path.join(REPO, "target/release/aisle");
+
+export function referenceChats() {
+  return JSON.parse(readFileSync(path.join(REPO, "tests/reference/prompts.json"), "utf8"));
+}
+
+/// The native CLI's greedy reply to `messages` (same library, CPU device).
+export function nativeReply(messages, maxTokens) {
+  const dir = mkdtempSync(path.join(tmpdir(), "aisle-native-"));
+  const file = path.join(dir, "messages.json");
+  writeFileSync(file, JSON.stringify(messages));
+  const out = execFileSync(AISLE_BIN, ["generate", "--model", MODEL_PATH, "--messages", file, "--max-tokens", String(maxTokens), "--device", "cpu", "--json"], { encoding: "utf8" });
+  return JSON.parse(out.trim().split("\n").pop());
+}
+
+export function nativeTokenize(text, special) {
+  const args = ["tokenize", "--model", MODEL_PATH, ...(special ? ["--special"] : [])];
+  return JSON.parse(execFileSync(AISLE_BIN, args, { input: text, encoding: "utf8" }));
+}
