@@ -7,7 +7,7 @@ use aisle::kernels::{
     attention::attention,
     gemv::{QMatrix, gemv, gemv_swiglu, pack},
     rms_norm::rms_norm,
-    rope_kv::{HeadLayout, rope_kv},
+    rope_kv::{HeadLayout, RopeTables, rope_kv},
 };
 use aisle::quant::GgmlType;
 use burn::tensor::Tensor;
@@ -79,7 +79,7 @@ fn main() {
         "rope_kv: {:.3} ms",
         median_ms(|i| {
             let q = kernels::upload_f32(&a, &vec![0.5 + i as f32; 960], [1, 960]);
-            rope_kv(&q, &cos, &cos, &kc, &vc, l, 1, 100);
+            rope_kv(&q, &RopeTables { cos: cos.clone(), sin: cos.clone() }, (&kc, &vc), l, 1, 100);
             flat(q)
         })
     );

@@ -69,6 +69,8 @@ export async function serve({ port = 8080, csp = false, root = REPO, host = "127
       "X-Content-Type-Options": "nosniff",
     };
     if (csp) headers["Content-Security-Policy"] = STRICT_CSP;
+    // The demo's service worker lives in demo/ but serves the whole site.
+    if (rel === "demo/sw.js") headers["Service-Worker-Allowed"] = "/";
     res.writeHead(200, headers);
     if (req.method === "HEAD") return res.end();
     createReadStream(file).pipe(res);

@@ -21,6 +21,8 @@ pub enum EngineError {
     Chat(#[from] ChatError),
     #[error(transparent)]
     Sampler(#[from] crate::sampler::SamplerError),
+    #[error("this reply has finished")]
+    Finished,
     #[error("the prompt has {prompt} tokens but the session holds only {capacity}")]
     PromptTooLong { prompt: usize, capacity: usize },
 }

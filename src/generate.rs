@@ -75,23 +75,21 @@ fn now_ms() -> f64 {
     }
 }
 
-/// One reply being generated.
-pub struct Generation {
+/// The model's side of a reply: the tokens so far, the KV cache holding them, and the timing.
+/// Callers append tokens (the prompt, tokens they force, tokens they chose) and ask for the
+/// next token's logits; tokens not yet run are run together, so forced text costs one batched
+/// step. The cache goes back to the engine when the decoder is dropped or released.
+pub struct Decoder {
     engine: Arc<Engine>,
     cache: Option<KvCache>,
-    sampler: Sampler,
-    options: GenerateOptions,
-    /// Prompt, then every generated token.
+    /// Prompt, then every appended token.
     history: Vec<u32>,
     prompt_len: usize,
-    decoder: StreamingDecoder,
-    finished: bool,
     timings: Timings,
 }
 
-impl Generation {
-    pub fn new(engine: Arc<Engine>, prompt: Vec<u32>, options: GenerateOptions) -> Result<Self, EngineError> {
-        let sampler = Sampler::new(options.sampler.clone())?;
+impl Decoder {
+    pub fn new(engine: Arc<Engine>, prompt: Vec<u32>) -> Result<Self, EngineError> {
         let capacity = engine.model.max_context();
         if prompt.is_empty() {
             return Err(ModelError::EmptyInput.into());
@@ -100,82 +98,25 @@ impl Generation {
             return Err(EngineError::PromptTooLong { prompt: prompt.len(), capacity });
         }
         let cache = Some(engine.take_cache());
-        Ok(Generation {
-            engine,
-            cache,
-            sampler,
-            options,
-            prompt_len: prompt.len(),
-            history: prompt,
-            decoder: StreamingDecoder::new(),
-            finished: false,
-            timings: Timings::default(),
-        })
+        Ok(Decoder { engine, cache, prompt_len: prompt.len(), history: prompt, timings: Timings::default() })
     }
 
-    /// Generates the next token; `None` once the reply is complete. The step that ends the
-    /// reply also carries any unfinished character left in the decoder (as U+FFFD).
-    pub async fn next(&mut self) -> Result<Option<Step>, EngineError> {
-        if self.finished {
-            return Ok(None);
-        }
-        if self.options.max_tokens == 0 {
-            self.release();
-            return Ok(None);
-        }
-        let first = self.history.len() == self.prompt_len;
-        let start = now_ms();
-        let token = self.step().await?;
-        let elapsed = Duration::from_secs_f64((now_ms() - start).max(0.0) / 1e3);
-        if first {
-            self.timings.prefill_tokens = self.prompt_len;
-            self.timings.prefill += elapsed;
-        } else {
-            self.timings.decode_tokens += 1;
-            self.timings.decode += elapsed;
-        }
-        self.history.push(token);
-
-        let eog = self.options.stop_at_eog && self.engine.tokenizer.is_end_of_generation(token);
-        let mut text = if eog { String::new() } else { self.decoder.push(&self.engine.tokenizer, token)? };
-        let n_generated = self.history.len() - self.prompt_len;
-        if eog || n_generated >= self.options.max_tokens || self.history.len() >= self.engine.model.max_context() {
-            text.push_str(&self.decoder.finish());
-            self.release();
-        }
-        Ok(Some(Step { token, text }))
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
-    /// Runs the tokens the cache has not seen yet and samples one.
-    async fn step(&mut self) -> Result<u32, EngineError> {
-        let cache = self.cache.as_mut().expect("cache is present until finished");
-        let pending = &self.history[cache.len()..];
-        let logits = self.engine.model.forward(pending, cache)?; // [1, vocab]
-        if self.sampler.config().is_greedy() {
-            let id = logits.argmax(1).into_scalar_async::<i32>().await.map_err(readback)?;
-            return Ok(id as u32);
-        }
-        let logits = read_logits(logits).await?;
-        Ok(self.sampler.sample(&logits, &self.history)?)
+    /// Appends tokens; they run with the next [`Decoder::logits`] or [`Decoder::argmax`].
+    pub fn push(&mut self, tokens: &[u32]) {
+        self.history.extend_from_slice(tokens);
     }
 
-    /// Stops the reply early (an abort): the next `next()` returns `None`; timings and tokens
-    /// so far stay readable.
-    pub fn stop(&mut self) {
-        self.decoder.finish();
-        self.release();
+    /// Positions left in the session.
+    pub fn room(&self) -> usize {
+        self.engine.model.max_context().saturating_sub(self.history.len())
     }
 
-    /// Ends the reply and gives the KV cache back to the engine.
-    fn release(&mut self) {
-        self.finished = true;
-        if let Some(cache) = self.cache.take() {
-            self.engine.return_cache(cache);
-        }
-    }
-
-    pub fn is_finished(&self) -> bool {
-        self.finished
+    pub fn history(&self) -> &[u32] {
+        &self.history
     }
 
     pub fn prompt_tokens(&self) -> &[u32] {
@@ -189,11 +130,126 @@ impl Generation {
     pub fn timings(&self) -> &Timings {
         &self.timings
     }
+
+    pub fn is_released(&self) -> bool {
+        self.cache.is_none()
+    }
+
+    /// Runs the tokens the cache has not seen; the last one's logits, `[1, vocab]`, on the device.
+    fn run(&mut self) -> Result<(Tensor<2>, usize), EngineError> {
+        let cache = self.cache.as_mut().ok_or(EngineError::Finished)?;
+        let pending = &self.history[cache.len()..];
+        let n = pending.len();
+        Ok((self.engine.model.forward(pending, cache)?, n))
+    }
+
+    /// Books `n` tokens run in `ms` as prefill (the first run) or decode.
+    fn account(&mut self, n: usize, start_ms: f64) {
+        let elapsed = Duration::from_secs_f64((now_ms() - start_ms).max(0.0) / 1e3);
+        if self.timings.prefill_tokens == 0 {
+            self.timings.prefill_tokens = n;
+            self.timings.prefill += elapsed;
+        } else {
+            self.timings.decode_tokens += 1;
+            self.timings.decode += elapsed;
+        }
+    }
+
+    /// The next token's logits, read back to the host.
+    pub async fn logits(&mut self) -> Result<Vec<f32>, EngineError> {
+        let start = now_ms();
+        let (logits, n) = self.run()?;
+        let v = read_logits(logits).await?;
+        self.account(n, start);
+        Ok(v)
+    }
+
+    /// The most likely next token, chosen on the device (only its id is read back).
+    pub async fn argmax(&mut self) -> Result<u32, EngineError> {
+        let start = now_ms();
+        let (logits, n) = self.run()?;
+        let id = logits.argmax(1).into_scalar_async::<i32>().await.map_err(readback)?;
+        self.account(n, start);
+        Ok(id as u32)
+    }
+
+    /// Gives the KV cache back to the engine; the decoder can run no more.
+    pub fn release(&mut self) {
+        if let Some(cache) = self.cache.take() {
+            self.engine.return_cache(cache);
+        }
+    }
 }
 
-impl Drop for Generation {
+impl Drop for Decoder {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+/// One reply being generated freely (sampled or greedy), streamed as text.
+pub struct Generation {
+    dec: Decoder,
+    sampler: Sampler,
+    options: GenerateOptions,
+    text: StreamingDecoder,
+    finished: bool,
+}
+
+impl Generation {
+    pub fn new(engine: Arc<Engine>, prompt: Vec<u32>, options: GenerateOptions) -> Result<Self, EngineError> {
+        let sampler = Sampler::new(options.sampler.clone())?;
+        let dec = Decoder::new(engine, prompt)?;
+        Ok(Generation { dec, sampler, options, text: StreamingDecoder::new(), finished: false })
+    }
+
+    /// Generates the next token; `None` once the reply is complete.
+    pub async fn next(&mut self) -> Result<Option<Step>, EngineError> {
+        if self.finished {
+            return Ok(None);
+        }
+        if self.options.max_tokens == 0 {
+            self.stop();
+            return Ok(None);
+        }
+        let token = if self.sampler.config().is_greedy() {
+            self.dec.argmax().await?
+        } else {
+            let logits = self.dec.logits().await?;
+            self.sampler.sample(&logits, self.dec.history())?
+        };
+        self.dec.push(&[token]);
+        let tokenizer = &self.dec.engine().tokenizer;
+        let eog = self.options.stop_at_eog && tokenizer.is_end_of_generation(token);
+        let text = if eog { String::new() } else { self.text.push(tokenizer, token)? };
+        if eog || self.dec.generated_tokens().len() >= self.options.max_tokens || self.dec.room() == 0 {
+            self.stop();
+        }
+        Ok(Some(Step { token, text }))
+    }
+
+    /// Ends the reply (also an abort): the next `next()` returns `None`; timings and tokens so
+    /// far stay readable. A character cut off mid-way is dropped.
+    pub fn stop(&mut self) {
+        self.text.finish();
+        self.finished = true;
+        self.dec.release();
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    pub fn prompt_tokens(&self) -> &[u32] {
+        self.dec.prompt_tokens()
+    }
+
+    pub fn generated_tokens(&self) -> &[u32] {
+        self.dec.generated_tokens()
+    }
+
+    pub fn timings(&self) -> &Timings {
+        self.dec.timings()
     }
 }
 

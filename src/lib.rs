@@ -21,6 +21,7 @@ pub mod kernels;
 pub mod model;
 pub mod quant;
 pub mod sampler;
+pub mod shop;
 pub mod tokenizer;
 #[cfg(target_family = "wasm")]
 pub mod web;

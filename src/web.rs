@@ -12,6 +12,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::device::{self, DeviceKind};
+use crate::shop::assist::{self, Answer, Shop, SuggestOptions, Suggestion};
+use crate::shop::constrain::TokenClasses;
+use crate::shop::{Catalog, Event as ShopEvent, Lang, Policies, Profile};
 use crate::{Engine, GenerateOptions, Generation, LoadOptions, Message, SamplerConfig};
 
 unsafe extern "C" {
@@ -110,7 +113,8 @@ impl ModelLoader {
             let load = LoadOptions { max_context: opts.max_context.unwrap_or(LoadOptions::default().max_context) };
             let engine = Engine::load(&self.bytes, &device, &load).map_err(js_err)?;
             drop(self.bytes);
-            let state = State { engine: Arc::new(engine), generation: None, epoch: 0, sha256: digest };
+            let state =
+                State { engine: Arc::new(engine), task: None, epoch: 0, sha256: digest, shop: None, classes: None };
             Ok(Assistant { state: Rc::new(RefCell::new(state)) }.into())
         })
     }
@@ -120,13 +124,80 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What the assistant is producing right now.
+enum Task {
+    Chat(Generation),
+    Suggest(Suggestion),
+    Answer(Answer),
+}
+
+impl Task {
+    /// The next item as a JS object, or `None` when complete.
+    async fn next(&mut self) -> Result<Option<JsValue>, JsValue> {
+        let to_js = |v: &dyn erased::Ser| v.to_js();
+        match self {
+            Task::Chat(g) => {
+                let step = g.next().await.map_err(js_err)?;
+                let done = g.is_finished();
+                step.map(|s| to_js(&Piece { text: s.text, token: s.token, done })).transpose()
+            }
+            Task::Suggest(sg) => sg.next().await.map_err(js_err)?.map(|e| to_js(&e)).transpose(),
+            Task::Answer(a) => a.next().await.map_err(js_err)?.map(|e| to_js(&e)).transpose(),
+        }
+    }
+
+    fn stop(&mut self) {
+        match self {
+            Task::Chat(g) => g.stop(),
+            Task::Suggest(s) => s.stop(),
+            Task::Answer(a) => a.stop(),
+        }
+    }
+
+    fn stats(&self) -> Option<Stats> {
+        let (prompt, generated, t) = match self {
+            Task::Chat(g) => (g.prompt_tokens().len(), g.generated_tokens().len(), g.timings().clone()),
+            Task::Suggest(s) => {
+                let d = s.decoder()?;
+                (d.prompt_tokens().len(), d.generated_tokens().len(), d.timings().clone())
+            }
+            Task::Answer(_) => return None,
+        };
+        Some(Stats {
+            prompt_tokens: prompt,
+            generated_tokens: generated,
+            prefill_tps: t.prefill_tps(),
+            decode_tps: t.decode_tps(),
+        })
+    }
+}
+
+/// Serialising through one helper keeps the match arms above short.
+mod erased {
+    use wasm_bindgen::JsValue;
+
+    pub trait Ser {
+        fn to_js(&self) -> Result<JsValue, JsValue>;
+    }
+
+    impl<T: serde::Serialize> Ser for T {
+        fn to_js(&self) -> Result<JsValue, JsValue> {
+            // Plain JS objects (not Maps) so the worker can post them as they are.
+            let ser = serde_wasm_bindgen::Serializer::json_compatible();
+            self.serialize(&ser).map_err(|e| super::js_err(e))
+        }
+    }
+}
+
 struct State {
     engine: Arc<Engine>,
-    generation: Option<Generation>,
-    /// Bumped by `start` and `abort`: a `next` that was awaiting when it changed drops its
-    /// generation instead of putting it back.
+    task: Option<Task>,
+    /// Bumped by every start and by `abort`: a `next` that was awaiting when it changed drops
+    /// its task instead of putting it back.
     epoch: u64,
     sha256: String,
+    shop: Option<Arc<Shop>>,
+    classes: Option<Arc<TokenClasses>>,
 }
 
 /// A loaded model, ready to chat.
@@ -144,6 +215,16 @@ struct ChatOptions {
     top_p: Option<f32>,
     repetition_penalty: Option<f32>,
     seed: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct AssistOptions {
+    /// On-page events (`[{type: "view"|"cart", id} | {type: "search", text}]`).
+    events: Vec<ShopEvent>,
+    /// "en", "de" or "zh"; detected from the text when absent or "auto".
+    lang: Option<String>,
+    max_items: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -165,6 +246,13 @@ struct Stats {
 
 /// Upper bound on one reply, whatever the page asks for.
 const MAX_REPLY_TOKENS: usize = 4096;
+
+fn from_js<T: serde::de::DeserializeOwned + Default>(v: JsValue, what: &str) -> Result<T, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(T::default());
+    }
+    serde_wasm_bindgen::from_value(v).map_err(|e| js_err(format!("bad {what}: {e}")))
+}
 
 #[wasm_bindgen]
 impl Assistant {
@@ -196,20 +284,29 @@ impl Assistant {
         self.state.borrow().engine.tokenizer.encode(text, special).map_err(js_err)
     }
 
+    /// Loads the shop's catalog (and policies): JSON text as the shop serves it. Errors name
+    /// the product or passage at fault.
+    #[wasm_bindgen(js_name = setShop)]
+    pub fn set_shop(&self, catalog_json: &str, policies_json: Option<String>) -> Result<usize, JsValue> {
+        let catalog = Catalog::parse(catalog_json).map_err(js_err)?;
+        let policies = policies_json.as_deref().map(Policies::parse).transpose().map_err(js_err)?;
+        let n = catalog.len();
+        let mut s = self.state.borrow_mut();
+        if s.classes.is_none() {
+            s.classes = Some(Arc::new(TokenClasses::new(&s.engine.tokenizer)));
+        }
+        s.shop = Some(Arc::new(Shop::new(catalog, policies)));
+        Ok(n)
+    }
+
     /// Starts a reply to `messages` (`[{role, content}]`); returns the prompt's token count.
-    /// A reply still running is dropped.
+    /// A task still running is dropped.
     pub fn start(&self, messages: JsValue, options: JsValue) -> Result<usize, JsValue> {
         let messages: Vec<Message> = serde_wasm_bindgen::from_value(messages)
             .map_err(|e| js_err(format!("messages must be an array of {{role, content}}: {e}")))?;
-        let opts: ChatOptions = if options.is_undefined() || options.is_null() {
-            ChatOptions::default()
-        } else {
-            serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("bad chat options: {e}")))?
-        };
-        let mut s = self.state.borrow_mut();
-        s.generation = None;
-        s.epoch += 1;
-        let prompt = s.engine.chat_tokens(&messages).map_err(js_err)?;
+        let opts: ChatOptions = from_js(options, "chat options")?;
+        let engine = self.begin();
+        let prompt = engine.chat_tokens(&messages).map_err(js_err)?;
         let n = prompt.len();
         let sampler = SamplerConfig {
             temperature: opts.temperature.unwrap_or(0.0),
@@ -221,66 +318,135 @@ impl Assistant {
         };
         let max_tokens = opts.max_tokens.unwrap_or(256).min(MAX_REPLY_TOKENS);
         let options = GenerateOptions { max_tokens, sampler, stop_at_eog: true };
-        s.generation = Some(Generation::new(s.engine.clone(), prompt, options).map_err(js_err)?);
+        let g = Generation::new(engine, prompt, options).map_err(js_err)?;
+        self.state.borrow_mut().task = Some(Task::Chat(g));
         Ok(n)
     }
 
-    /// Resolves to the next `{text, token, done}`, or `null` when the reply is complete.
-    pub fn next(&self) -> Promise {
-        let state = self.state.clone();
-        future_to_promise(async move {
-            // Take the generation out while awaiting, so no RefCell borrow spans the await.
-            let (taken, epoch) = {
-                let mut s = state.borrow_mut();
-                (s.generation.take(), s.epoch)
-            };
-            let Some(mut generation) = taken else {
-                return Ok(JsValue::NULL);
-            };
-            let step = generation.next().await;
-            let done = generation.is_finished();
-            let mut s = state.borrow_mut();
-            if s.epoch != epoch {
-                // Aborted (or replaced) while this token was computed: drop the token, keep the
-                // stopped reply for its stats unless a new one has started.
-                generation.stop();
-                if s.generation.is_none() {
-                    s.generation = Some(generation);
-                }
-                return Ok(JsValue::NULL);
-            }
-            s.generation = Some(generation);
-            drop(s);
-            match step.map_err(js_err)? {
-                None => Ok(JsValue::NULL),
-                Some(step) => {
-                    let piece = Piece { text: step.text, token: step.token, done };
-                    serde_wasm_bindgen::to_value(&piece).map_err(js_err)
-                }
-            }
+    /// Starts grounded suggestions for `request`: `next()` then yields `{type: "text", text}`
+    /// and `{type: "product", id}` events. Returns the retrieval plan (candidates, constraints).
+    #[wasm_bindgen(js_name = startSuggest)]
+    pub fn start_suggest(&self, request: &str, options: JsValue) -> Result<JsValue, JsValue> {
+        let opts: AssistOptions = from_js(options, "suggest options")?;
+        let (shop, classes) = self.shop()?;
+        let engine = self.begin();
+        let profile = profile_of(&shop, &opts.events);
+        let mut so = SuggestOptions { lang: lang_of(&opts.lang), ..SuggestOptions::default() };
+        if let Some(n) = opts.max_items {
+            so.max_items = n.clamp(1, 10);
+        }
+        let sg = Suggestion::new(engine, shop, classes, request, Some(&profile), so).map_err(js_err)?;
+        let plan = erased::Ser::to_js(sg.plan())?;
+        self.state.borrow_mut().task = Some(Task::Suggest(sg));
+        Ok(plan)
+    }
+
+    /// Starts a service answer from the shop's policies: `{type: "passage", id}` (the passage
+    /// quoted), then text; or "I don't know, please contact the shop".
+    #[wasm_bindgen(js_name = startAnswer)]
+    pub fn start_answer(&self, question: &str, options: JsValue) -> Result<(), JsValue> {
+        let opts: AssistOptions = from_js(options, "answer options")?;
+        let (shop, classes) = self.shop()?;
+        let engine = self.begin();
+        let a = Answer::new(engine, &shop, classes, question, lang_of(&opts.lang), assist::ANSWER_MIN_RELEVANCE)
+            .map_err(js_err)?;
+        self.state.borrow_mut().task = Some(Task::Answer(a));
+        Ok(())
+    }
+
+    /// "suggest" or "answer": which job `text` is for.
+    pub fn route(&self, text: &str) -> Result<String, JsValue> {
+        let (shop, _) = self.shop()?;
+        Ok(match assist::route(&shop, text) {
+            assist::Route::Suggest => "suggest".into(),
+            assist::Route::Answer => "answer".into(),
         })
     }
 
-    /// Token counts and speeds of the current (or last) reply.
-    pub fn stats(&self) -> Result<JsValue, JsValue> {
-        let s = self.state.borrow();
-        let Some(g) = &s.generation else { return Ok(JsValue::NULL) };
-        let t = g.timings();
-        let stats = Stats {
-            prompt_tokens: g.prompt_tokens().len(),
-            generated_tokens: g.generated_tokens().len(),
-            prefill_tps: t.prefill_tps(),
-            decode_tps: t.decode_tps(),
-        };
-        serde_wasm_bindgen::to_value(&stats).map_err(js_err)
+    /// What suggestions for `request` would be based on, without running the model ("why
+    /// these suggestions?").
+    pub fn explain(&self, request: &str, options: JsValue) -> Result<JsValue, JsValue> {
+        let opts: AssistOptions = from_js(options, "options")?;
+        let (shop, _) = self.shop()?;
+        let profile = profile_of(&shop, &opts.events);
+        let so = SuggestOptions { lang: lang_of(&opts.lang), ..SuggestOptions::default() };
+        erased::Ser::to_js(&assist::plan(&shop, request, Some(&profile), &so))
     }
 
-    /// Stops the current reply; the next `next()` resolves to `null`.
+    /// Resolves to the next item of the current task (`{text, token, done}` for a chat, an
+    /// event for suggestions and answers), or `null` when it is complete.
+    pub fn next(&self) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            // Take the task out while awaiting, so no RefCell borrow spans the await.
+            let (taken, epoch) = {
+                let mut s = state.borrow_mut();
+                (s.task.take(), s.epoch)
+            };
+            let Some(mut task) = taken else {
+                return Ok(JsValue::NULL);
+            };
+            let item = task.next().await;
+            let mut s = state.borrow_mut();
+            if s.epoch != epoch {
+                // Aborted (or replaced) while this step ran: drop its output, keep the stopped
+                // task for its stats unless a new one has started.
+                task.stop();
+                if s.task.is_none() {
+                    s.task = Some(task);
+                }
+                return Ok(JsValue::NULL);
+            }
+            s.task = Some(task);
+            drop(s);
+            Ok(item?.unwrap_or(JsValue::NULL))
+        })
+    }
+
+    /// Token counts and speeds of the current (or last) task.
+    pub fn stats(&self) -> Result<JsValue, JsValue> {
+        let s = self.state.borrow();
+        match s.task.as_ref().and_then(Task::stats) {
+            Some(st) => erased::Ser::to_js(&st),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// Stops the current task; the next `next()` resolves to `null`.
     pub fn abort(&self) {
         let mut s = self.state.borrow_mut();
-        if let Some(g) = s.generation.as_mut() {
-            g.stop();
+        if let Some(t) = s.task.as_mut() {
+            t.stop();
         }
         s.epoch += 1;
+    }
+}
+
+fn lang_of(code: &Option<String>) -> Option<Lang> {
+    code.as_deref().filter(|c| *c != "auto").and_then(Lang::from_code)
+}
+
+fn profile_of(shop: &Shop, events: &[ShopEvent]) -> Profile {
+    Profile::from_events(events, &shop.catalog, |t| shop.search_categories(t))
+}
+
+impl Assistant {
+    /// Drops the current task and returns the engine for a new one.
+    fn begin(&self) -> Arc<Engine> {
+        let mut s = self.state.borrow_mut();
+        if let Some(t) = s.task.as_mut() {
+            t.stop();
+        }
+        s.task = None;
+        s.epoch += 1;
+        s.engine.clone()
+    }
+
+    fn shop(&self) -> Result<(Arc<Shop>, Arc<TokenClasses>), JsValue> {
+        let s = self.state.borrow();
+        match (&s.shop, &s.classes) {
+            (Some(shop), Some(c)) => Ok((shop.clone(), c.clone())),
+            _ => Err(js_err("no catalog loaded: call setShop(catalogJson, policiesJson) first")),
+        }
     }
 }

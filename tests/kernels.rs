@@ -6,7 +6,7 @@ use aisle::device::{self, DeviceKind};
 use aisle::kernels::attention::{attention, attention_reference};
 use aisle::kernels::gemv::{QMatrix, gemv, gemv_reference, gemv_swiglu, pack};
 use aisle::kernels::rms_norm::{rms_norm, rms_norm_reference};
-use aisle::kernels::rope_kv::{HeadLayout, rope_kv, rope_kv_reference};
+use aisle::kernels::rope_kv::{HeadLayout, RopeTables, rope_kv, rope_kv_reference};
 use aisle::kernels::{self, argmax::argmax, embed::embed};
 use aisle::quant::{self, GgmlType};
 use aisle::sampler::Rng;
@@ -190,8 +190,10 @@ fn rope_kv_and_attention_match_reference() {
     for l in layouts() {
         let width = (l.n_heads + 2 * l.n_kv) * l.head_dim;
         let (cos, sin) = rope_tables(&mut rng, l.capacity, l.rope_dims / 2);
-        let cos_c = kernels::upload_f32(&a, &cos, [l.capacity, l.rope_dims / 2]);
-        let sin_c = kernels::upload_f32(&a, &sin, [l.capacity, l.rope_dims / 2]);
+        let tables = RopeTables {
+            cos: kernels::upload_f32(&a, &cos, [l.capacity, l.rope_dims / 2]),
+            sin: kernels::upload_f32(&a, &sin, [l.capacity, l.rope_dims / 2]),
+        };
         let cache_len = l.n_kv * l.capacity * l.head_dim;
         let kc = kernels::upload_f32(&a, &random_vec(&mut rng, cache_len, 1.0), [cache_len]);
         let vc = kernels::upload_f32(&a, &random_vec(&mut rng, cache_len, 1.0), [cache_len]);
@@ -201,7 +203,7 @@ fn rope_kv_and_attention_match_reference() {
         for m in [5usize, 1, 1, 3] {
             let qkv = random_vec(&mut rng, m * width, 1.5);
             let qkv_c = kernels::upload_f32(&a, &qkv, [m, width]);
-            rope_kv(&qkv_c, &cos_c, &sin_c, &kc, &vc, l, m, pos);
+            rope_kv(&qkv_c, &tables, (&kc, &vc), l, m, pos);
             let (q_want, k_new, v_new) = rope_kv_reference(&qkv, &cos, &sin, l, pos);
             let got_qkv = read_f32(&qkv_c);
             let got_q: Vec<f32> =

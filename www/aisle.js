@@ -1,211 +1,36 @@
-// Aisle's main-thread API. The model runs in a Web Worker (www/worker.js); this module only
-// passes messages, so nothing here can block the page.
+// Aisle's embed. A shop adds one tag:
+//
+//   <script type="module" src="…/www/aisle.js" data-model="…gguf" data-sha256="…"
+//           data-catalog="catalog.json" data-policies="policies.json" data-lang="auto"></script>
+//
+// and an <aisle-assistant> element with the same attributes appears on the page (a shop may
+// also place the element itself). Pages and tests can use the API directly:
 //
 //   import { Aisle } from "./www/aisle.js";
-//   const aisle = await Aisle.load({ model: url, sha256, onProgress, backend: "auto" });
-//   aisle.backend;                                  // "webgpu" or "cpu"
-//   for await (const piece of aisle.chat(messages, { maxTokens, temperature, topK, topP, seed, signal })) { … }
-//   await aisle.tokenize(text);                     // number[]
-//   aisle.dispose();
-//
-// Several chat() calls may be made at once: each waits for the previous reply to finish
-// (or be aborted) before it starts, so replies never interleave.
 
-const WORKER_URL = new URL("./worker.js", import.meta.url);
+import { defineElement } from "./widget.js";
 
-let nextId = 1;
+export { Aisle } from "./client.js";
+export { AisleAssistant } from "./widget.js";
 
-export class Aisle {
-  #worker;
-  #pending = new Map(); // id -> handlers for one request
-  #turn = Promise.resolve(); // the chat queue
-  #dead = null; // Error once the worker has died
-  #info;
+const ATTRIBUTES = ["data-model", "data-sha256", "data-catalog", "data-policies", "data-lang", "data-backend"];
 
-  constructor(worker, info) {
-    this.#worker = worker;
-    this.#info = info;
-    worker.onmessage = (ev) => this.#dispatch(ev.data);
-    worker.onerror = (ev) => this.#die(new Error(`the assistant's worker failed: ${ev.message || "unknown error"}`));
+/** The <script> tag that loaded this module, found by its resolved src. */
+function ownTag() {
+  for (const s of document.querySelectorAll("script[type=module][src]")) {
+    if (s.src === import.meta.url) return s;
   }
-
-  /** Downloads (with progress), verifies and loads a GGUF model in a new worker. */
-  static load({ model, sha256, onProgress, backend = "auto", maxContext } = {}) {
-    if (!model) return Promise.reject(new Error("Aisle.load needs a model URL"));
-    if (!["auto", "webgpu", "cpu"].includes(backend)) {
-      return Promise.reject(new Error(`unknown backend ${JSON.stringify(backend)} (expected auto, webgpu or cpu)`));
-    }
-    const url = new URL(model, document.baseURI).href;
-    const worker = new Worker(WORKER_URL, { type: "module" });
-    return new Promise((resolve, reject) => {
-      worker.onmessage = (ev) => {
-        const m = ev.data;
-        if (m.type === "progress") onProgress?.({ phase: m.phase, loaded: m.loaded, total: m.total });
-        else if (m.type === "ready") {
-          onProgress?.({ phase: "ready", loaded: 1, total: 1 });
-          resolve(new Aisle(worker, m));
-        } else if (m.type === "error") {
-          worker.terminate();
-          reject(new Error(m.message));
-        }
-      };
-      worker.onerror = (ev) => {
-        worker.terminate();
-        reject(new Error(`the assistant's worker failed to start: ${ev.message || "unknown error"}`));
-      };
-      worker.postMessage({ type: "load", model: url, sha256, backend, maxContext });
-    });
-  }
-
-  /** "webgpu" or "cpu". */
-  get backend() {
-    return this.#info.backend;
-  }
-
-  /** The GPU adapter's name, or "cpu". */
-  get adapter() {
-    return this.#info.adapter;
-  }
-
-  /** Bytes of weights on the device. */
-  get weightBytes() {
-    return this.#info.weightBytes;
-  }
-
-  /** Milliseconds from load() to ready. */
-  get loadMs() {
-    return this.#info.loadMs;
-  }
-
-  /**
-   * Streams the reply to `messages` ([{role, content}]) as text pieces that never split a
-   * character. `signal` (an AbortSignal) stops it within one token. Resolves `stats` on the
-   * returned iterator's `stats` property once finished.
-   */
-  chat(messages, { maxTokens, temperature, topK, topP, repetitionPenalty, seed, signal } = {}) {
-    const options = { maxTokens, temperature, topK, topP, repetitionPenalty, seed };
-    return this.#chatStream(messages, options, signal);
-  }
-
-  async *#chatStream(messages, options, signal) {
-    const previous = this.#turn;
-    let release;
-    this.#turn = new Promise((r) => (release = r));
-    try {
-      await previous;
-      if (this.#dead) throw this.#dead;
-      if (signal?.aborted) return;
-      yield* this.#run(messages, options, signal);
-    } finally {
-      release();
-    }
-  }
-
-  async *#run(messages, options, signal) {
-    const id = nextId++;
-    const queue = [];
-    let wake = null;
-    let finished = false;
-    let failure = null;
-    const notify = () => {
-      if (wake) wake();
-      wake = null;
-    };
-    this.#pending.set(id, {
-      piece: (text) => {
-        queue.push(text);
-        notify();
-      },
-      done: (m) => {
-        this.stats = m.stats;
-        finished = true;
-        notify();
-      },
-      error: (e) => {
-        failure = e;
-        notify();
-      },
-    });
-    const onAbort = () => {
-      this.#worker.postMessage({ type: "abort", id });
-      finished = true; // stop yielding now; the worker stops within one token
-      notify();
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    this.#worker.postMessage({ type: "chat", id, messages, options });
-    try {
-      for (;;) {
-        if (failure) throw failure;
-        if (queue.length) {
-          yield queue.shift();
-          continue;
-        }
-        if (finished) break;
-        await new Promise((r) => (wake = r));
-      }
-      if (signal?.aborted) await this.#settled(id);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-      if (!finished) this.#worker.postMessage({ type: "abort", id }); // the caller stopped iterating
-      if (!signal?.aborted) this.#pending.delete(id);
-    }
-  }
-
-  /** Waits until the worker confirms request `id` ended (so the next chat starts cleanly). */
-  #settled(id) {
-    const h = this.#pending.get(id);
-    if (!h) return Promise.resolve();
-    return new Promise((resolve) => {
-      h.done = (m) => {
-        this.stats = m.stats;
-        this.#pending.delete(id);
-        resolve();
-      };
-      h.error = () => {
-        this.#pending.delete(id);
-        resolve();
-      };
-    });
-  }
-
-  /** Token ids of `text` (special-token text parsed only with `special: true`). */
-  tokenize(text, { special = false } = {}) {
-    if (this.#dead) return Promise.reject(this.#dead);
-    const id = nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { result: resolve, error: reject });
-      this.#worker.postMessage({ type: "tokenize", id, text, special });
-    });
-  }
-
-  /** Frees the model and ends the worker. */
-  dispose() {
-    this.#die(new Error("the assistant was disposed")); // terminating the worker frees wasm memory and the GPU device
-  }
-
-  #dispatch(m) {
-    const h = this.#pending.get(m.id);
-    if (m.type === "error" && !h) {
-      console.error("aisle worker:", m.message);
-      return;
-    }
-    if (!h) return;
-    if (m.type === "piece") h.piece?.(m.text);
-    else if (m.type === "done") h.done?.(m);
-    else if (m.type === "result") {
-      this.#pending.delete(m.id);
-      h.result?.(m.value);
-    } else if (m.type === "error") {
-      this.#pending.delete(m.id);
-      h.error?.(new Error(m.message));
-    }
-  }
-
-  #die(error) {
-    if (this.#dead) return;
-    this.#dead = error;
-    for (const h of this.#pending.values()) h.error?.(error);
-    this.#pending.clear();
-    this.#worker.terminate();
-  }
+  return null;
 }
+
+function autoEmbed() {
+  const tag = ownTag();
+  if (!tag || !tag.hasAttribute("data-model") || document.querySelector("aisle-assistant")) return;
+  const elem = document.createElement("aisle-assistant");
+  for (const a of ATTRIBUTES) if (tag.hasAttribute(a)) elem.setAttribute(a, tag.getAttribute(a));
+  document.body.append(elem);
+}
+
+defineElement();
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", autoEmbed, { once: true });
+else autoEmbed();

@@ -2,13 +2,16 @@
 //
 // Messages in:  {type:"load", model, sha256, backend, maxContext}
 //               {type:"chat", id, messages, options}   {type:"abort", id}
+//               {type:"suggest", id, request, options}  {type:"answer", id, question, options}
+//               {type:"shop", id, catalog, policies}  {type:"route"|"explain", id, ...}
 //               {type:"tokenize", id, text, special}
-// Messages out: {type:"progress", phase, loaded, total}
-//               {type:"ready", backend, adapter, weightBytes, loadMs}
-//               {type:"piece", id, text}  {type:"done", id, stats, aborted}
+// Messages out: {type:"progress", phase, loaded, total}  {type:"note", text}
+//               {type:"ready", backend, adapter, weightBytes, loadMs, cached}
+//               {type:"piece", id, text | event}  {type:"done", id, stats, aborted}
 //               {type:"result", id, value}  {type:"error", id?, message}
 
 import init, { ModelLoader } from "../pkg/aisle.js";
+import { openCached, storeInCache, dropCached } from "./weights.js";
 
 let assistant = null;
 const aborted = new Set();
@@ -19,17 +22,10 @@ const post = (msg) => self.postMessage(msg);
 // when a token's work finished synchronously (the CPU backend).
 const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-async function fetchModel(url, total0, onProgress) {
-  let res;
-  try {
-    res = await fetch(url);
-  } catch (e) {
-    throw new Error(`cannot download the model from ${url}: ${e.message}`);
-  }
-  if (!res.ok || !res.body) throw new Error(`cannot download the model from ${url}: HTTP ${res.status}`);
-  const total = Number(res.headers.get("content-length")) || total0 || 0;
+/** Streams `body` (a ReadableStream) into a new ModelLoader, reporting progress. */
+async function readInto(body, total, phase, onProgress) {
   const loader = new ModelLoader(total || undefined);
-  const reader = res.body.getReader();
+  const reader = body.getReader();
   let loaded = 0;
   let lastReport = 0;
   for (;;) {
@@ -40,32 +36,91 @@ async function fetchModel(url, total0, onProgress) {
     const now = performance.now();
     if (now - lastReport > 50) {
       lastReport = now;
-      onProgress({ phase: "download", loaded, total });
+      onProgress({ phase, loaded, total });
     }
   }
-  onProgress({ phase: "download", loaded, total: total || loaded });
+  onProgress({ phase, loaded, total: total || loaded });
   return loader;
+}
+
+async function download(url, sha256, onProgress) {
+  let res;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new Error(`cannot download the model from ${url}: ${e.message}`);
+  }
+  if (!res.ok || !res.body) throw new Error(`cannot download the model from ${url}: HTTP ${res.status}`);
+  const total = Number(res.headers.get("content-length")) || 0;
+  const stored = sha256 ? storeInCache(sha256, res.clone()) : Promise.resolve({ ok: false });
+  const loader = await readInto(res.body, total, "download", onProgress);
+  return { loader, stored };
+}
+
+/**
+ * The backend "auto" resolves to: WebGPU on a hardware adapter; the CPU (wasm SIMD) when there
+ * is no adapter or only a software one (SwiftShader, `isFallbackAdapter`), which runs shaders
+ * on the CPU far slower than our wasm kernels do.
+ */
+async function resolveBackend(requested) {
+  if (requested !== "auto") return requested;
+  if (!self.navigator?.gpu) return "cpu";
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) return "cpu";
+    const info = adapter.info || {};
+    return info.isFallbackAdapter || adapter.isFallbackAdapter ? "cpu" : "webgpu";
+  } catch {
+    return "cpu";
+  }
 }
 
 async function load(msg) {
   const t0 = performance.now();
   await init();
   const progress = (p) => post({ type: "progress", ...p });
-  const loader = await fetchModel(msg.model, 0, progress);
-  progress({ phase: "prepare", loaded: loader.length, total: loader.length });
-  assistant = await loader.finish({ backend: msg.backend || "auto", sha256: msg.sha256 || undefined, maxContext: msg.maxContext });
+  const backend = await resolveBackend(msg.backend || "auto");
+  const options = { backend, sha256: msg.sha256 || undefined, maxContext: msg.maxContext };
+  let cached = false;
+  let loaded = null;
+  const hit = msg.sha256 ? await openCached(msg.sha256) : null;
+  if (hit) {
+    try {
+      const loader = await readInto(hit.body, hit.size, "cache", progress);
+      progress({ phase: "prepare", loaded: loader.length, total: loader.length });
+      loaded = await loader.finish(options); // verifies the sha256: a corrupt entry fails here
+      cached = true;
+    } catch (e) {
+      if (!/sha256/.test(e.message)) throw e;
+      await dropCached(msg.sha256);
+      post({ type: "note", text: "The cached model was damaged and has been downloaded again." });
+    }
+  }
+  if (!loaded) {
+    const { loader, stored } = await download(msg.model, msg.sha256, progress);
+    progress({ phase: "prepare", loaded: loader.length, total: loader.length });
+    const s = await stored;
+    try {
+      loaded = await loader.finish(options);
+    } catch (e) {
+      if (msg.sha256) await dropCached(msg.sha256); // never keep bytes that failed verification
+      throw e;
+    }
+    if (msg.sha256 && !s.ok) post({ type: "note", text: s.reason });
+  }
+  assistant = loaded;
   post({
     type: "ready",
     backend: assistant.backend,
     adapter: assistant.adapter,
     weightBytes: assistant.weightBytes,
     loadMs: performance.now() - t0,
+    cached,
   });
 }
 
-async function chat({ id, messages, options }) {
-  if (!assistant) throw new Error("the model is not loaded");
-  assistant.start(messages, options || {});
+/** Runs the task `start()` began, posting each item, until it ends or is aborted. */
+async function stream(id, asEvent) {
   let wasAborted = false;
   for (;;) {
     if (aborted.has(id)) {
@@ -73,32 +128,56 @@ async function chat({ id, messages, options }) {
       wasAborted = true;
       break;
     }
-    const piece = await assistant.next();
-    if (piece === null) break;
-    if (piece.text) post({ type: "piece", id, text: piece.text });
-    if (piece.done) break;
+    const item = await assistant.next();
+    if (item === null) break;
+    if (asEvent) post({ type: "piece", id, event: item });
+    else if (item.text) post({ type: "piece", id, text: item.text });
+    if (!asEvent && item.done) break;
     await yieldToEvents();
   }
   aborted.delete(id);
   post({ type: "done", id, stats: assistant.stats(), aborted: wasAborted });
 }
 
+function ready() {
+  if (!assistant) throw new Error("the model is not loaded");
+  return assistant;
+}
+
 self.onmessage = async (ev) => {
   const msg = ev.data || {};
+  const result = (value) => post({ type: "result", id: msg.id, value });
   try {
     switch (msg.type) {
       case "load":
         await load(msg);
         break;
       case "chat":
-        await chat(msg);
+        ready().start(msg.messages, msg.options || {});
+        await stream(msg.id, false);
+        break;
+      case "suggest":
+        ready().startSuggest(msg.request, msg.options || {});
+        await stream(msg.id, true);
+        break;
+      case "answer":
+        ready().startAnswer(msg.question, msg.options || {});
+        await stream(msg.id, true);
         break;
       case "abort":
         aborted.add(msg.id);
         break;
       case "tokenize":
-        if (!assistant) throw new Error("the model is not loaded");
-        post({ type: "result", id: msg.id, value: Array.from(assistant.tokenize(msg.text, !!msg.special)) });
+        result(Array.from(ready().tokenize(msg.text, !!msg.special)));
+        break;
+      case "shop":
+        result(ready().setShop(msg.catalog, msg.policies ?? undefined));
+        break;
+      case "route":
+        result(ready().route(msg.text));
+        break;
+      case "explain":
+        result(ready().explain(msg.request, msg.options || {}));
         break;
       default:
         throw new Error(`unknown message ${JSON.stringify(msg.type)}`);

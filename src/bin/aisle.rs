@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 use aisle::device::{self, DeviceKind};
 use aisle::gguf::Gguf;
 use aisle::model::LlamaConfig;
+use aisle::shop::constrain::TokenClasses;
+use aisle::shop::{Answer, AssistEvent, Catalog, Event, Lang, Policies, Profile, Shop, SuggestOptions, Suggestion};
 use aisle::tokenizer::Tokenizer;
 use aisle::{Engine, GenerateOptions, Generation, LoadOptions, Message, SamplerConfig};
 
@@ -35,6 +37,50 @@ enum Command {
     },
     /// Generate a reply to a chat, streamed to stdout.
     Generate(GenerateArgs),
+    /// Suggest products from a catalog for a shopper's request (grounded: only catalog items).
+    Suggest(SuggestArgs),
+    /// Answer a service question from the shop's policies (or say it is not covered).
+    Answer(AnswerArgs),
+}
+
+#[derive(clap::Args)]
+struct SuggestArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// The shop's catalog JSON (schema in README.md).
+    #[arg(long)]
+    catalog: PathBuf,
+    #[arg(long)]
+    request: String,
+    /// On-page events as a JSON array: [{"type":"view","id":..}, {"type":"search","text":..}].
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// en, de or zh (default: detected from the request).
+    #[arg(long)]
+    lang: Option<String>,
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Print only one JSON line at the end: {"products":[ids],"text":"..."}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct AnswerArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// The shop's policies JSON (schema in README.md).
+    #[arg(long)]
+    policies: PathBuf,
+    #[arg(long)]
+    question: String,
+    #[arg(long)]
+    lang: Option<String>,
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Print only one JSON line at the end: {"passage":id|null,"text":"..."}.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -83,6 +129,8 @@ fn main() -> ExitCode {
         Command::Info { model } => info(&model),
         Command::Tokenize { model, special } => tokenize(&model, special),
         Command::Generate(args) => generate(&args),
+        Command::Suggest(args) => suggest(&args),
+        Command::Answer(args) => answer(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -218,6 +266,104 @@ fn generate(args: &GenerateArgs) -> CliResult {
             generation.generated_tokens().len(),
             t.decode_tps()
         );
+    }
+    Ok(())
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    String::from_utf8(read_file(path)?).map_err(|_| format!("{} is not UTF-8", path.display()))
+}
+
+fn load_engine(model: &Path, device: &str) -> Result<Arc<Engine>, Box<dyn std::error::Error>> {
+    let device = open_device(device)?;
+    let bytes = read_file(model)?;
+    Ok(Arc::new(Engine::load(&bytes, &device, &LoadOptions::default())?))
+}
+
+fn parse_lang(code: &Option<String>) -> Result<Option<Lang>, String> {
+    match code.as_deref() {
+        None | Some("auto") => Ok(None),
+        Some(c) => {
+            Lang::from_code(c).map(Some).ok_or_else(|| format!("unknown language {c:?} (expected en, de or zh)"))
+        }
+    }
+}
+
+/// What a suggestion or answer said, collected from its events.
+#[derive(Default)]
+struct Said {
+    text: String,
+    products: Vec<String>,
+    passage: Option<String>,
+}
+
+/// Prints events as they come: text as is, products as `[id]` markers (the widget shows cards).
+fn stream_events(
+    json: bool,
+    mut next: impl FnMut() -> Result<Option<AssistEvent>, aisle::EngineError>,
+) -> Result<Said, Box<dyn std::error::Error>> {
+    let mut stdout = std::io::stdout().lock();
+    let Said { mut text, mut products, mut passage } = Said::default();
+    while let Some(e) = next()? {
+        match e {
+            AssistEvent::Text { text: t } => {
+                if !json {
+                    stdout.write_all(t.as_bytes())?;
+                    stdout.flush()?;
+                }
+                text.push_str(&t);
+            }
+            AssistEvent::Product { id } => {
+                if !json {
+                    write!(stdout, "[{id}] ")?;
+                }
+                products.push(id);
+            }
+            AssistEvent::Passage { id } => {
+                if !json {
+                    writeln!(stdout, "[policy: {id}]")?;
+                }
+                passage = Some(id);
+            }
+        }
+    }
+    if !json {
+        writeln!(stdout)?;
+    }
+    Ok(Said { text, products, passage })
+}
+
+fn suggest(args: &SuggestArgs) -> CliResult {
+    let catalog = Catalog::parse(&read_text(&args.catalog)?)?;
+    let events: Vec<Event> = match &args.profile {
+        Some(p) => serde_json::from_str(&read_text(p)?)
+            .map_err(|e| format!("{}: expected an array of events: {e}", p.display()))?,
+        None => Vec::new(),
+    };
+    let lang = parse_lang(&args.lang)?;
+    let engine = load_engine(&args.model, &args.device)?;
+    let shop = Arc::new(Shop::new(catalog, None));
+    let profile = Profile::from_events(&events, &shop.catalog, |t| shop.search_categories(t));
+    let classes = Arc::new(TokenClasses::new(&engine.tokenizer));
+    let opts = SuggestOptions { lang, ..SuggestOptions::default() };
+    let mut s = Suggestion::new(engine, shop, classes, &args.request, Some(&profile), opts)?;
+    let said = stream_events(args.json, || pollster::block_on(s.next()))?;
+    if args.json {
+        println!("{}", serde_json::json!({ "products": said.products, "text": said.text }));
+    }
+    Ok(())
+}
+
+fn answer(args: &AnswerArgs) -> CliResult {
+    let policies = Policies::parse(&read_text(&args.policies)?)?;
+    let lang = parse_lang(&args.lang)?;
+    let engine = load_engine(&args.model, &args.device)?;
+    let shop = Shop::new(Catalog::default(), Some(policies));
+    let classes = Arc::new(TokenClasses::new(&engine.tokenizer));
+    let mut a = Answer::new(engine, &shop, classes, &args.question, lang, aisle::shop::assist::ANSWER_MIN_RELEVANCE)?;
+    let said = stream_events(args.json, || pollster::block_on(a.next()))?;
+    if args.json {
+        println!("{}", serde_json::json!({ "passage": said.passage, "text": said.text }));
     }
     Ok(())
 }

@@ -77,17 +77,24 @@ pub struct HeadLayout {
     pub capacity: usize,
 }
 
-/// Rotates `qkv: [m, (H+2KV)·hd]` (queries in place) and writes K, V at `pos..pos+m`.
+/// cos and sin of every (position, pair) angle, `[capacity, rope_dims / 2]` each.
+#[derive(Clone)]
+pub struct RopeTables {
+    pub cos: CubeTensor,
+    pub sin: CubeTensor,
+}
+
+/// Rotates `qkv: [m, (H+2KV)·hd]` (queries in place) and writes K, V at `pos..pos+m` of
+/// `cache` (keys, values).
 pub fn rope_kv(
     qkv: &CubeTensor,
-    cos: &CubeTensor,
-    sin: &CubeTensor,
-    k_cache: &CubeTensor,
-    v_cache: &CubeTensor,
+    rope: &RopeTables,
+    cache: (&CubeTensor, &CubeTensor),
     l: HeadLayout,
     m: usize,
     pos: usize,
 ) {
+    let (k_cache, v_cache) = cache;
     let units = m * (l.n_heads + 2 * l.n_kv) * l.head_dim / 2;
     let (count, dim) = grid(&qkv.client, units);
     // SAFETY: the launcher sized every buffer for the indices the kernel computes.
@@ -97,8 +104,8 @@ pub fn rope_kv(
             count,
             dim,
             qkv.clone().into_tensor_arg(),
-            cos.clone().into_tensor_arg(),
-            sin.clone().into_tensor_arg(),
+            rope.cos.clone().into_tensor_arg(),
+            rope.sin.clone().into_tensor_arg(),
             k_cache.clone().into_tensor_arg(),
             v_cache.clone().into_tensor_arg(),
             m as u32,

@@ -21,7 +21,7 @@ use crate::kernels::attention::attention;
 use crate::kernels::embed::embed;
 use crate::kernels::gemv::{QFormat, QMatrix, gemv, gemv_swiglu, pack};
 use crate::kernels::rms_norm::{rms_norm, rms_norm_rows};
-use crate::kernels::rope_kv::{HeadLayout, rope_kv};
+use crate::kernels::rope_kv::{HeadLayout, RopeTables, rope_kv};
 use crate::kernels::{self, upload_f32, upload_u32};
 use crate::quant;
 
@@ -40,8 +40,7 @@ pub struct GpuWeights {
     embd: QMatrix, // [vocab, n_embd]
     head: QMatrix, // [vocab, n_embd] (the embedding itself when tied)
     output_norm: CubeTensor,
-    cos: CubeTensor, // [capacity, rope_dims/2]
-    sin: CubeTensor, // [capacity, rope_dims/2]
+    rope: RopeTables, // [capacity, rope_dims/2] each
     layout: HeadLayout,
     anchor: CubeTensor,
     pub device_bytes: u64,
@@ -49,7 +48,7 @@ pub struct GpuWeights {
 
 /// Why the kernel path cannot run this model (the burn-ops path will), or `None` if it can.
 pub fn unsupported(cfg: &LlamaConfig, gguf: &Gguf) -> Option<String> {
-    if cfg.head_dim > 256 || cfg.head_dim % 2 != 0 {
+    if cfg.head_dim > 256 || !cfg.head_dim.is_multiple_of(2) {
         return Some(format!("head_dim {}", cfg.head_dim));
     }
     for t in &gguf.tensors {
@@ -158,8 +157,10 @@ impl GpuWeights {
             embd,
             head,
             output_norm,
-            cos: upload_f32(&anchor, &cos, [capacity, half]),
-            sin: upload_f32(&anchor, &sin, [capacity, half]),
+            rope: RopeTables {
+                cos: upload_f32(&anchor, &cos, [capacity, half]),
+                sin: upload_f32(&anchor, &sin, [capacity, half]),
+            },
             layout,
             device_bytes: up.uploaded,
             anchor,
@@ -177,7 +178,7 @@ impl GpuWeights {
             let v_cache = kernels::to_cube(cache.layers[i].v.clone());
             let h = rms_norm(&x, &w.attn_norm, m, cfg.rms_eps);
             let qkv = gemv(&w.wqkv, &h, m, None); // [m, (H + 2KV)·hd]
-            rope_kv(&qkv, &self.cos, &self.sin, &k_cache, &v_cache, self.layout, m, pos);
+            rope_kv(&qkv, &self.rope, (&k_cache, &v_cache), self.layout, m, pos);
             let att = attention(&qkv, &k_cache, &v_cache, self.layout, m, pos); // [m, H·hd]
             x = gemv(&w.wo, &att, m, Some(x));
             let h = rms_norm(&x, &w.ffn_norm, m, cfg.rms_eps);

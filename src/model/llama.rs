@@ -21,8 +21,8 @@ pub enum ForwardPath {
 }
 
 enum Imp {
-    BurnOps { weights: Weights, rope: Rope },
-    Kernels(GpuWeights),
+    BurnOps { weights: Box<Weights>, rope: Rope },
+    Kernels(Box<GpuWeights>),
 }
 
 pub struct Llama {
@@ -68,10 +68,10 @@ impl Llama {
         let imp = match path {
             ForwardPath::Kernels => {
                 let freqs = weights::rope_freqs(&config, gguf, bytes)?;
-                Imp::Kernels(GpuWeights::load(&config, gguf, bytes, device, max_context, freqs.as_deref())?)
+                Imp::Kernels(Box::new(GpuWeights::load(&config, gguf, bytes, device, max_context, freqs.as_deref())?))
             }
             ForwardPath::BurnOps => {
-                let weights = Weights::load(&config, gguf, bytes, device)?;
+                let weights = Box::new(Weights::load(&config, gguf, bytes, device)?);
                 let rope = Rope::new(&config, max_context, weights.rope_freqs.as_deref(), device);
                 Imp::BurnOps { weights, rope }
             }

@@ -1,0 +1,150 @@
+//! `make eval`: the shopping assistant on a labelled set of requests and service questions over
+//! the demo shop (tests/eval/shop_eval.json), with the real model.
+//!
+//! Reports: share of named products that exist (must be 100 %), share within the request's
+//! stated budget (100 %), hit@3 against the labels, honest answers for things the shop does not
+//! sell, and for service questions the right policy topic (or "I don't know"), with every number
+//! in an answer present in its passage. Also retrieval alone (no model), to calibrate thresholds.
+//!
+//!   cargo run --release --example eval [-- --json target/eval/results.json]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use aisle::shop::assist::{self, ANSWER_MIN_RELEVANCE};
+use aisle::shop::constrain::TokenClasses;
+use aisle::shop::{Answer, AssistEvent, Catalog, Policies, Shop, SuggestOptions, Suggestion};
+use aisle::{Engine, LoadOptions};
+use serde_json::{Value, json};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = std::env::args().skip_while(|a| a != "--json").nth(1);
+    let set: Value = serde_json::from_str(&std::fs::read_to_string("tests/eval/shop_eval.json")?)?;
+    let catalog = Catalog::parse(&std::fs::read_to_string(set["catalog"].as_str().unwrap())?)?;
+    let policies = Policies::parse(&std::fs::read_to_string(set["policies"].as_str().unwrap())?)?;
+    let shop = Arc::new(Shop::new(catalog, Some(policies)));
+    let bytes = std::fs::read("models/SmolLM2-135M-Instruct.Q4_1.gguf")?;
+    let device = pollster::block_on(aisle::device::open(aisle::device::DeviceKind::Cpu))?;
+    let engine = Arc::new(Engine::load(&bytes, &device, &LoadOptions { max_context: 1024 })?);
+    let classes = Arc::new(TokenClasses::new(&engine.tokenizer));
+    let t0 = Instant::now();
+
+    // Product requests.
+    let (mut named, mut exist, mut budget_checked, mut within) = (0usize, 0usize, 0usize, 0usize);
+    let (mut present, mut hit3, mut retrieval_hit3) = (0usize, 0usize, 0usize);
+    let (mut absent, mut honest) = (0usize, 0usize);
+    let mut by_lang: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    let mut rows = Vec::new();
+    for r in set["requests"].as_array().unwrap() {
+        let text = r["text"].as_str().unwrap();
+        let relevant: Vec<&str> = r["relevant"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let max_price = r["max_price"].as_f64();
+        let is_absent = r["absent"].as_bool().unwrap_or(false);
+        let plan = assist::plan(&shop, text, None, &SuggestOptions::default());
+        let mut s =
+            Suggestion::new(engine.clone(), shop.clone(), classes.clone(), text, None, SuggestOptions::default())?;
+        let (mut answer, mut products) = (String::new(), Vec::new());
+        while let Some(e) = pollster::block_on(s.next())? {
+            match e {
+                AssistEvent::Text { text } => answer.push_str(&text),
+                AssistEvent::Product { id } => products.push(id),
+                AssistEvent::Passage { .. } => {}
+            }
+        }
+        for id in &products {
+            named += 1;
+            if let Some(p) = shop.catalog.get(id) {
+                exist += 1;
+                if let Some(max) = max_price {
+                    budget_checked += 1;
+                    within += p.price.is_some_and(|price| price <= max) as usize;
+                }
+            }
+        }
+        let hit = products.iter().take(3).any(|id| relevant.contains(&id.as_str()));
+        if is_absent {
+            absent += 1;
+            honest += products.is_empty() as usize;
+        } else {
+            present += 1;
+            hit3 += hit as usize;
+            retrieval_hit3 += plan.candidates.iter().take(3).any(|id| relevant.contains(&id.as_str())) as usize;
+            let e = by_lang.entry(r["lang"].as_str().unwrap().to_string()).or_default();
+            e.0 += 1;
+            e.1 += hit as usize;
+        }
+        println!(
+            "{:<60} {:?} {}",
+            text,
+            products,
+            if is_absent {
+                if products.is_empty() { "honest" } else { "NOT HONEST" }
+            } else if hit {
+                "hit"
+            } else {
+                "miss"
+            }
+        );
+        rows.push(json!({"text": text, "products": products, "candidates": plan.candidates, "relevance": plan.relevance, "answer": answer}));
+    }
+
+    // Service questions.
+    let (mut covered, mut right_topic, mut uncovered, mut dont_know, mut numbers_ok, mut answers) = (0, 0, 0, 0, 0, 0);
+    for q in set["questions"].as_array().unwrap() {
+        let text = q["text"].as_str().unwrap();
+        let mut a = Answer::new(engine.clone(), &shop, classes.clone(), text, None, ANSWER_MIN_RELEVANCE)?;
+        let (mut answer, mut passage) = (String::new(), None);
+        while let Some(e) = pollster::block_on(a.next())? {
+            match e {
+                AssistEvent::Text { text } => answer.push_str(&text),
+                AssistEvent::Passage { id } => passage = Some(id),
+                AssistEvent::Product { .. } => {}
+            }
+        }
+        let policy = passage.as_deref().and_then(|id| shop.policies.as_ref().unwrap().get(id));
+        match q["topic"].as_str() {
+            Some(topic) => {
+                covered += 1;
+                right_topic += policy.is_some_and(|p| p.topic == topic) as usize;
+            }
+            None => {
+                uncovered += 1;
+                dont_know += passage.is_none() as usize;
+            }
+        }
+        if let Some(p) = policy {
+            answers += 1;
+            let nums_in = |s: &str| {
+                s.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).map(String::from).collect::<Vec<_>>()
+            };
+            let grounded =
+                format!("{} {}", p.text, p.i18n.values().filter_map(|l| l.text.clone()).collect::<Vec<_>>().join(" "));
+            numbers_ok += nums_in(&answer).iter().all(|n| grounded.contains(n.as_str())) as usize;
+        }
+        println!("{:<60} {:?}: {}", text, passage, answer.replace('\n', " "));
+    }
+
+    let pct = |a: usize, b: usize| if b == 0 { 100.0 } else { 100.0 * a as f64 / b as f64 };
+    let table = json!({
+        "requests": set["requests"].as_array().unwrap().len(),
+        "named_products_exist_pct": pct(exist, named),
+        "within_stated_budget_pct": pct(within, budget_checked),
+        "hit_at_3_pct": pct(hit3, present),
+        "retrieval_hit_at_3_pct": pct(retrieval_hit3, present),
+        "hit_at_3_by_language": by_lang.iter().map(|(l, (n, h))| (l.clone(), json!(pct(*h, *n)))).collect::<serde_json::Map<_, _>>(),
+        "honest_on_absent_pct": pct(honest, absent),
+        "service_right_passage_pct": pct(right_topic, covered),
+        "service_dont_know_when_uncovered_pct": pct(dont_know, uncovered),
+        "service_numbers_grounded_pct": pct(numbers_ok, answers),
+        "seconds": t0.elapsed().as_secs_f64(),
+    });
+    println!("\n| metric | value |\n|---|---|");
+    for (k, v) in table.as_object().unwrap() {
+        println!("| {k} | {v} |");
+    }
+    if let Some(path) = out {
+        std::fs::create_dir_all(std::path::Path::new(&path).parent().unwrap())?;
+        std::fs::write(&path, serde_json::to_string_pretty(&json!({"summary": table, "requests": rows}))?)?;
+    }
+    Ok(())
+}

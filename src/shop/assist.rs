@@ -1,0 +1,697 @@
+//! The assistant's two jobs as token streams the caller pulls: grounded suggestions from the
+//! catalog, and service answers from the policies.
+//!
+//! A suggestion reads: `{intro}\n1. {title} — {reason}\n2. ...`. We write the intro and the
+//! numbering; the model *chooses* each title among the retrieved candidates through a token
+//! trie (it cannot name anything else) and writes the reason freely, except that it may state
+//! no number the product's own catalog entry does not contain, no currency sign and no link.
+//! When nothing fits, the answer says so in our words and names the closest categories.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::catalog::{Catalog, Product};
+use super::constrain::{NumberGuard, TokenClasses, TokenTrie, best_of};
+use super::policy::Policies;
+use super::profile::Profile;
+use super::prompt::{self, TITLE_SEPARATOR};
+use super::query::{Constraints, Lang, detect_lang, parse_constraints};
+use super::retrieve::ProductIndex;
+use crate::engine::{Engine, EngineError};
+use crate::generate::Decoder;
+use crate::tokenizer::StreamingDecoder;
+
+/// What a suggestion or answer stream yields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum AssistEvent {
+    /// Text to show, in order (model output is untrusted: render it as text).
+    Text { text: String },
+    /// A catalog product the answer names; the card comes from the catalog.
+    Product { id: String },
+    /// The policy passage an answer is based on (shown as a quote).
+    Passage { id: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SuggestOptions {
+    /// Most products to name.
+    pub max_items: usize,
+    /// Retrieved candidates the model chooses from.
+    pub candidates: usize,
+    /// Minimum relevance (BM25 score relative to the request's ideal) for a product to count as
+    /// a match; below it the answer is "nothing fits". Calibrated by `make eval`.
+    pub min_relevance: f64,
+    /// Longest reason per product, in tokens.
+    pub reason_tokens: usize,
+    /// Force a language instead of detecting it from the request.
+    pub lang: Option<Lang>,
+    /// Who writes each product's one-sentence reason.
+    pub reasons: Reasons,
+}
+
+/// Who writes the reason after each product's title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reasons {
+    /// The model *chooses* one sentence of the product's own description (in the request's
+    /// language) through a token trie: everything said about a product is the shop's text.
+    /// A 135M model writing freely states features a product does not have.
+    Pick,
+    /// The model writes freely (numbers, prices and links still guarded). For experiments.
+    Model,
+    /// The first sentence of the product's description, without the model.
+    Catalog,
+}
+
+/// The sentences of a description, each as written.
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let s = first_sentence(rest);
+        if !s.trim().is_empty() {
+            out.push(s.trim());
+        }
+        rest = rest[s.len()..].trim_start();
+    }
+    out
+}
+
+impl Default for SuggestOptions {
+    fn default() -> Self {
+        SuggestOptions {
+            max_items: 3,
+            candidates: 5,
+            min_relevance: 0.5,
+            reason_tokens: 40,
+            lang: None,
+            reasons: Reasons::Pick,
+        }
+    }
+}
+
+/// Repetition penalty inside free text: the small model otherwise loops ("180 g; 180 g; ...").
+const REPEAT_PENALTY: f32 = 1.3;
+
+/// The first sentence of `text` (a full stop after a digit is a decimal point, not an end).
+pub fn first_sentence(text: &str) -> &str {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    for (k, &(i, c)) in chars.iter().enumerate() {
+        let end = matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
+        let after_digit = k > 0 && chars[k - 1].1.is_ascii_digit();
+        let at_break = chars.get(k + 1).is_none_or(|&(_, n)| n.is_whitespace() || !c.is_ascii());
+        if end && !(c == '.' && after_digit) && at_break {
+            return &text[..i + c.len_utf8()];
+        }
+    }
+    text
+}
+
+/// A shop: its catalog with a search index, and its policies.
+pub struct Shop {
+    pub name: String,
+    pub catalog: Catalog,
+    pub index: ProductIndex,
+    pub policies: Option<Policies>,
+}
+
+impl Shop {
+    pub fn new(catalog: Catalog, policies: Option<Policies>) -> Self {
+        let index = ProductIndex::new(&catalog);
+        let name = catalog
+            .shop_name
+            .clone()
+            .or_else(|| policies.as_ref().and_then(|p| p.shop.clone()))
+            .unwrap_or_else(|| "this shop".into());
+        Shop { name, catalog, index, policies }
+    }
+
+    /// Categories of the products a search text would find (for profiles built from searches).
+    pub fn search_categories(&self, text: &str) -> Vec<String> {
+        let hits = self.index.search(&self.catalog, text, &Constraints::default(), None, 3);
+        hits.iter().flat_map(|c| self.catalog.products[c.index].categories.clone()).collect()
+    }
+}
+
+/// The ranked products a request would be answered with, and why (for "why these suggestions?").
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub lang: Lang,
+    pub constraints: Constraints,
+    /// Candidate product ids, best first (empty when nothing fits).
+    pub candidates: Vec<String>,
+    pub relevance: Vec<f64>,
+    /// Categories the profile boosted.
+    pub profile_categories: Vec<String>,
+    /// Closest categories, when nothing fits.
+    pub closest: Vec<String>,
+}
+
+/// Retrieval for a request: what [`Suggestion`] will choose from.
+pub fn plan(shop: &Shop, request: &str, profile: Option<&Profile>, opts: &SuggestOptions) -> Plan {
+    let lang = opts.lang.unwrap_or_else(|| detect_lang(request));
+    let constraints = parse_constraints(request);
+    let hits = shop.index.search(&shop.catalog, request, &constraints, profile, opts.candidates);
+    let good: Vec<_> = hits.into_iter().filter(|h| h.relevance >= opts.min_relevance).collect();
+    let closest = if good.is_empty() { closest_categories(shop, request) } else { Vec::new() };
+    Plan {
+        lang,
+        candidates: good.iter().map(|h| shop.catalog.products[h.index].id.clone()).collect(),
+        relevance: good.iter().map(|h| h.relevance).collect(),
+        profile_categories: profile.map(|p| p.top_categories(3)).unwrap_or_default(),
+        constraints,
+        closest,
+    }
+}
+
+/// Categories of the nearest products regardless of constraints, or the catalog's largest.
+fn closest_categories(shop: &Shop, request: &str) -> Vec<String> {
+    let mut cats: Vec<String> = Vec::new();
+    for i in shop.index.nearest(request, 5) {
+        for c in &shop.catalog.products[i].categories {
+            if !cats.contains(c) {
+                cats.push(c.clone());
+            }
+        }
+    }
+    if cats.is_empty() {
+        cats = shop.catalog.categories();
+    }
+    cats.truncate(3);
+    cats
+}
+
+enum Phase {
+    /// Force the numbering of item `n` (1-based), then choose a title.
+    StartItem(usize),
+    /// Choosing a title: position in the trie.
+    Title {
+        item: usize,
+        node: usize,
+    },
+    /// Writing the reason for `product`.
+    Reason {
+        item: usize,
+        product: usize,
+        written: usize,
+    },
+    /// Choosing one of the product's sentences: position in the sentence trie.
+    Pick {
+        item: usize,
+        node: usize,
+    },
+    /// After item `n`: continue with another, or stop.
+    Continue(usize),
+    Done,
+}
+
+/// A streamed, grounded suggestion.
+pub struct Suggestion {
+    shop: Arc<Shop>,
+    dec: Option<Decoder>,
+    classes: Arc<TokenClasses>,
+    plan: Plan,
+    opts: SuggestOptions,
+    /// Candidates (catalog indices) not yet named.
+    remaining: Vec<usize>,
+    trie: TokenTrie,
+    trie_products: Vec<usize>,
+    /// The current product's sentences, and a trie over them (each ending in a newline).
+    sentences: Vec<String>,
+    sentence_trie: TokenTrie,
+    guard: NumberGuard,
+    text: StreamingDecoder,
+    /// The reason being written (to end it after one sentence).
+    reason: String,
+    phase: Phase,
+    queue: VecDeque<AssistEvent>,
+    /// Product ids named so far.
+    pub products: Vec<String>,
+}
+
+impl Suggestion {
+    pub fn new(
+        engine: Arc<Engine>,
+        shop: Arc<Shop>,
+        classes: Arc<TokenClasses>,
+        request: &str,
+        profile: Option<&Profile>,
+        opts: SuggestOptions,
+    ) -> Result<Self, EngineError> {
+        let plan = plan(&shop, request, profile, &opts);
+        let mut queue = VecDeque::new();
+        let remaining: Vec<usize> =
+            plan.candidates.iter().filter_map(|id| shop.catalog.products.iter().position(|p| &p.id == id)).collect();
+        let (dec, phase) = if remaining.is_empty() {
+            let constrained = !plan.constraints.is_empty();
+            queue.push_back(AssistEvent::Text { text: prompt::nothing_fits(plan.lang, &plan.closest, constrained) });
+            (None, Phase::Done)
+        } else {
+            let products: Vec<&Product> = remaining.iter().map(|&i| &shop.catalog.products[i]).collect();
+            let messages = prompt::suggest_messages(&shop.name, request, &products, plan.lang);
+            let tokens = engine.chat_tokens(&messages)?;
+            (Some(Decoder::new(engine, tokens)?), Phase::StartItem(1))
+        };
+        Ok(Suggestion {
+            shop,
+            dec,
+            classes,
+            plan,
+            opts,
+            remaining,
+            trie: TokenTrie::default(),
+            trie_products: Vec::new(),
+            sentences: Vec::new(),
+            sentence_trie: TokenTrie::default(),
+            guard: NumberGuard::default(),
+            text: StreamingDecoder::new(),
+            reason: String::new(),
+            phase,
+            queue,
+            products: Vec::new(),
+        })
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The next event; `None` when the suggestion is complete.
+    pub async fn next(&mut self) -> Result<Option<AssistEvent>, EngineError> {
+        while self.queue.is_empty() {
+            if matches!(self.phase, Phase::Done) {
+                if let Some(d) = self.dec.as_mut() {
+                    d.release();
+                }
+                return Ok(None);
+            }
+            self.step().await?;
+        }
+        Ok(self.queue.pop_front())
+    }
+
+    /// Stops early (abort).
+    pub fn stop(&mut self) {
+        self.phase = Phase::Done;
+        self.queue.clear();
+        if let Some(d) = self.dec.as_mut() {
+            d.release();
+        }
+    }
+
+    pub fn decoder(&self) -> Option<&Decoder> {
+        self.dec.as_ref()
+    }
+
+    fn encode(&self, text: &str) -> Result<Vec<u32>, EngineError> {
+        let engine = self.dec.as_ref().expect("decoder while generating").engine();
+        Ok(engine.tokenizer.encode(text, false)?)
+    }
+
+    async fn step(&mut self) -> Result<(), EngineError> {
+        match self.phase {
+            Phase::StartItem(item) => self.start_item(item),
+            Phase::Title { item, node } => self.title_step(item, node).await,
+            Phase::Reason { item, product, written } => self.reason_step(item, product, written).await,
+            Phase::Pick { item, node } => self.pick_step(item, node).await,
+            Phase::Continue(item) => self.continue_step(item).await,
+            Phase::Done => Ok(()),
+        }
+    }
+
+    fn start_item(&mut self, item: usize) -> Result<(), EngineError> {
+        let lead = if item == 1 { format!("{}\n1.", prompt::intro(self.plan.lang)) } else { format!("{item}.") };
+        let tokens = self.encode(&lead)?;
+        let lang = self.plan.lang.code();
+        let mut phrases = Vec::new();
+        for &p in &self.remaining {
+            let title = self.shop.catalog.products[p].title_in(lang);
+            phrases.push(self.encode(&format!(" {title}{TITLE_SEPARATOR}"))?);
+        }
+        self.trie = TokenTrie::new(&phrases);
+        self.trie_products = self.remaining.clone();
+        self.dec.as_mut().expect("decoder").push(&tokens);
+        if item == 1 {
+            self.queue.push_back(AssistEvent::Text { text: format!("{}\n", prompt::intro(self.plan.lang)) });
+        }
+        self.phase = Phase::Title { item, node: 0 };
+        Ok(())
+    }
+
+    async fn title_step(&mut self, item: usize, node: usize) -> Result<(), EngineError> {
+        let dec = self.dec.as_mut().expect("decoder");
+        let logits = dec.logits().await?;
+        let Some(tok) = best_of(&logits, self.trie.allowed(node)) else {
+            self.phase = Phase::Done;
+            return Ok(());
+        };
+        dec.push(&[tok]);
+        let next = self.trie.step(node, tok).expect("an allowed token");
+        if !self.trie.is_leaf(next) {
+            self.phase = Phase::Title { item, node: next };
+            return Ok(());
+        }
+        let phrase = self.trie.phrase_at(next).expect("a leaf ends a phrase");
+        let product = self.trie_products[phrase];
+        self.remaining.retain(|&p| p != product);
+        let p = &self.shop.catalog.products[product];
+        self.guard = NumberGuard::new(&format!("{} {} {}", p.title, p.description, attribute_text(p)));
+        self.products.push(p.id.clone());
+        self.queue.push_back(AssistEvent::Product { id: p.id.clone() });
+        let lang = self.plan.lang.code();
+        let title = p.title_in(lang);
+        self.queue.push_back(AssistEvent::Text { text: format!("{item}. {title}{TITLE_SEPARATOR}") });
+        let description = p.description_in(lang).to_string();
+        let options: Vec<String> = sentences(&description).into_iter().map(String::from).collect();
+        if self.opts.reasons == Reasons::Model {
+            self.text = StreamingDecoder::new();
+            self.reason.clear();
+            self.phase = Phase::Reason { item, product, written: 0 };
+        } else if self.opts.reasons == Reasons::Pick && options.len() > 1 {
+            let phrases = options.iter().map(|o| self.encode(&format!("{o}\n"))).collect::<Result<Vec<_>, _>>()?;
+            self.sentence_trie = TokenTrie::new(&phrases);
+            self.sentences = options;
+            self.phase = Phase::Pick { item, node: 0 };
+        } else {
+            // The shop's own words: the first sentence of the description, in the request's
+            // language; the model's context gets them too, so it chooses the next item knowing.
+            let sentence = options.first().cloned().unwrap_or_default();
+            let tokens = self.encode(&format!("{sentence}\n"))?;
+            self.dec.as_mut().expect("decoder").push(&tokens);
+            self.queue.push_back(AssistEvent::Text { text: sentence });
+            self.phase = Phase::Continue(item);
+        }
+        Ok(())
+    }
+
+    /// Whether free text may continue with `t`.
+    fn free_token_ok(&self, t: u32, eog: &[u32]) -> bool {
+        let c = &self.classes;
+        if eog.contains(&t) {
+            return true;
+        }
+        !c.banned_free[t as usize] && self.guard.allows(c, t)
+    }
+
+    async fn reason_step(&mut self, item: usize, product: usize, written: usize) -> Result<(), EngineError> {
+        let dec = self.dec.as_mut().expect("decoder");
+        let eog = dec.engine().tokenizer.end_of_generation().to_vec();
+        let mut logits = dec.logits().await?;
+        let dec = self.dec.as_ref().expect("decoder");
+        penalize_repeats(&mut logits, dec.generated_tokens(), REPEAT_PENALTY);
+        let n = logits.len() as u32;
+        let first = written == 0;
+        // A reason starts with a word (not a number, not punctuation) and may not end at once.
+        let ok = |t: u32| {
+            self.free_token_ok(t, &eog)
+                && (!first || (self.classes.word_start[t as usize] && !eog.contains(&t)))
+                && !(written < 3 && self.classes.has_newline(t))
+        };
+        let Some(tok) = best_of(&logits, (0..n).filter(|&t| ok(t))) else {
+            self.end_reason()?;
+            self.phase = Phase::Continue(item);
+            return Ok(());
+        };
+        let dec = self.dec.as_mut().expect("decoder");
+        if eog.contains(&tok) {
+            dec.push(&[tok]);
+            self.flush_text();
+            self.phase = Phase::Done;
+            return Ok(());
+        }
+        let bytes = self.classes.bytes[tok as usize].clone();
+        if let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
+            // The reason ends at the newline: keep what came before it on this line.
+            dec.push(&[tok]);
+            let head = String::from_utf8_lossy(&bytes[..nl]).into_owned();
+            self.emit_text(&head)?;
+            self.flush_text();
+            self.phase = Phase::Continue(item);
+            return Ok(());
+        }
+        dec.push(&[tok]);
+        self.guard.accept(&self.classes, tok);
+        let piece = self.text.push(&self.dec.as_ref().expect("decoder").engine().tokenizer, tok)?;
+        self.reason.push_str(&piece);
+        self.emit(piece);
+        let written = written + 1;
+        let sentence_done = written >= 3
+            && first_sentence(&self.reason).len() < self.reason.trim_end().len() + 1
+            && ends_sentence(&self.reason);
+        if sentence_done || written >= self.opts.reason_tokens || self.dec.as_ref().expect("decoder").room() < 24 {
+            self.end_reason()?;
+            self.phase = Phase::Continue(item);
+        } else {
+            self.phase = Phase::Reason { item, product, written };
+        }
+        Ok(())
+    }
+
+    /// One step of choosing a sentence of the product's description.
+    async fn pick_step(&mut self, item: usize, node: usize) -> Result<(), EngineError> {
+        let dec = self.dec.as_mut().expect("decoder");
+        let logits = dec.logits().await?;
+        let Some(tok) = best_of(&logits, self.sentence_trie.allowed(node)) else {
+            self.end_reason()?;
+            self.phase = Phase::Continue(item);
+            return Ok(());
+        };
+        dec.push(&[tok]);
+        let next = self.sentence_trie.step(node, tok).expect("an allowed token");
+        if !self.sentence_trie.is_leaf(next) {
+            self.phase = Phase::Pick { item, node: next };
+            return Ok(());
+        }
+        let chosen = self.sentence_trie.phrase_at(next).expect("a leaf ends a sentence");
+        self.queue.push_back(AssistEvent::Text { text: self.sentences[chosen].clone() });
+        self.phase = Phase::Continue(item);
+        Ok(())
+    }
+
+    /// Closes the reason line: flushes text and puts the newline in the model's context.
+    fn end_reason(&mut self) -> Result<(), EngineError> {
+        self.flush_text();
+        let newline = self.encode("\n")?;
+        self.dec.as_mut().expect("decoder").push(&newline);
+        Ok(())
+    }
+
+    /// Emits text that did not come token by token (the part of a token before a newline).
+    fn emit_text(&mut self, text: &str) -> Result<(), EngineError> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        let engine = self.dec.as_ref().expect("decoder").engine().clone();
+        for id in engine.tokenizer.encode(text, false)? {
+            let piece = self.text.push(&engine.tokenizer, id)?;
+            self.reason.push_str(&piece);
+            self.emit(piece);
+        }
+        Ok(())
+    }
+
+    async fn continue_step(&mut self, item: usize) -> Result<(), EngineError> {
+        if item >= self.opts.max_items || self.remaining.is_empty() || self.dec.as_ref().expect("decoder").room() < 64 {
+            self.phase = Phase::Done;
+            return Ok(());
+        }
+        // The model decides between another item and the end of its reply.
+        let next_number = self.encode(&format!("{}", item + 1))?;
+        let dec = self.dec.as_mut().expect("decoder");
+        let stop = dec.engine().tokenizer.end_of_generation().to_vec();
+        let logits = dec.logits().await?;
+        let choice = best_of(&logits, stop.iter().copied().chain(next_number.first().copied()));
+        if choice.is_some_and(|c| next_number.first() == Some(&c)) {
+            self.queue.push_back(AssistEvent::Text { text: "\n".into() });
+            self.phase = Phase::StartItem(item + 1);
+        } else {
+            self.phase = Phase::Done;
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, piece: String) {
+        if !piece.is_empty() {
+            self.queue.push_back(AssistEvent::Text { text: piece });
+        }
+    }
+
+    fn flush_text(&mut self) {
+        let rest = self.text.finish();
+        self.emit(rest);
+    }
+}
+
+/// Whether `text` ends a sentence (a full stop after a digit is a decimal point).
+fn ends_sentence(text: &str) -> bool {
+    let t = text.trim_end();
+    let mut rev = t.chars().rev();
+    match (rev.next(), rev.next()) {
+        (Some('.'), Some(prev)) => !prev.is_ascii_digit(),
+        (Some('!' | '?' | '。' | '！' | '？'), _) => true,
+        _ => false,
+    }
+}
+
+/// llama.cpp's repetition penalty over `seen` tokens (positive logits divided, negative
+/// multiplied).
+fn penalize_repeats(logits: &mut [f32], seen: &[u32], penalty: f32) {
+    let mut done = std::collections::HashSet::new();
+    for &t in seen {
+        if let Some(l) = logits.get_mut(t as usize)
+            && done.insert(t)
+        {
+            *l = if *l > 0.0 { *l / penalty } else { *l * penalty };
+        }
+    }
+}
+
+fn attribute_text(p: &Product) -> String {
+    p.attributes.iter().map(|(k, v)| format!("{k} {}", v.as_text())).collect::<Vec<_>>().join(" ")
+}
+
+/// Which job a shopper's message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    Suggest,
+    Answer,
+}
+
+/// Service question or shopping request? A policy passage must match well, and better than any
+/// product does; questions with a question word lean towards policies.
+pub fn route(shop: &Shop, text: &str) -> Route {
+    let Some(hit) = shop.policies.as_ref().and_then(|p| p.best(text)) else { return Route::Suggest };
+    if hit.relevance < ANSWER_MIN_RELEVANCE {
+        return Route::Suggest;
+    }
+    let product =
+        shop.index.search(&shop.catalog, text, &Constraints::default(), None, 1).first().map_or(0.0, |c| c.relevance);
+    if hit.relevance >= product { Route::Answer } else { Route::Suggest }
+}
+
+/// Minimum relevance for a policy passage to answer from (below: "I don't know"). Calibrated
+/// by `make eval`.
+pub const ANSWER_MIN_RELEVANCE: f64 = 0.4;
+
+/// A streamed service answer grounded in one policy passage.
+pub struct Answer {
+    dec: Option<Decoder>,
+    classes: Arc<TokenClasses>,
+    guard: NumberGuard,
+    text: StreamingDecoder,
+    queue: VecDeque<AssistEvent>,
+    written: usize,
+    max_tokens: usize,
+    /// The passage answered from, if any.
+    pub passage: Option<String>,
+    fallback: String,
+    wrote_anything: bool,
+}
+
+impl Answer {
+    pub fn new(
+        engine: Arc<Engine>,
+        shop: &Shop,
+        classes: Arc<TokenClasses>,
+        question: &str,
+        lang: Option<Lang>,
+        min_relevance: f64,
+    ) -> Result<Self, EngineError> {
+        let lang = lang.unwrap_or_else(|| detect_lang(question));
+        let mut queue = VecDeque::new();
+        let hit = shop.policies.as_ref().and_then(|p| p.best(question)).filter(|h| h.relevance >= min_relevance);
+        let Some((policies, hit)) = shop.policies.as_ref().zip(hit) else {
+            queue.push_back(AssistEvent::Text { text: prompt::dont_know(lang).into() });
+            return Ok(Answer {
+                dec: None,
+                classes,
+                guard: NumberGuard::default(),
+                text: StreamingDecoder::new(),
+                queue,
+                written: 0,
+                max_tokens: 0,
+                passage: None,
+                fallback: String::new(),
+                wrote_anything: true,
+            });
+        };
+        let passage = &policies.passages[hit.index];
+        queue.push_back(AssistEvent::Passage { id: passage.id.clone() });
+        let messages = prompt::answer_messages(&shop.name, question, passage, lang);
+        let tokens = engine.chat_tokens(&messages)?;
+        Ok(Answer {
+            dec: Some(Decoder::new(engine, tokens)?),
+            classes,
+            guard: NumberGuard::new(&format!("{} {}", passage.text, passage.text_in(lang.code()))),
+            text: StreamingDecoder::new(),
+            queue,
+            written: 0,
+            max_tokens: 80,
+            passage: Some(passage.id.clone()),
+            fallback: passage.text_in(lang.code()).to_string(),
+            wrote_anything: false,
+        })
+    }
+
+    pub async fn next(&mut self) -> Result<Option<AssistEvent>, EngineError> {
+        while self.queue.is_empty() {
+            let Some(dec) = self.dec.as_mut() else { return Ok(None) };
+            if self.written >= self.max_tokens || dec.room() < 8 {
+                self.finish();
+                continue;
+            }
+            let eog = dec.engine().tokenizer.end_of_generation().to_vec();
+            let logits = dec.logits().await?;
+            let c = &self.classes;
+            let n = logits.len() as u32;
+            // Currency signs are allowed here only as the passage writes them (numbers are
+            // guarded), so a policy answer can say "$75"; links never.
+            let allowed =
+                (0..n).filter(|&t| eog.contains(&t) || (!c.banned_answer[t as usize] && self.guard.allows(c, t)));
+            let tok = best_of(&logits, allowed);
+            let dec = self.dec.as_mut().expect("decoder");
+            match tok {
+                Some(t) if !eog.contains(&t) => {
+                    dec.push(&[t]);
+                    self.guard.accept(&self.classes, t);
+                    self.written += 1;
+                    let piece = self.text.push(&dec.engine().tokenizer, t)?;
+                    if !piece.is_empty() {
+                        self.wrote_anything |= !piece.trim().is_empty();
+                        self.queue.push_back(AssistEvent::Text { text: piece });
+                    }
+                }
+                _ => self.finish(),
+            }
+        }
+        Ok(self.queue.pop_front())
+    }
+
+    fn finish(&mut self) {
+        let rest = self.text.finish();
+        if !rest.is_empty() {
+            self.queue.push_back(AssistEvent::Text { text: rest });
+        }
+        if !self.wrote_anything {
+            // The model said nothing: quote the passage itself.
+            self.queue.push_back(AssistEvent::Text { text: self.fallback.clone() });
+            self.wrote_anything = true;
+        }
+        if let Some(mut d) = self.dec.take() {
+            d.release();
+        }
+    }
+
+    pub fn stop(&mut self) {
+        self.queue.clear();
+        if let Some(mut d) = self.dec.take() {
+            d.release();
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Shopping intelligence: the shop's catalog and policies, retrieval, prompts, constrained
+//! decoding, and the shopper's on-device profile.
+
+pub mod assist;
+pub mod catalog;
+pub mod constrain;
+pub mod lexicon;
+pub mod policy;
+pub mod profile;
+pub mod prompt;
+pub mod query;
+pub mod retrieve;
+
+pub use assist::{Answer, AssistEvent, Plan, Shop, SuggestOptions, Suggestion};
+pub use catalog::{Catalog, CatalogError, Product};
+pub use policy::{Policies, PolicyError};
+pub use profile::{Event, Profile};
+pub use query::Lang;

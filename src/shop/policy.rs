@@ -1,0 +1,126 @@
+//! The shop's service policies (shipping, returns, sizes, payment...) as passages to answer
+//! from. Schema: `{"passages": [{"id", "topic", "title", "text", "i18n": {"de": {"title",
+//! "text"}, ...}}]}`; `id` and `text` required.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Deserialize;
+
+use super::retrieve::Bm25;
+
+const MAX_PASSAGES: usize = 10_000;
+const MAX_TEXT: usize = 4_000;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PolicyError {
+    #[error("policies are not valid JSON: {0}")]
+    Json(String),
+    #[error("policies have {0} passages (at most {MAX_PASSAGES})")]
+    TooMany(usize),
+    #[error("passage #{index}: {problem}")]
+    Passage { index: usize, problem: String },
+    #[error("passage id {0:?} appears twice")]
+    DuplicateId(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct LocalizedPassage {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Passage {
+    pub id: String,
+    #[serde(default)]
+    pub topic: String,
+    #[serde(default)]
+    pub title: String,
+    pub text: String,
+    #[serde(default)]
+    pub i18n: BTreeMap<String, LocalizedPassage>,
+}
+
+impl Passage {
+    pub fn title_in(&self, lang: &str) -> &str {
+        self.i18n.get(lang).and_then(|l| l.title.as_deref()).unwrap_or(&self.title)
+    }
+
+    pub fn text_in(&self, lang: &str) -> &str {
+        self.i18n.get(lang).and_then(|l| l.text.as_deref()).unwrap_or(&self.text)
+    }
+}
+
+#[derive(Deserialize)]
+struct PoliciesFile {
+    #[serde(default)]
+    shop: Option<String>,
+    passages: Vec<serde_json::Value>,
+}
+
+pub struct Policies {
+    pub shop: Option<String>,
+    pub passages: Vec<Passage>,
+    index: Bm25,
+}
+
+/// A passage that answers a question, and how well.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    pub index: usize,
+    /// Coverage of the question's words by the passage (0..1).
+    pub relevance: f64,
+}
+
+impl Policies {
+    pub fn parse(json: &str) -> Result<Self, PolicyError> {
+        let file: PoliciesFile = serde_json::from_str(json).map_err(|e| PolicyError::Json(e.to_string()))?;
+        if file.passages.len() > MAX_PASSAGES {
+            return Err(PolicyError::TooMany(file.passages.len()));
+        }
+        let mut passages = Vec::with_capacity(file.passages.len());
+        let mut ids = HashSet::new();
+        for (index, raw) in file.passages.into_iter().enumerate() {
+            let p: Passage =
+                serde_json::from_value(raw).map_err(|e| PolicyError::Passage { index, problem: e.to_string() })?;
+            if p.id.trim().is_empty() || p.text.trim().is_empty() {
+                return Err(PolicyError::Passage { index, problem: "id and text must not be empty".into() });
+            }
+            let too_long =
+                p.text.len() > MAX_TEXT || p.i18n.values().any(|l| l.text.as_ref().is_some_and(|t| t.len() > MAX_TEXT));
+            if too_long {
+                return Err(PolicyError::Passage { index, problem: format!("text longer than {MAX_TEXT} bytes") });
+            }
+            if !ids.insert(p.id.clone()) {
+                return Err(PolicyError::DuplicateId(p.id));
+            }
+            passages.push(p);
+        }
+        let docs: Vec<Vec<(String, f32)>> = passages
+            .iter()
+            .map(|p| {
+                let mut f = vec![(p.title.clone(), 2.0), (p.topic.clone(), 2.0), (p.text.clone(), 1.0)];
+                for l in p.i18n.values() {
+                    f.extend(l.title.clone().map(|t| (t, 2.0)));
+                    f.extend(l.text.clone().map(|t| (t, 1.0)));
+                }
+                f
+            })
+            .collect();
+        Ok(Policies { shop: file.shop, index: Bm25::new(&docs), passages })
+    }
+
+    /// The best passage for `question`, if any shares a term with it.
+    pub fn best(&self, question: &str) -> Option<Hit> {
+        let scores = self.index.scores(question);
+        let (index, &(score, coverage)) =
+            scores.iter().enumerate().max_by(|a, b| (a.1.0 * a.1.1).total_cmp(&(b.1.0 * b.1.1)).then(b.0.cmp(&a.0)))?;
+        (score > 0.0).then_some(Hit { index, relevance: coverage })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Passage> {
+        self.passages.iter().find(|p| p.id == id)
+    }
+}

@@ -1,0 +1,103 @@
+//! The prompts and the fixed phrases of the assistant, in the shopper's language.
+//!
+//! Everything factual in a prompt comes from the shop's files: product titles, prices and
+//! descriptions from the catalog, passages from the policies. Fixed phrases (the "nothing fits"
+//! answer, "please contact the shop") are ours, translated here, not left to the model.
+
+use super::catalog::Product;
+use super::policy::Passage;
+use super::query::Lang;
+use crate::chat::Message;
+
+/// How much of a description goes into a prompt (the model is small; the context is precious).
+const DESCRIPTION_CHARS: usize = 220;
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(n).collect();
+        format!("{}…", head.trim_end())
+    }
+}
+
+fn language_rule(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "",
+        Lang::De => " Answer in German.",
+        Lang::Zh => " Answer in Chinese.",
+    }
+}
+
+/// The chat for recommending among `candidates` (already ranked and filtered).
+pub fn suggest_messages(shop: &str, request: &str, candidates: &[&Product], lang: Lang) -> Vec<Message> {
+    let mut list = String::new();
+    for p in candidates {
+        let price = p.price_label().map(|l| format!(" ({l})")).unwrap_or_default();
+        list.push_str(&format!(
+            "- {}{}: {}\n",
+            p.title_in(lang.code()),
+            price,
+            clip(p.description_in(lang.code()), DESCRIPTION_CHARS)
+        ));
+    }
+    let system = format!(
+        "You are the shopping assistant of {shop}. Recommend only products from this list, and for each one write one short sentence saying why it fits the request. Do not mention prices.{}\n\nProducts:\n{list}",
+        language_rule(lang)
+    );
+    vec![Message::new("system", system.trim_end()), Message::new("user", request)]
+}
+
+/// The chat for answering a service question from one policy passage.
+pub fn answer_messages(shop: &str, question: &str, passage: &Passage, lang: Lang) -> Vec<Message> {
+    let system = format!(
+        "You are the customer service assistant of {shop}. Answer the question in one or two sentences using only this policy. If the policy does not answer it, say so.{}\n\nPolicy ({}): {}",
+        language_rule(lang),
+        passage.title_in(lang.code()),
+        passage.text_in(lang.code())
+    );
+    vec![Message::new("system", &system), Message::new("user", question)]
+}
+
+/// "Here is what I found:" — before the list of suggestions.
+pub fn intro(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "Here is what I found:",
+        Lang::De => "Das habe ich gefunden:",
+        Lang::Zh => "我为您找到了这些：",
+    }
+}
+
+/// The honest answer when nothing in the catalog fits.
+pub fn nothing_fits(lang: Lang, closest_categories: &[String], constrained: bool) -> String {
+    let cats = closest_categories.join(", ");
+    match (lang, constrained, cats.is_empty()) {
+        (Lang::En, true, false) => {
+            format!("Sorry, nothing in our catalog fits all of that. The closest things we carry are in: {cats}.")
+        }
+        (Lang::En, false, false) => format!("Sorry, we don't seem to sell that. Our closest categories are: {cats}."),
+        (Lang::En, _, true) => "Sorry, we don't seem to sell anything like that.".into(),
+        (Lang::De, true, false) => {
+            format!("Leider passt nichts in unserem Sortiment zu all dem. Am ehesten finden Sie etwas in: {cats}.")
+        }
+        (Lang::De, false, false) => {
+            format!("Das führen wir leider nicht. Am nächsten kommen diese Kategorien: {cats}.")
+        }
+        (Lang::De, _, true) => "Das führen wir leider nicht.".into(),
+        (Lang::Zh, true, false) => format!("抱歉，我们的商品中没有完全符合这些条件的。最接近的类别是：{cats}。"),
+        (Lang::Zh, false, false) => format!("抱歉，我们似乎没有销售这类商品。最接近的类别是：{cats}。"),
+        (Lang::Zh, _, true) => "抱歉，我们似乎没有销售这类商品。".into(),
+    }
+}
+
+/// The answer when no policy passage covers a question.
+pub fn dont_know(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "I don't know — please contact the shop.",
+        Lang::De => "Das weiß ich leider nicht — bitte wenden Sie sich an den Shop.",
+        Lang::Zh => "我不知道——请联系商店。",
+    }
+}
+
+/// Separator between a product's title and its reason.
+pub const TITLE_SEPARATOR: &str = " — ";

@@ -1,0 +1,209 @@
+// The embed in a real headless Chromium, served with the strict Content-Security-Policy a shop
+// would send: the demo shop, a hostile catalog, keyboard use, caching, offline, screenshots.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+
+import { serve } from "../../scripts/serve.mjs";
+import { launch } from "./chromium.mjs";
+import { REPO } from "./util.mjs";
+
+const SHOTS = path.join(process.env.CARGO_TARGET_DIR || path.join(REPO, "target"), "screenshots");
+const catalog = JSON.parse(readFileSync(path.join(REPO, "demo/catalog.json"), "utf8"));
+const ids = new Set(catalog.products.map((p) => p.id));
+
+let server;
+let browser;
+
+/** Records CSP violations and script errors from the first moment of every page. */
+async function instrument(page, sink) {
+  await page.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  page.on("pageerror", (e) => sink.push(`pageerror: ${e.message}`));
+}
+
+async function openDemo(page, pathname = "/") {
+  await page.goto(`${server.url}${pathname}`);
+  await page.waitForFunction(() => customElements.get("aisle-assistant") && document.querySelector("aisle-assistant"));
+}
+
+/** Calls el.ask(text) in the page; resolves to {text, products, cards}. */
+function ask(page, text) {
+  return page.evaluate(async (t) => {
+    const el = document.querySelector("aisle-assistant");
+    const r = await el.ask(t);
+    const cards = [...el.shadowRoot.querySelectorAll(".card")].map((c) => c.getAttribute("data-product-id"));
+    return { ...r, cards };
+  }, text);
+}
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  server = await serve({ port: 0, csp: true });
+  browser = await launch({ webgpu: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test("the demo shop: one tag, suggestions with real cards, stop, keyboard, screenshots, no CSP violation", { timeout: 900_000 }, async () => {
+  const errors = [];
+  const page = await browser.context.newPage();
+  await instrument(page, errors);
+  await openDemo(page);
+  await page.screenshot({ path: path.join(SHOTS, "launcher-closed.png") });
+
+  // Keyboard only: Tab to the launcher, Enter opens, focus lands in the input.
+  const host = page.locator("aisle-assistant");
+  await host.locator(".launcher").focus();
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => !document.querySelector("aisle-assistant").shadowRoot.querySelector(".panel").hidden);
+  assert.equal(await page.evaluate(() => document.querySelector("aisle-assistant").shadowRoot.activeElement?.id), "q");
+  await page.waitForFunction(() => document.querySelector("aisle-assistant").aisle, null, { timeout: 600_000 });
+
+  // Typing and Enter sends; the answer streams in with cards.
+  await page.keyboard.type("running shoes under $100");
+  const tokens = page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const el = document.querySelector("aisle-assistant");
+        let n = 0;
+        el.addEventListener("aisle-token", () => n++);
+        el.addEventListener("aisle-done", (e) => resolve({ n, ...e.detail }), { once: true });
+      }),
+  );
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector("aisle-assistant").shadowRoot.querySelectorAll(".card").length > 0, null, { timeout: 300_000 });
+  await page.screenshot({ path: path.join(SHOTS, "panel-mid-answer.png") });
+  const done = await tokens;
+  assert.ok(done.n >= 3, `streamed in ${done.n} pieces`);
+  assert.ok(done.products.length >= 1, "at least one product card");
+  for (const id of done.products) {
+    assert.ok(ids.has(id), `${id} is in the catalog`);
+    const p = catalog.products.find((x) => x.id === id);
+    assert.ok(p.price <= 100, `${id} costs ${p.price}, over the stated budget`);
+  }
+  const cardTitles = await page.evaluate(() => [...document.querySelector("aisle-assistant").shadowRoot.querySelectorAll(".card h3")].map((h) => h.textContent));
+  for (const [i, id] of done.products.entries()) assert.equal(cardTitles.at(-done.products.length + i), catalog.products.find((x) => x.id === id).title);
+
+  // The scriptable API.
+  const r = await ask(page, "a gift for a 10-year-old who loves science");
+  assert.ok(r.text.length > 0);
+  for (const id of r.products) assert.ok(ids.has(id));
+  assert.deepEqual(r.cards.slice(-r.products.length), r.products);
+
+  // A service question gets a quoted policy passage.
+  const q = await page.evaluate(async () => {
+    const el = document.querySelector("aisle-assistant");
+    const res = await el.ask("How many days do I have to return an item?");
+    return { ...res, passages: [...el.shadowRoot.querySelectorAll(".passage")].map((p) => p.getAttribute("data-passage-id")) };
+  });
+  assert.deepEqual(q.products, []);
+  assert.ok(q.passages.length >= 1, "quotes a policy passage");
+
+  // The stop button ends an answer.
+  const stopped = await page.evaluate(async () => {
+    const el = document.querySelector("aisle-assistant");
+    const stop = el.shadowRoot.querySelector(".stop");
+    el.addEventListener("aisle-token", () => stop.click(), { once: true });
+    const res = await el.ask("Tell me about your tents and sleeping bags for a family camping trip");
+    return { text: res.text, stopHidden: stop.hidden };
+  });
+  assert.ok(stopped.stopHidden, "the stop button hides when the answer ends");
+
+  // Esc closes and gives focus back to the launcher.
+  await host.locator("textarea").focus();
+  await page.keyboard.press("Escape");
+  assert.equal(await page.evaluate(() => document.querySelector("aisle-assistant").shadowRoot.querySelector(".panel").hidden), true);
+  assert.equal(await page.evaluate(() => document.querySelector("aisle-assistant").shadowRoot.activeElement?.className), "launcher");
+
+  // A phone-sized viewport: the open panel fills the screen.
+  await page.setViewportSize({ width: 390, height: 780 });
+  await page.keyboard.press("Enter");
+  const box = await host.locator(".panel").boundingBox();
+  assert.ok(box.width >= 380 && box.height >= 700, `panel ${box.width}x${box.height} on a phone`);
+  await page.screenshot({ path: path.join(SHOTS, "phone-panel-open.png") });
+
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("second visit: weights come from the cache, progress goes straight to ready; offline reload answers", { timeout: 900_000 }, async () => {
+  const page = await browser.context.newPage();
+  const errors = [];
+  await instrument(page, errors);
+  const requests = [];
+  page.on("request", (r) => requests.push(r.url()));
+  await openDemo(page);
+  const phases = await page.evaluate(async () => {
+    const { Aisle } = await import("/www/aisle.js");
+    const seen = [];
+    const el = document.querySelector("aisle-assistant");
+    const t0 = performance.now();
+    const a = await Aisle.load({ model: el.getAttribute("data-model"), sha256: el.getAttribute("data-sha256"), backend: "cpu", onProgress: (p) => seen.push(p.phase) });
+    const ms = performance.now() - t0;
+    a.dispose();
+    return { seen: [...new Set(seen)], ms };
+  });
+  assert.ok(!phases.seen.includes("download"), `phases: ${phases.seen}`);
+  assert.ok(phases.seen.includes("cache"), `phases: ${phases.seen}`);
+  assert.equal(requests.filter((u) => u.endsWith(".gguf")).length, 0, "no request for the weights");
+  console.log(`cached load: ${phases.ms.toFixed(0)} ms`);
+
+  // Offline: the service worker serves the shop and the assistant, the worker its cached weights.
+  await page.waitForFunction(() => navigator.serviceWorker?.controller, null, { timeout: 120_000 }).catch(() => {});
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await browser.context.setOffline(true);
+  try {
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector("aisle-assistant"));
+    const r = await ask(page, "a warm blanket");
+    assert.ok(r.text.length > 0);
+    for (const id of r.products) assert.ok(ids.has(id));
+  } finally {
+    await browser.context.setOffline(false);
+  }
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("a hostile catalog stays inert: no script runs, nothing is injected, cards still show", { timeout: 600_000 }, async () => {
+  const page = await browser.context.newPage();
+  const errors = [];
+  await instrument(page, errors);
+  page.on("dialog", (d) => {
+    errors.push(`dialog: ${d.message()}`);
+    d.dismiss();
+  });
+  await page.goto(`${server.url}/tests/browser/pages/xss.html`);
+  await page.waitForFunction(() => document.querySelector("aisle-assistant"));
+  const r = await ask(page, "running shoes");
+  assert.ok(r.products.length >= 1, "cards from the hostile catalog still show");
+  const inspect = await page.evaluate(() => {
+    const root = document.querySelector("aisle-assistant").shadowRoot;
+    const bad = root.querySelectorAll("script, iframe, object, embed, style:not(link), svg, math, form, input, meta, base, body, video, details");
+    const handlers = [...root.querySelectorAll("*")].filter((e) => [...e.attributes].some((a) => a.name.startsWith("on")));
+    const links = [...root.querySelectorAll("a")].map((a) => a.getAttribute("href"));
+    const imgs = [...root.querySelectorAll("img")].map((i) => i.getAttribute("src")).filter(Boolean);
+    return { xss: window.__xss ?? null, bad: bad.length, handlers: handlers.length, links, imgs, titles: [...root.querySelectorAll(".card h3")].map((h) => h.textContent) };
+  });
+  assert.equal(inspect.xss, null, "no payload ran");
+  assert.equal(inspect.bad, 0, "no element was injected");
+  assert.equal(inspect.handlers, 0, "no event-handler attribute was injected");
+  for (const href of inspect.links) assert.match(href, /^https?:\/\//, `only http(s) links: ${href}`);
+  for (const src of inspect.imgs) assert.match(src, /^https?:\/\/127\.0\.0\.1/, `only same-origin images: ${src}`);
+  assert.ok(inspect.titles.some((t) => t.includes("<")), "payload text is shown as text");
+  // Give lazy images and any handler a moment, then check again.
+  await page.waitForTimeout(500);
+  assert.equal(await page.evaluate(() => window.__xss ?? null), null);
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

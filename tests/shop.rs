@@ -1,0 +1,335 @@
+//! Shopping intelligence: catalog validation, constraint parsing, retrieval, constrained
+//! decoding, and grounded suggestions and answers with the real model.
+
+mod common;
+
+use std::sync::Arc;
+
+use aisle::shop::assist::{self, ANSWER_MIN_RELEVANCE, Route};
+use aisle::shop::catalog::safe_url;
+use aisle::shop::constrain::{NumberGuard, TokenClasses, TokenTrie, best_of};
+use aisle::shop::query::{detect_lang, parse_constraints};
+use aisle::shop::retrieve::{stem, terms};
+use aisle::shop::{
+    Answer, AssistEvent, Catalog, CatalogError, Event, Lang, Policies, Profile, Shop, SuggestOptions, Suggestion,
+};
+use aisle::{Engine, LoadOptions};
+use burn::tensor::Device;
+use common::*;
+
+fn demo_catalog() -> Catalog {
+    Catalog::parse(&std::fs::read_to_string(repo().join("demo/catalog.json")).unwrap()).unwrap()
+}
+
+fn demo_policies() -> Policies {
+    Policies::parse(&std::fs::read_to_string(repo().join("demo/policies.json")).unwrap()).unwrap()
+}
+
+// ------------------------------------------------------------------------------- catalog
+
+#[test]
+fn catalog_errors_name_the_product_and_field() {
+    let bad = |json: &str| Catalog::parse(json).unwrap_err();
+    assert!(matches!(bad("{"), CatalogError::Json(_)));
+    assert!(matches!(bad(r#"{"items": []}"#), CatalogError::Json(_)));
+    assert_eq!(
+        bad(r#"{"products": [{"title": "x"}]}"#),
+        CatalogError::Field { index: 0, field: "id".into(), problem: "is missing".into() }
+    );
+    let e = bad(r#"{"products": [{"id": "a", "title": "A"}, {"id": "b"}]}"#);
+    assert_eq!(e, CatalogError::ProductField { id: "b".into(), field: "title".into(), problem: "is missing".into() });
+    let e = bad(r#"{"products": [{"id": "a", "title": "A", "price": "cheap"}]}"#);
+    assert!(matches!(&e, CatalogError::ProductField { id, field, .. } if id == "a" && field == "price"), "{e}");
+    let e = bad(r#"{"products": [{"id": "a", "title": "A", "price": -3}]}"#);
+    assert!(e.to_string().contains("\"a\": price"), "{e}");
+    let e = bad(r#"{"products": [{"id": "a", "title": "A", "categories": "kitchen"}]}"#);
+    assert!(matches!(&e, CatalogError::ProductField { field, .. } if field == "categories"), "{e}");
+    assert_eq!(
+        bad(r#"{"products": [{"id": "a", "title": "A"}, {"id": "a", "title": "B"}]}"#),
+        CatalogError::DuplicateId("a".into())
+    );
+    let long = "x".repeat(400);
+    assert!(bad(&format!(r#"{{"products": [{{"id": "a", "title": "{long}"}}]}}"#)).to_string().contains("title"));
+    // Optional fields may be absent; numeric ids are accepted as text.
+    let c = Catalog::parse(r#"{"products": [{"id": 7, "title": "Seven"}]}"#).unwrap();
+    assert_eq!(c.get("7").unwrap().title, "Seven");
+    assert!(c.get("7").unwrap().in_stock);
+}
+
+#[test]
+fn links_are_followed_only_when_http_or_relative() {
+    for ok in ["https://shop.example/p/1", "http://x.example", "img/a.svg", "/p?id=1", "../x.png", "p#top"] {
+        assert!(safe_url(ok), "{ok}");
+    }
+    for bad in [
+        "javascript:alert(1)",
+        " JaVaScRiPt:x",
+        "data:text/html,x",
+        "vbscript:x",
+        "//evil.example/x",
+        "\u{0}javascript:x",
+        "",
+        "mailto:a@b",
+    ] {
+        assert!(!safe_url(bad), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_large_catalog_parses_and_indexes() {
+    let products: Vec<String> = (0..10_000)
+        .map(|i| format!(r#"{{"id":"p{i}","title":"Product {i} kettle","description":"A steel kettle number {i}","categories":["kitchen"],"price":{}.5}}"#, i % 300))
+        .collect();
+    let json = format!(r#"{{"products":[{}]}}"#, products.join(","));
+    let c = Catalog::parse(&json).unwrap();
+    assert_eq!(c.len(), 10_000);
+    let shop = Shop::new(c, None);
+    let plan = assist::plan(&shop, "kettle under $10", None, &SuggestOptions::default());
+    assert!(!plan.candidates.is_empty());
+    for id in &plan.candidates {
+        assert!(shop.catalog.get(id).unwrap().price.unwrap() <= 10.0);
+    }
+}
+
+// ------------------------------------------------------------------------------- query
+
+#[test]
+fn languages_are_detected() {
+    assert_eq!(detect_lang("I'm looking for running shoes"), Lang::En);
+    assert_eq!(detect_lang("Ich suche Laufschuhe unter 100 Euro"), Lang::De);
+    assert_eq!(detect_lang("Größe L bitte"), Lang::De);
+    assert_eq!(detect_lang("我想买一个手机壳"), Lang::Zh);
+}
+
+#[test]
+fn budgets_colours_and_sizes_in_three_languages() {
+    let c = |s: &str| parse_constraints(s);
+    assert_eq!(c("running shoes under $100").max_price, Some(100.0));
+    assert_eq!(c("headphones below 50 dollars").max_price, Some(50.0));
+    assert_eq!(c("a tent for less than $1,299.99").max_price, Some(1299.99));
+    assert_eq!(c("my budget is around $40").max_price, Some(50.0));
+    assert_eq!(c("something over $200").min_price, Some(200.0));
+    let b = c("between $20 and $50");
+    assert_eq!((b.min_price, b.max_price), (Some(20.0), Some(50.0)));
+    assert_eq!(c("Laufschuhe unter 300 €").max_price, Some(300.0));
+    assert_eq!(c("ein Geschenk bis 49,90 Euro").max_price, Some(49.9));
+    assert_eq!(c("手机壳500元以内").max_price, Some(500.0));
+    assert_eq!(c("预算50元").max_price, Some(50.0));
+    assert_eq!(c("不超过300元的耳机").max_price, Some(300.0));
+    // Numbers that are not money stay out of the budget.
+    assert_eq!(c("a case for my iPhone 15").max_price, None);
+    assert_eq!(c("a gift for a 10-year-old").max_price, None);
+    assert_eq!(c("about 20 miles a week").max_price, None);
+    assert_eq!(c("a black jacket").colors, vec!["black"]);
+    assert_eq!(c("eine rote Jacke").colors, vec!["red"]);
+    assert_eq!(c("蓝色的背包").colors, vec!["blue"]);
+    assert_eq!(c("a rain jacket in size M").size.as_deref(), Some("M"));
+    assert_eq!(c("Regenjacke Größe XL").size.as_deref(), Some("XL"));
+    assert_eq!(c("running shoes size 42").size.as_deref(), Some("42"));
+    assert_eq!(c("I'm looking for a mug").size, None);
+}
+
+#[test]
+fn search_terms_stem_and_split_chinese() {
+    assert_eq!(stem("shoes"), stem("shoe"));
+    assert_eq!(stem("headphones"), stem("headphone"));
+    assert_eq!(terms("手机壳"), vec!["手机", "机壳"]);
+    assert!(terms("the best running shoes").iter().all(|t| t != "the" && t != "best"));
+}
+
+// ------------------------------------------------------------------------------- retrieval
+
+#[test]
+fn retrieval_on_the_demo_catalog_respects_constraints_and_languages() {
+    let shop = Shop::new(demo_catalog(), Some(demo_policies()));
+    let opts = SuggestOptions::default();
+    for (request, must_match) in [
+        ("running shoes under $100", "run"),
+        ("Laufschuhe unter 100 Euro", "lauf"),
+        ("跑步鞋", "跑"),
+        ("noise cancelling headphones", "noise"),
+        ("a coffee grinder", "grind"),
+    ] {
+        let plan = assist::plan(&shop, request, None, &opts);
+        assert!(!plan.candidates.is_empty(), "{request}: nothing found");
+        let top = shop.catalog.get(&plan.candidates[0]).unwrap();
+        let text = format!("{} {:?} {}", top.title, top.i18n, top.description).to_lowercase();
+        assert!(text.contains(must_match), "{request}: top is {}", top.title);
+        for id in &plan.candidates {
+            let p = shop.catalog.get(id).unwrap();
+            assert!(p.in_stock, "{request}: {id} is out of stock");
+            if let Some(max) = plan.constraints.max_price {
+                assert!(p.price.unwrap() <= max, "{request}: {id} costs {:?}", p.price);
+            }
+        }
+    }
+    // Things the shop does not sell find nothing, and name close categories instead.
+    for request in ["a used car", "Ich suche einen Rasenmäher", "我想买一辆自行车", "life insurance"] {
+        let plan = assist::plan(&shop, request, None, &opts);
+        assert!(plan.candidates.is_empty(), "{request}: found {:?}", plan.candidates);
+        assert!(!plan.closest.is_empty(), "{request}: no closest categories");
+    }
+    // A budget nothing meets finds nothing.
+    assert!(assist::plan(&shop, "a tent under $5", None, &opts).candidates.is_empty());
+}
+
+#[test]
+fn routing_sends_service_questions_to_the_policies() {
+    let shop = Shop::new(demo_catalog(), Some(demo_policies()));
+    assert_eq!(assist::route(&shop, "How many days do I have to return an item?"), Route::Answer);
+    assert_eq!(assist::route(&shop, "How much is shipping?"), Route::Answer);
+    assert_eq!(assist::route(&shop, "running shoes under $100"), Route::Suggest);
+    assert_eq!(assist::route(&shop, "a gift for a 10-year-old who loves science"), Route::Suggest);
+}
+
+#[test]
+fn the_profile_boosts_but_never_invents() {
+    let shop = Shop::new(demo_catalog(), None);
+    let outdoor: Vec<Event> = shop
+        .catalog
+        .products
+        .iter()
+        .filter(|p| p.categories.iter().any(|c| c == "outdoor"))
+        .take(3)
+        .map(|p| Event::View { id: p.id.clone() })
+        .collect();
+    let profile = Profile::from_events(&outdoor, &shop.catalog, |t| shop.search_categories(t));
+    assert!(profile.top_categories(2).contains(&"outdoor".to_string()), "{:?}", profile.top_categories(3));
+    let with = assist::plan(&shop, "a water bottle", Some(&profile), &SuggestOptions::default());
+    let without = assist::plan(&shop, "a water bottle", None, &SuggestOptions::default());
+    let mut a = with.candidates.clone();
+    let mut b = without.candidates.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the profile reorders, it does not add products");
+    // Unknown ids in events are ignored.
+    let p = Profile::from_events(&[Event::View { id: "nope".into() }], &shop.catalog, |_| vec![]);
+    assert!(p.is_empty());
+}
+
+// ------------------------------------------------------------------------------- constrained decoding
+
+#[test]
+fn token_trie_allows_only_phrase_continuations() {
+    let trie = TokenTrie::new(&[vec![1, 2, 3], vec![1, 4], vec![5]]);
+    let mut root: Vec<u32> = trie.allowed(0).collect();
+    root.sort();
+    assert_eq!(root, vec![1, 5]);
+    let n = trie.step(0, 1).unwrap();
+    let mut next: Vec<u32> = trie.allowed(n).collect();
+    next.sort();
+    assert_eq!(next, vec![2, 4]);
+    assert_eq!(trie.step(n, 9), None);
+    let leaf = trie.step(n, 4).unwrap();
+    assert!(trie.is_leaf(leaf));
+    assert_eq!(trie.phrase_at(leaf), Some(1));
+    // The best allowed token wins even when a disallowed one scores higher.
+    let logits = vec![0.0, 1.0, 0.5, 0.0, 3.0, 9.0];
+    assert_eq!(best_of(&logits, trie.allowed(n)), Some(4));
+}
+
+#[test]
+fn number_guard_only_writes_numbers_from_the_grounding() {
+    let Some(bytes) = model_bytes() else { return };
+    let g = aisle::gguf::Gguf::parse(&bytes).unwrap();
+    let tok = aisle::tokenizer::Tokenizer::from_gguf(&g).unwrap();
+    let classes = TokenClasses::new(&tok);
+    let id = |s: &str| tok.encode(s, false).unwrap()[0];
+    let mut guard = NumberGuard::new("Returns within 30 days; electronics 14 days.");
+    assert!(guard.allows(&classes, id("3")));
+    assert!(!guard.allows(&classes, id("6")), "60 is not in the policy");
+    guard.accept(&classes, id("3"));
+    assert!(guard.allows(&classes, id("0")));
+    assert!(!guard.allows(&classes, id(" days")), "3 alone is not a number of the policy");
+    guard.accept(&classes, id("0"));
+    assert!(guard.allows(&classes, id(" days")));
+    assert!(!guard.allows(&classes, id("0")), "300 is not in the policy");
+}
+
+// ------------------------------------------------------------------------------- with the model
+
+fn engine() -> Option<Arc<Engine>> {
+    let bytes = model_bytes()?;
+    Some(Arc::new(Engine::load(&bytes, &Device::flex(), &LoadOptions { max_context: 1024 }).unwrap()))
+}
+
+fn run_suggestion(engine: &Arc<Engine>, shop: &Arc<Shop>, request: &str) -> (String, Vec<String>) {
+    let classes = Arc::new(TokenClasses::new(&engine.tokenizer));
+    let mut s =
+        Suggestion::new(engine.clone(), shop.clone(), classes, request, None, SuggestOptions::default()).unwrap();
+    let (mut text, mut products) = (String::new(), Vec::new());
+    while let Some(e) = pollster::block_on(s.next()).unwrap() {
+        match e {
+            AssistEvent::Text { text: t } => text.push_str(&t),
+            AssistEvent::Product { id } => products.push(id),
+            AssistEvent::Passage { .. } => panic!("a suggestion quoted a passage"),
+        }
+    }
+    (text, products)
+}
+
+#[test]
+fn suggestions_name_only_catalog_products_within_constraints() {
+    let Some(engine) = engine() else { return };
+    let shop = Arc::new(Shop::new(demo_catalog(), None));
+    for request in [
+        "running shoes under $100",
+        "noise cancelling headphones",
+        "Ich suche ein Geschenk für einen 10-jährigen, der Wissenschaft liebt",
+        "我想买一个手机壳",
+    ] {
+        let (text, products) = run_suggestion(&engine, &shop, request);
+        eprintln!("{request}\n{text}\n{products:?}\n");
+        assert!(!products.is_empty(), "{request}: no product named");
+        let plan = assist::plan(&shop, request, None, &SuggestOptions::default());
+        for id in &products {
+            assert!(plan.candidates.contains(id), "{request}: {id} was not a candidate");
+            let p = shop.catalog.get(id).unwrap();
+            assert!(text.contains(p.title_in(plan.lang.code())), "{request}: the text names {id} by its catalog title");
+        }
+        // No price or link of the model's own: every $ amount in the text is absent.
+        assert!(!text.contains('$') && !text.contains("http"), "{request}: {text}");
+    }
+}
+
+#[test]
+fn nothing_fits_is_said_honestly_without_the_model() {
+    let Some(engine) = engine() else { return };
+    let shop = Arc::new(Shop::new(demo_catalog(), None));
+    let (text, products) = run_suggestion(&engine, &shop, "a used car");
+    assert!(products.is_empty());
+    assert!(text.starts_with("Sorry"), "{text}");
+    let (text, products) = run_suggestion(&engine, &shop, "Ich suche einen Rasenmäher");
+    assert!(products.is_empty());
+    assert!(text.contains("leider"), "{text}");
+}
+
+#[test]
+fn service_answers_quote_a_passage_or_say_they_do_not_know() {
+    let Some(engine) = engine() else { return };
+    let shop = Shop::new(Catalog::default(), Some(demo_policies()));
+    let classes = Arc::new(TokenClasses::new(&engine.tokenizer));
+    let answer = |q: &str| {
+        let mut a = Answer::new(engine.clone(), &shop, classes.clone(), q, None, ANSWER_MIN_RELEVANCE).unwrap();
+        let (mut text, mut passage) = (String::new(), None);
+        while let Some(e) = pollster::block_on(a.next()).unwrap() {
+            match e {
+                AssistEvent::Text { text: t } => text.push_str(&t),
+                AssistEvent::Passage { id } => passage = Some(id),
+                AssistEvent::Product { .. } => panic!("an answer named a product"),
+            }
+        }
+        (text, passage)
+    };
+    let (text, passage) = answer("How many days do I have to return an item?");
+    let passage = passage.expect("a passage");
+    let p = shop.policies.as_ref().unwrap().get(&passage).unwrap();
+    assert_eq!(p.topic, "returns", "{passage}");
+    // Every number in the answer appears in the passage.
+    for n in text.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()) {
+        assert!(p.text.contains(n), "the answer says {n}, the passage does not: {text}");
+    }
+    let (text, passage) = answer("Do you offer life insurance for pets?");
+    assert_eq!(passage, None);
+    assert!(text.contains("contact the shop"), "{text}");
+}

@@ -1,0 +1,264 @@
+// Aisle's main-thread API. The model runs in a Web Worker (www/worker.js); this module only
+// passes messages, so nothing here can block the page. (Re-exported by www/aisle.js.)
+//
+//   import { Aisle } from "./www/aisle.js";
+//   const aisle = await Aisle.load({ model: url, sha256, onProgress, backend: "auto" });
+//   aisle.backend;                                  // "webgpu" or "cpu"
+//   for await (const piece of aisle.chat(messages, { maxTokens, temperature, topK, topP, seed, signal })) { … }
+//   await aisle.tokenize(text);                     // number[]
+//   aisle.dispose();
+//
+// Several chat() calls may be made at once: each waits for the previous reply to finish
+// (or be aborted) before it starts, so replies never interleave.
+
+const WORKER_URL = new URL("./worker.js", import.meta.url);
+
+let nextId = 1;
+
+export class Aisle {
+  #worker;
+  #pending = new Map(); // id -> handlers for one request
+  #turn = Promise.resolve(); // the chat queue
+  #dead = null; // Error once the worker has died
+  #info;
+
+  constructor(worker, info) {
+    this.#worker = worker;
+    this.#info = info;
+    worker.onmessage = (ev) => this.#dispatch(ev.data);
+    worker.onerror = (ev) => this.#die(new Error(`the assistant's worker failed: ${ev.message || "unknown error"}`));
+  }
+
+  /**
+   * Downloads (with progress), verifies and loads a GGUF model in a new worker. With `sha256`
+   * the weights are cached (Cache Storage, keyed by the hash, verified on every read), so later
+   * visits load them from disk; `onNote` hears about degraded caching (e.g. no quota).
+   */
+  static load({ model, sha256, onProgress, onNote, backend = "auto", maxContext } = {}) {
+    if (!model) return Promise.reject(new Error("Aisle.load needs a model URL"));
+    if (!["auto", "webgpu", "cpu"].includes(backend)) {
+      return Promise.reject(new Error(`unknown backend ${JSON.stringify(backend)} (expected auto, webgpu or cpu)`));
+    }
+    const url = new URL(model, document.baseURI).href;
+    const worker = new Worker(WORKER_URL, { type: "module" });
+    return new Promise((resolve, reject) => {
+      worker.onmessage = (ev) => {
+        const m = ev.data;
+        if (m.type === "progress") onProgress?.({ phase: m.phase, loaded: m.loaded, total: m.total });
+        else if (m.type === "note") onNote?.(m.text);
+        else if (m.type === "ready") {
+          onProgress?.({ phase: "ready", loaded: 1, total: 1 });
+          resolve(new Aisle(worker, m));
+        } else if (m.type === "error") {
+          worker.terminate();
+          reject(new Error(m.message));
+        }
+      };
+      worker.onerror = (ev) => {
+        worker.terminate();
+        reject(new Error(`the assistant's worker failed to start: ${ev.message || "unknown error"}`));
+      };
+      worker.postMessage({ type: "load", model: url, sha256, backend, maxContext });
+    });
+  }
+
+  /** "webgpu" or "cpu". */
+  get backend() {
+    return this.#info.backend;
+  }
+
+  /** The GPU adapter's name, or "cpu". */
+  get adapter() {
+    return this.#info.adapter;
+  }
+
+  /** Bytes of weights on the device. */
+  get weightBytes() {
+    return this.#info.weightBytes;
+  }
+
+  /** Milliseconds from load() to ready. */
+  get loadMs() {
+    return this.#info.loadMs;
+  }
+
+  /**
+   * Streams the reply to `messages` ([{role, content}]) as text pieces that never split a
+   * character. `signal` (an AbortSignal) stops it within one token. Resolves `stats` on the
+   * returned iterator's `stats` property once finished.
+   */
+  chat(messages, { maxTokens, temperature, topK, topP, repetitionPenalty, seed, signal } = {}) {
+    const options = { maxTokens, temperature, topK, topP, repetitionPenalty, seed };
+    return this.#chatStream(messages, options, signal);
+  }
+
+  async *#chatStream(messages, options, signal) {
+    const previous = this.#turn;
+    let release;
+    this.#turn = new Promise((r) => (release = r));
+    try {
+      await previous;
+      if (this.#dead) throw this.#dead;
+      if (signal?.aborted) return;
+      yield* this.#run(messages, options, signal);
+    } finally {
+      release();
+    }
+  }
+
+  async *#run(messages, options, signal, task = null) {
+    const id = nextId++;
+    const queue = [];
+    let wake = null;
+    let finished = false;
+    let failure = null;
+    const notify = () => {
+      if (wake) wake();
+      wake = null;
+    };
+    this.#pending.set(id, {
+      piece: (item) => {
+        queue.push(item);
+        notify();
+      },
+      done: (m) => {
+        this.stats = m.stats;
+        finished = true;
+        notify();
+      },
+      error: (e) => {
+        failure = e;
+        notify();
+      },
+    });
+    const onAbort = () => {
+      this.#worker.postMessage({ type: "abort", id });
+      finished = true; // stop yielding now; the worker stops within one token
+      notify();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.#worker.postMessage(task ? { ...task, id } : { type: "chat", id, messages, options });
+    try {
+      for (;;) {
+        if (failure) throw failure;
+        if (queue.length) {
+          yield queue.shift();
+          continue;
+        }
+        if (finished) break;
+        await new Promise((r) => (wake = r));
+      }
+      if (signal?.aborted) await this.#settled(id);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      if (!finished) this.#worker.postMessage({ type: "abort", id }); // the caller stopped iterating
+      if (!signal?.aborted) this.#pending.delete(id);
+    }
+  }
+
+  /** Waits until the worker confirms request `id` ended (so the next chat starts cleanly). */
+  #settled(id) {
+    const h = this.#pending.get(id);
+    if (!h) return Promise.resolve();
+    return new Promise((resolve) => {
+      h.done = (m) => {
+        this.stats = m.stats;
+        this.#pending.delete(id);
+        resolve();
+      };
+      h.error = () => {
+        this.#pending.delete(id);
+        resolve();
+      };
+    });
+  }
+
+  /** Token ids of `text` (special-token text parsed only with `special: true`). */
+  tokenize(text, { special = false } = {}) {
+    return this.#request({ type: "tokenize", text, special });
+  }
+
+  /** Loads the shop's catalog and policies (JSON text); resolves to the product count. */
+  setShop(catalogText, policiesText) {
+    return this.#request({ type: "shop", catalog: catalogText, policies: policiesText ?? null });
+  }
+
+  /**
+   * Grounded suggestions for `request`: yields `{type: "text", text}` and `{type: "product", id}`
+   * events (ids are catalog ids; render cards from the catalog). `events` is the shopper's
+   * on-page history (see www/profile.js).
+   */
+  suggest(request, { events, lang, signal } = {}) {
+    return this.#taskStream({ type: "suggest", request, options: { events, lang } }, signal);
+  }
+
+  /** A service answer from the policies: `{type: "passage", id}`, then `{type: "text"}` events. */
+  answer(question, { lang, signal } = {}) {
+    return this.#taskStream({ type: "answer", question, options: { lang } }, signal);
+  }
+
+  /** Which job a request is for: "suggest" or "answer". */
+  route(text) {
+    return this.#request({ type: "route", text });
+  }
+
+  /** What suggestions for `request` would be based on (candidates, constraints, profile). */
+  explain(request, { events, lang } = {}) {
+    return this.#request({ type: "explain", request, options: { events, lang } });
+  }
+
+  #request(msg) {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { result: resolve, error: reject });
+      this.#worker.postMessage({ ...msg, id });
+    });
+  }
+
+  /** Any streaming task, queued behind the ones before it like chat(). */
+  async *#taskStream(msg, signal) {
+    const previous = this.#turn;
+    let release;
+    this.#turn = new Promise((r) => (release = r));
+    try {
+      await previous;
+      if (this.#dead) throw this.#dead;
+      if (signal?.aborted) return;
+      yield* this.#run(null, null, signal, msg);
+    } finally {
+      release();
+    }
+  }
+
+  /** Frees the model and ends the worker. */
+  dispose() {
+    this.#die(new Error("the assistant was disposed")); // terminating the worker frees wasm memory and the GPU device
+  }
+
+  #dispatch(m) {
+    const h = this.#pending.get(m.id);
+    if (m.type === "error" && !h) {
+      console.error("aisle worker:", m.message);
+      return;
+    }
+    if (!h) return;
+    if (m.type === "piece") h.piece?.(m.event ?? m.text);
+    else if (m.type === "done") h.done?.(m);
+    else if (m.type === "result") {
+      this.#pending.delete(m.id);
+      h.result?.(m.value);
+    } else if (m.type === "error") {
+      this.#pending.delete(m.id);
+      h.error?.(new Error(m.message));
+    }
+  }
+
+  #die(error) {
+    if (this.#dead) return;
+    this.#dead = error;
+    for (const h of this.#pending.values()) h.error?.(error);
+    this.#pending.clear();
+    this.#worker.terminate();
+  }
+}
