@@ -20,8 +20,14 @@ pub enum ForwardPath {
     BurnOps,
 }
 
+/// The burn-ops path's state: f32 weights and RoPE tables.
+struct BurnOps {
+    weights: Weights,
+    rope: Rope,
+}
+
 enum Imp {
-    BurnOps { weights: Box<Weights>, rope: Rope },
+    BurnOps(Box<BurnOps>),
     Kernels(Box<GpuWeights>),
 }
 
@@ -71,9 +77,9 @@ impl Llama {
                 Imp::Kernels(Box::new(GpuWeights::load(&config, gguf, bytes, device, max_context, freqs.as_deref())?))
             }
             ForwardPath::BurnOps => {
-                let weights = Box::new(Weights::load(&config, gguf, bytes, device)?);
+                let weights = Weights::load(&config, gguf, bytes, device)?;
                 let rope = Rope::new(&config, max_context, weights.rope_freqs.as_deref(), device);
-                Imp::BurnOps { weights, rope }
+                Imp::BurnOps(Box::new(BurnOps { weights, rope }))
             }
         };
         Ok(Llama { config, imp, device: device.clone(), max_context })
@@ -81,7 +87,7 @@ impl Llama {
 
     pub fn path(&self) -> ForwardPath {
         match self.imp {
-            Imp::BurnOps { .. } => ForwardPath::BurnOps,
+            Imp::BurnOps(_) => ForwardPath::BurnOps,
             Imp::Kernels(_) => ForwardPath::Kernels,
         }
     }
@@ -97,7 +103,7 @@ impl Llama {
     /// Bytes of weights on the device.
     pub fn weight_bytes(&self) -> u64 {
         match &self.imp {
-            Imp::BurnOps { weights, .. } => weights.device_bytes,
+            Imp::BurnOps(b) => b.weights.device_bytes,
             Imp::Kernels(w) => w.device_bytes,
         }
     }
@@ -122,7 +128,7 @@ impl Llama {
         }
         let logits = match &self.imp {
             Imp::Kernels(w) => w.forward(&self.config, tokens, cache),
-            Imp::BurnOps { weights, rope } => self.forward_burn(weights, rope, tokens, cache),
+            Imp::BurnOps(b) => self.forward_burn(&b.weights, &b.rope, tokens, cache),
         };
         cache.advance(n);
         Ok(logits)
