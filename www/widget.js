@@ -27,6 +27,7 @@ const STRINGS = {
     label: "Your question",
     send: "Send",
     stop: "Stop",
+    stopped: "Stopped.",
     retry: "Retry",
     forget: "Forget me",
     forgotten: "Your browsing history here has been erased.",
@@ -48,6 +49,7 @@ const STRINGS = {
     label: "Ihre Frage",
     send: "Senden",
     stop: "Stopp",
+    stopped: "Angehalten.",
     retry: "Erneut versuchen",
     forget: "Vergiss mich",
     forgotten: "Ihr Verlauf auf dieser Seite wurde gelöscht.",
@@ -69,6 +71,7 @@ const STRINGS = {
     label: "您的问题",
     send: "发送",
     stop: "停止",
+    stopped: "已停止。",
     retry: "重试",
     forget: "忘记我",
     forgotten: "您在本店的浏览记录已删除。",
@@ -349,6 +352,7 @@ export class AisleAssistant extends HTMLElement {
         }
         ui.log.scrollTop = ui.log.scrollHeight;
       }
+      if (controller.signal.aborted) bubble.append(el("p", { class: "stopped" }, this.#t.stopped));
       if (route === "suggest" && products.length) {
         const why = el("button", { type: "button", class: "why" }, this.#t.why);
         why.addEventListener("click", async () => {

@@ -563,8 +563,8 @@ pub enum Route {
     Answer,
 }
 
-/// Service question or shopping request? A policy passage must match well, and better than any
-/// product does; questions with a question word lean towards policies.
+/// Service question or shopping request? A policy passage must match well, and strictly better
+/// than any product does (on a tie the shopper most likely named a product).
 pub fn route(shop: &Shop, text: &str) -> Route {
     let Some(hit) = shop.policies.as_ref().and_then(|p| p.best(text)) else { return Route::Suggest };
     if hit.relevance < ANSWER_MIN_RELEVANCE {
@@ -572,7 +572,7 @@ pub fn route(shop: &Shop, text: &str) -> Route {
     }
     let product =
         shop.index.search(&shop.catalog, text, &Constraints::default(), None, 1).first().map_or(0.0, |c| c.relevance);
-    if hit.relevance >= product { Route::Answer } else { Route::Suggest }
+    if hit.relevance > product { Route::Answer } else { Route::Suggest }
 }
 
 /// Minimum relevance for a policy passage to answer from (below: "I don't know"). Calibrated

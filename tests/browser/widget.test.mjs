@@ -188,7 +188,9 @@ test("a hostile catalog stays inert: no script runs, nothing is injected, cards 
   assert.ok(r.products.length >= 1, "cards from the hostile catalog still show");
   const inspect = await page.evaluate(() => {
     const root = document.querySelector("aisle-assistant").shadowRoot;
-    const bad = root.querySelectorAll("script, iframe, object, embed, style:not(link), svg, math, form, input, meta, base, body, video, details");
+    // Our own markup has one form (the composer) and no element of these kinds.
+    const bad = [...root.querySelectorAll("script, iframe, object, embed, style, svg, math, input, meta, base, body, video, details")];
+    if (root.querySelectorAll("form").length !== 1) bad.push("form");
     const handlers = [...root.querySelectorAll("*")].filter((e) => [...e.attributes].some((a) => a.name.startsWith("on")));
     const links = [...root.querySelectorAll("a")].map((a) => a.getAttribute("href"));
     const imgs = [...root.querySelectorAll("img")].map((i) => i.getAttribute("src")).filter(Boolean);
