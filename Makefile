@@ -11,7 +11,7 @@ PORT ?= 8080
 # Mesa's Vulkan drivers complain on every start without a runtime dir.
 export XDG_RUNTIME_DIR ?= $(shell d=/tmp/aisle-xdg-$$(id -u); mkdir -p -m 700 $$d; echo $$d)
 
-.PHONY: setup build wasm test test-rust test-browser demo serve clean
+.PHONY: setup build wasm test test-rust test-browser demo eval clean
 
 setup:
 	@scripts/setup.sh all
@@ -46,6 +46,10 @@ test-browser: wasm build
 demo: wasm build
 	@echo "Open http://127.0.0.1:$(PORT)/ in a browser with WebGPU (Chrome, Edge)."
 	node scripts/serve.mjs --port $(PORT) --csp
+
+# The shopping assistant on a labelled set over the demo shop (tests/eval/shop_eval.json).
+eval: setup
+	$(CARGO) run --release --locked --example eval -- --json $(TARGET_DIR)/eval/results.json
 
 clean:
 	$(CARGO) clean

@@ -9,7 +9,8 @@ const ROOT = new URL("../", self.location).href;
 async function shellFiles() {
   const files = [
     "", "index.html", "demo/product.html", "demo/policies.html", "demo/shop.js", "demo/shop.css",
-    "demo/favicon.svg", "demo/catalog.json", "demo/policies.json",
+    "demo/favicon.svg", "demo/catalog.json", "demo/policies.json", "demo/reviews.html", "demo/reviews.js",
+    "demo/reviews.json",
     "www/aisle.js", "www/client.js", "www/widget.js", "www/widget.css", "www/worker.js", "www/weights.js",
     "www/profile.js", "pkg/aisle.js", "pkg/aisle_bg.wasm",
   ];

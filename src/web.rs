@@ -12,8 +12,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::device::{self, DeviceKind};
-use crate::shop::assist::{self, Answer, Shop, SuggestOptions, Suggestion};
+use crate::shop::assist::{self, Answer, Extractive, Shop, SuggestOptions, Suggestion};
 use crate::shop::constrain::TokenClasses;
+use crate::shop::reviews;
 use crate::shop::{Catalog, Event as ShopEvent, Lang, Policies, Profile};
 use crate::{Engine, GenerateOptions, Generation, LoadOptions, Message, SamplerConfig};
 
@@ -129,6 +130,7 @@ enum Task {
     Chat(Generation),
     Suggest(Suggestion),
     Answer(Answer),
+    Summary(Extractive),
 }
 
 impl Task {
@@ -143,6 +145,7 @@ impl Task {
             }
             Task::Suggest(sg) => sg.next().await.map_err(js_err)?.map(|e| to_js(&e)).transpose(),
             Task::Answer(a) => a.next().await.map_err(js_err)?.map(|e| to_js(&e)).transpose(),
+            Task::Summary(g) => g.next().await.map_err(js_err)?.map(|e| to_js(&e)).transpose(),
         }
     }
 
@@ -151,6 +154,7 @@ impl Task {
             Task::Chat(g) => g.stop(),
             Task::Suggest(s) => s.stop(),
             Task::Answer(a) => a.stop(),
+            Task::Summary(g) => g.stop(),
         }
     }
 
@@ -162,6 +166,10 @@ impl Task {
                 (d.prompt_tokens().len(), d.generated_tokens().len(), d.timings().clone())
             }
             Task::Answer(_) => return None,
+            Task::Summary(g) => {
+                let d = g.decoder()?;
+                (d.prompt_tokens().len(), d.generated_tokens().len(), d.timings().clone())
+            }
         };
         Some(Stats {
             prompt_tokens: prompt,
@@ -291,11 +299,8 @@ impl Assistant {
         let catalog = Catalog::parse(catalog_json).map_err(js_err)?;
         let policies = policies_json.as_deref().map(Policies::parse).transpose().map_err(js_err)?;
         let n = catalog.len();
-        let mut s = self.state.borrow_mut();
-        if s.classes.is_none() {
-            s.classes = Some(Arc::new(TokenClasses::new(&s.engine.tokenizer)));
-        }
-        s.shop = Some(Arc::new(Shop::new(catalog, policies)));
+        self.classes();
+        self.state.borrow_mut().shop = Some(Arc::new(Shop::new(catalog, policies)));
         Ok(n)
     }
 
@@ -361,6 +366,26 @@ impl Assistant {
             assist::Route::Suggest => "suggest".into(),
             assist::Route::Answer => "answer".into(),
         })
+    }
+
+    /// The merchant's review analysis of a JSON or CSV reviews file: sentiment counts, themes
+    /// with quotes, products drawing complaints. Nothing leaves the browser.
+    #[wasm_bindgen(js_name = analyzeReviews)]
+    pub fn analyze_reviews(&self, text: &str) -> Result<JsValue, JsValue> {
+        let reviews = reviews::parse(text).map_err(js_err)?;
+        erased::Ser::to_js(&reviews::analyze(&reviews))
+    }
+
+    /// Starts a written summary of a reviews file: `next()` yields `{type: "text"}` events;
+    /// its numbers can only be those of the computed analysis.
+    #[wasm_bindgen(js_name = startReviewSummary)]
+    pub fn start_review_summary(&self, text: &str) -> Result<(), JsValue> {
+        let reviews = reviews::parse(text).map_err(js_err)?;
+        let report = reviews::analyze(&reviews);
+        let engine = self.begin();
+        let g = assist::review_summary(engine, &report).map_err(js_err)?;
+        self.state.borrow_mut().task = Some(Task::Summary(g));
+        Ok(())
     }
 
     /// What suggestions for `request` would be based on, without running the model ("why
@@ -440,6 +465,15 @@ impl Assistant {
         s.task = None;
         s.epoch += 1;
         s.engine.clone()
+    }
+
+    /// Token classes of the model's vocabulary (computed once).
+    fn classes(&self) -> Arc<TokenClasses> {
+        let mut s = self.state.borrow_mut();
+        if s.classes.is_none() {
+            s.classes = Some(Arc::new(TokenClasses::new(&s.engine.tokenizer)));
+        }
+        s.classes.clone().expect("just set")
     }
 
     fn shop(&self) -> Result<(Arc<Shop>, Arc<TokenClasses>), JsValue> {

@@ -197,6 +197,16 @@ export class Aisle {
     return this.#taskStream({ type: "answer", question, options: { lang } }, signal);
   }
 
+  /** The review analysis of a JSON or CSV reviews file (sentiment, themes, complaints). */
+  analyzeReviews(text) {
+    return this.#request({ type: "reviews", text });
+  }
+
+  /** A written summary of a reviews file, streamed as `{type: "text"}` events. */
+  summarizeReviews(text, { signal } = {}) {
+    return this.#taskStream({ type: "summary", text }, signal);
+  }
+
   /** Which job a request is for: "suggest" or "answer". */
   route(text) {
     return this.#request({ type: "route", text });

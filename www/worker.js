@@ -4,6 +4,7 @@
 //               {type:"chat", id, messages, options}   {type:"abort", id}
 //               {type:"suggest", id, request, options}  {type:"answer", id, question, options}
 //               {type:"shop", id, catalog, policies}  {type:"route"|"explain", id, ...}
+//               {type:"reviews"|"summary", id, text}
 //               {type:"tokenize", id, text, special}
 // Messages out: {type:"progress", phase, loaded, total}  {type:"note", text}
 //               {type:"ready", backend, adapter, weightBytes, loadMs, cached}
@@ -162,6 +163,13 @@ self.onmessage = async (ev) => {
         break;
       case "answer":
         ready().startAnswer(msg.question, msg.options || {});
+        await stream(msg.id, true);
+        break;
+      case "reviews":
+        result(ready().analyzeReviews(msg.text));
+        break;
+      case "summary":
+        ready().startReviewSummary(msg.text);
         await stream(msg.id, true);
         break;
       case "abort":

@@ -359,8 +359,7 @@ fn answer(args: &AnswerArgs) -> CliResult {
     let lang = parse_lang(&args.lang)?;
     let engine = load_engine(&args.model, &args.device)?;
     let shop = Shop::new(Catalog::default(), Some(policies));
-    let classes = Arc::new(TokenClasses::new(&engine.tokenizer));
-    let mut a = Answer::new(engine, &shop, classes, &args.question, lang, aisle::shop::assist::ANSWER_MIN_RELEVANCE)?;
+    let mut a = Answer::new(engine, &shop, &args.question, lang, aisle::shop::assist::ANSWER_MIN_RELEVANCE)?;
     let said = stream_events(args.json, || pollster::block_on(a.next()))?;
     if args.json {
         println!("{}", serde_json::json!({ "passage": said.passage, "text": said.text }));

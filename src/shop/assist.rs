@@ -94,17 +94,47 @@ impl Default for SuggestOptions {
     }
 }
 
+/// Positions one listed item may take (numbering, title, a sentence, newline), reserved before
+/// starting one. Longer reasons are cut by `reason_tokens` or by the sentence trie's length.
+const ITEM_BUDGET: usize = 160;
+
+/// The suggestion prompt, shortened (descriptions clipped, then fewer candidates) until the
+/// session has room for it and for the items.
+fn fitting_prompt(
+    engine: &Engine,
+    shop: &Shop,
+    request: &str,
+    candidates: &[usize],
+    lang: Lang,
+    opts: &SuggestOptions,
+) -> Result<Vec<u32>, EngineError> {
+    let capacity = engine.model.max_context();
+    let reserve = ITEM_BUDGET * opts.max_items.min(candidates.len()).max(1);
+    let mut last = Vec::new();
+    for n in (1..=candidates.len()).rev() {
+        for chars in [prompt::DESCRIPTION_CHARS, 120, 60, 0] {
+            let products: Vec<&Product> = candidates[..n].iter().map(|&i| &shop.catalog.products[i]).collect();
+            let messages = prompt::suggest_messages(&shop.name, request, &products, lang, chars);
+            last = engine.chat_tokens(&messages)?;
+            if last.len() + reserve.min(ITEM_BUDGET * n) <= capacity {
+                return Ok(last);
+            }
+        }
+    }
+    Ok(last)
+}
+
 /// Repetition penalty inside free text: the small model otherwise loops ("180 g; 180 g; ...").
 const REPEAT_PENALTY: f32 = 1.3;
 
-/// The first sentence of `text` (a full stop after a digit is a decimal point, not an end).
+/// The first sentence of `text`: up to a full stop (or ! ?) followed by a space or the end,
+/// so that "1.7 l" and "$5.95" do not end one; CJK full stops end one anywhere.
 pub fn first_sentence(text: &str) -> &str {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     for (k, &(i, c)) in chars.iter().enumerate() {
         let end = matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
-        let after_digit = k > 0 && chars[k - 1].1.is_ascii_digit();
         let at_break = chars.get(k + 1).is_none_or(|&(_, n)| n.is_whitespace() || !c.is_ascii());
-        if end && !(c == '.' && after_digit) && at_break {
+        if end && at_break {
             return &text[..i + c.len_utf8()];
         }
     }
@@ -252,9 +282,7 @@ impl Suggestion {
             queue.push_back(AssistEvent::Text { text: prompt::nothing_fits(plan.lang, &plan.closest, constrained) });
             (None, Phase::Done)
         } else {
-            let products: Vec<&Product> = remaining.iter().map(|&i| &shop.catalog.products[i]).collect();
-            let messages = prompt::suggest_messages(&shop.name, request, &products, plan.lang);
-            let tokens = engine.chat_tokens(&messages)?;
+            let tokens = fitting_prompt(&engine, &shop, request, &remaining, plan.lang, &opts)?;
             (Some(Decoder::new(engine, tokens)?), Phase::StartItem(1))
         };
         Ok(Suggestion {
@@ -325,6 +353,10 @@ impl Suggestion {
     }
 
     fn start_item(&mut self, item: usize) -> Result<(), EngineError> {
+        if self.dec.as_ref().expect("decoder").room() < ITEM_BUDGET {
+            self.phase = Phase::Done; // the session is full: end the list rather than fail
+            return Ok(());
+        }
         let lead = if item == 1 { format!("{}\n1.", prompt::intro(self.plan.lang)) } else { format!("{item}.") };
         let tokens = self.encode(&lead)?;
         let lang = self.plan.lang.code();
@@ -345,6 +377,10 @@ impl Suggestion {
 
     async fn title_step(&mut self, item: usize, node: usize) -> Result<(), EngineError> {
         let dec = self.dec.as_mut().expect("decoder");
+        if dec.room() < 2 {
+            self.phase = Phase::Done;
+            return Ok(());
+        }
         let logits = dec.logits().await?;
         let Some(tok) = best_of(&logits, self.trie.allowed(node)) else {
             self.phase = Phase::Done;
@@ -455,6 +491,10 @@ impl Suggestion {
     /// One step of choosing a sentence of the product's description.
     async fn pick_step(&mut self, item: usize, node: usize) -> Result<(), EngineError> {
         let dec = self.dec.as_mut().expect("decoder");
+        if dec.room() < 2 {
+            self.phase = Phase::Done;
+            return Ok(());
+        }
         let logits = dec.logits().await?;
         let Some(tok) = best_of(&logits, self.sentence_trie.allowed(node)) else {
             self.end_reason()?;
@@ -579,113 +619,70 @@ pub fn route(shop: &Shop, text: &str) -> Route {
 /// by `make eval`.
 pub const ANSWER_MIN_RELEVANCE: f64 = 0.4;
 
-/// A streamed service answer grounded in one policy passage.
-pub struct Answer {
+/// Text the model *selects* rather than writes: it chooses, through a token trie, up to `k`
+/// of the given sentences (each at most once), in the order it prefers, and may stop early. A
+/// 135M model asked to paraphrase a return policy says "we do not accept PayPal" when the
+/// policy says it does; choosing among the shop's own sentences cannot.
+pub struct Extractive {
     dec: Option<Decoder>,
-    classes: Arc<TokenClasses>,
-    guard: NumberGuard,
-    text: StreamingDecoder,
+    sentences: Vec<String>,
+    /// Token sequences of each sentence as the model writes it (followed by a newline).
+    phrases: Vec<Vec<u32>>,
+    chosen: Vec<usize>,
+    k: usize,
     queue: VecDeque<AssistEvent>,
-    written: usize,
-    max_tokens: usize,
-    /// The passage answered from, if any.
-    pub passage: Option<String>,
-    fallback: String,
-    wrote_anything: bool,
 }
 
-impl Answer {
+impl Extractive {
     pub fn new(
         engine: Arc<Engine>,
-        shop: &Shop,
-        classes: Arc<TokenClasses>,
-        question: &str,
-        lang: Option<Lang>,
-        min_relevance: f64,
+        messages: &[crate::chat::Message],
+        sentences: Vec<String>,
+        k: usize,
     ) -> Result<Self, EngineError> {
-        let lang = lang.unwrap_or_else(|| detect_lang(question));
-        let mut queue = VecDeque::new();
-        let hit = shop.policies.as_ref().and_then(|p| p.best(question)).filter(|h| h.relevance >= min_relevance);
-        let Some((policies, hit)) = shop.policies.as_ref().zip(hit) else {
-            queue.push_back(AssistEvent::Text { text: prompt::dont_know(lang).into() });
-            return Ok(Answer {
-                dec: None,
-                classes,
-                guard: NumberGuard::default(),
-                text: StreamingDecoder::new(),
-                queue,
-                written: 0,
-                max_tokens: 0,
-                passage: None,
-                fallback: String::new(),
-                wrote_anything: true,
-            });
-        };
-        let passage = &policies.passages[hit.index];
-        queue.push_back(AssistEvent::Passage { id: passage.id.clone() });
-        let messages = prompt::answer_messages(&shop.name, question, passage, lang);
-        let tokens = engine.chat_tokens(&messages)?;
-        Ok(Answer {
-            dec: Some(Decoder::new(engine, tokens)?),
-            classes,
-            guard: NumberGuard::new(&format!("{} {}", passage.text, passage.text_in(lang.code()))),
-            text: StreamingDecoder::new(),
-            queue,
-            written: 0,
-            max_tokens: 80,
-            passage: Some(passage.id.clone()),
-            fallback: passage.text_in(lang.code()).to_string(),
-            wrote_anything: false,
-        })
+        let tokens = engine.chat_tokens(messages)?;
+        let phrases = sentences
+            .iter()
+            .map(|s| engine.tokenizer.encode(&format!("{s}\n"), false))
+            .collect::<Result<Vec<_>, _>>()?;
+        let dec = if sentences.is_empty() { None } else { Some(Decoder::new(engine, tokens)?) };
+        Ok(Extractive { dec, sentences, phrases, chosen: Vec::new(), k: k.max(1), queue: VecDeque::new() })
     }
 
     pub async fn next(&mut self) -> Result<Option<AssistEvent>, EngineError> {
-        while self.queue.is_empty() {
-            let Some(dec) = self.dec.as_mut() else { return Ok(None) };
-            if self.written >= self.max_tokens || dec.room() < 8 {
-                self.finish();
-                continue;
-            }
-            let eog = dec.engine().tokenizer.end_of_generation().to_vec();
+        if let Some(e) = self.queue.pop_front() {
+            return Ok(Some(e));
+        }
+        let Some(dec) = self.dec.as_mut() else { return Ok(None) };
+        let left: Vec<usize> = (0..self.sentences.len()).filter(|i| !self.chosen.contains(i)).collect();
+        let longest = left.iter().map(|&i| self.phrases[i].len()).max().unwrap_or(0);
+        if self.chosen.len() >= self.k || left.is_empty() || dec.room() < longest + 2 {
+            self.stop();
+            return Ok(None);
+        }
+        let trie = TokenTrie::new(&left.iter().map(|&i| self.phrases[i].clone()).collect::<Vec<_>>());
+        let eog = dec.engine().tokenizer.end_of_generation().to_vec();
+        let mut node = 0;
+        loop {
             let logits = dec.logits().await?;
-            let c = &self.classes;
-            let n = logits.len() as u32;
-            // Currency signs are allowed here only as the passage writes them (numbers are
-            // guarded), so a policy answer can say "$75"; links never.
-            let allowed =
-                (0..n).filter(|&t| eog.contains(&t) || (!c.banned_answer[t as usize] && self.guard.allows(c, t)));
-            let tok = best_of(&logits, allowed);
-            let dec = self.dec.as_mut().expect("decoder");
-            match tok {
-                Some(t) if !eog.contains(&t) => {
-                    dec.push(&[t]);
-                    self.guard.accept(&self.classes, t);
-                    self.written += 1;
-                    let piece = self.text.push(&dec.engine().tokenizer, t)?;
-                    if !piece.is_empty() {
-                        self.wrote_anything |= !piece.trim().is_empty();
-                        self.queue.push_back(AssistEvent::Text { text: piece });
-                    }
-                }
-                _ => self.finish(),
+            // After the first sentence the model may end its reply instead of adding one.
+            let may_stop = node == 0 && !self.chosen.is_empty();
+            let allowed = trie.allowed(node).chain(eog.iter().copied().filter(|_| may_stop));
+            let Some(tok) = best_of(&logits, allowed) else { break };
+            if eog.contains(&tok) {
+                break;
+            }
+            dec.push(&[tok]);
+            node = trie.step(node, tok).expect("an allowed token");
+            if trie.is_leaf(node) {
+                let i = left[trie.phrase_at(node).expect("a leaf ends a sentence")];
+                self.chosen.push(i);
+                let sep = if self.chosen.len() > 1 { " " } else { "" };
+                return Ok(Some(AssistEvent::Text { text: format!("{sep}{}", self.sentences[i]) }));
             }
         }
-        Ok(self.queue.pop_front())
-    }
-
-    fn finish(&mut self) {
-        let rest = self.text.finish();
-        if !rest.is_empty() {
-            self.queue.push_back(AssistEvent::Text { text: rest });
-        }
-        if !self.wrote_anything {
-            // The model said nothing: quote the passage itself.
-            self.queue.push_back(AssistEvent::Text { text: self.fallback.clone() });
-            self.wrote_anything = true;
-        }
-        if let Some(mut d) = self.dec.take() {
-            d.release();
-        }
+        self.stop();
+        Ok(None)
     }
 
     pub fn stop(&mut self) {
@@ -694,4 +691,116 @@ impl Answer {
             d.release();
         }
     }
+
+    pub fn decoder(&self) -> Option<&Decoder> {
+        self.dec.as_ref()
+    }
+
+    /// Indices of the sentences chosen so far.
+    pub fn chosen(&self) -> &[usize] {
+        &self.chosen
+    }
+}
+
+/// A streamed service answer: the sentence of the shop's policies that answers the question,
+/// chosen by the model among the sentences of the best-matching passages, then the passage it
+/// comes from (quoted in full); or "I don't know, please contact the shop" when no passage
+/// covers the question.
+pub struct Answer {
+    head: VecDeque<AssistEvent>,
+    body: Option<Extractive>,
+    /// Passage ids of each candidate sentence.
+    sentence_passage: Vec<String>,
+    /// The passage answered from, once chosen.
+    pub passage: Option<String>,
+}
+
+/// Passages whose sentences an answer may choose from, and how many of their sentences.
+const ANSWER_PASSAGES: usize = 3;
+const ANSWER_SENTENCES: usize = 3;
+
+/// Search terms (with the lexicon's English words) that `question` and `sentence` share.
+fn word_overlap(question: &str, sentence: &str) -> usize {
+    let expand = |text: &str| -> Vec<String> {
+        let mut t = super::retrieve::terms(text);
+        let english: Vec<String> =
+            t.iter().flat_map(|w| super::lexicon::english_for(w)).flat_map(super::retrieve::terms).collect();
+        t.extend(english);
+        t.sort();
+        t.dedup();
+        t
+    };
+    let s = expand(sentence);
+    expand(question).iter().filter(|w| s.contains(w)).count()
+}
+
+impl Answer {
+    pub fn new(
+        engine: Arc<Engine>,
+        shop: &Shop,
+        question: &str,
+        lang: Option<Lang>,
+        min_relevance: f64,
+    ) -> Result<Self, EngineError> {
+        let lang = lang.unwrap_or_else(|| detect_lang(question));
+        let hits = shop.policies.as_ref().map(|p| p.top(question, ANSWER_PASSAGES, min_relevance)).unwrap_or_default();
+        let Some(policies) = shop.policies.as_ref().filter(|_| !hits.is_empty()) else {
+            let head = VecDeque::from([AssistEvent::Text { text: prompt::dont_know(lang).into() }]);
+            return Ok(Answer { head, body: None, sentence_passage: Vec::new(), passage: None });
+        };
+        let passages: Vec<&super::policy::Passage> = hits.iter().map(|h| &policies.passages[h.index]).collect();
+        // The sentences that share the most words with the question; the model breaks ties (a
+        // 135M model chooses poorly among many sentences, and not much better among a few).
+        let mut scored: Vec<(usize, String, String)> = Vec::new();
+        for p in &passages {
+            for s in sentences(p.text_in(lang.code())) {
+                scored.push((word_overlap(question, s), s.to_string(), p.id.clone()));
+            }
+        }
+        scored.sort_by(|a, b| b.0.cmp(&a.0));
+        let best = scored.first().map_or(0, |s| s.0);
+        if best > 0 {
+            scored.retain(|s| s.0 == best);
+        }
+        scored.truncate(ANSWER_SENTENCES);
+        let (options, sentence_passage): (Vec<String>, Vec<String>) =
+            scored.into_iter().map(|(_, s, id)| (s, id)).unzip();
+        let messages = prompt::answer_messages(&shop.name, question, &passages, lang);
+        let body = Extractive::new(engine, &messages, options, 1)?;
+        Ok(Answer { head: VecDeque::new(), body: Some(body), sentence_passage, passage: None })
+    }
+
+    pub async fn next(&mut self) -> Result<Option<AssistEvent>, EngineError> {
+        if let Some(e) = self.head.pop_front() {
+            return Ok(Some(e));
+        }
+        let Some(body) = self.body.as_mut() else { return Ok(None) };
+        let event = body.next().await?;
+        if self.passage.is_none()
+            && let Some(&i) = body.chosen().first()
+        {
+            let id = self.sentence_passage[i].clone();
+            self.passage = Some(id.clone());
+            self.head.push_back(AssistEvent::Passage { id });
+        }
+        match event {
+            Some(e) => Ok(Some(e)),
+            None => Ok(self.head.pop_front()),
+        }
+    }
+
+    pub fn stop(&mut self) {
+        self.head.clear();
+        if let Some(b) = self.body.as_mut() {
+            b.stop();
+        }
+    }
+}
+
+/// A summary of reviews for the merchant: the model chooses three of the report's fact
+/// sentences (the numbers and quotes are the analysis's own).
+pub fn review_summary(engine: Arc<Engine>, report: &super::reviews::Report) -> Result<Extractive, EngineError> {
+    let facts = super::reviews::fact_sentences(report);
+    let messages = prompt::review_summary_messages(&facts.join("\n"));
+    Extractive::new(engine, &messages, facts, 3)
 }

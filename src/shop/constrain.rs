@@ -84,8 +84,6 @@ pub struct TokenClasses {
     /// Never in a product reason: control text, a currency sign (prices come from the
     /// catalog) or a link.
     pub banned_free: Vec<bool>,
-    /// Never in a policy answer: control text or a link (its numbers are guarded instead).
-    pub banned_answer: Vec<bool>,
     /// Starts a word: optional spaces, then a letter.
     pub word_start: Vec<bool>,
 }
@@ -102,13 +100,12 @@ impl TokenClasses {
             text.iter().map(|s| s.contains("http") || s.contains("www") || s.contains("://")).collect();
         let currency = text.iter().map(|s| s.contains(['$', '€', '£', '¥', '元']));
         let banned_free = currency.zip(&link).zip(&control).map(|((cur, &l), &c)| cur || l || c).collect();
-        let banned_answer = link.iter().zip(&control).map(|(&l, &c)| l || c).collect();
         let word_start = text
             .iter()
             .zip(&control)
             .map(|(s, &c)| !c && s.trim_start().chars().next().is_some_and(char::is_alphabetic))
             .collect();
-        TokenClasses { bytes, control, has_digit, banned_free, banned_answer, word_start }
+        TokenClasses { bytes, control, has_digit, banned_free, word_start }
     }
 
     pub fn has_newline(&self, t: u32) -> bool {

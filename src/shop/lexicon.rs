@@ -63,6 +63,24 @@ const ENTRIES: &[(&str, &[&str], &[&str])] = &[
     ("women", &["damen", "frauen"], &["女士", "女款"]),
     ("men", &["herren", "männer"], &["男士", "男款"]),
     ("family", &["familie"], &["家庭"]),
+    // Service questions.
+    (
+        "return",
+        &["zurückgeben", "zurückzugeben", "rückgabe", "retoure", "umtausch", "umtauschen", "zurücksenden"],
+        &["退货", "退回", "退换"],
+    ),
+    ("refund", &["erstattung", "rückerstattung"], &["退款"]),
+    ("shipping", &["versand", "versandkosten", "verschicken"], &["运费", "邮费", "发货", "快递"]),
+    ("delivery", &["lieferung", "zustellung", "liefern"], &["送货", "配送"]),
+    ("pay", &["bezahlen", "zahlung", "zahlen"], &["付款", "支付"]),
+    ("warranty", &["garantie", "gewährleistung"], &["保修", "质保"]),
+    ("size", &["größe", "grösse"], &["尺码", "尺寸"]),
+    ("cancel", &["stornieren", "storno", "stornierung"], &["取消"]),
+    ("day", &["tag", "tage", "tagen"], &["天"]),
+    ("cost", &["kosten", "kostet"], &["费用", "多少钱"]),
+    ("free", &["kostenlos", "gratis"], &["免费", "包邮"]),
+    ("international", &["ausland"], &["国际", "海外"]),
+    ("contact", &["kontakt", "kontaktieren"], &["联系", "客服"]),
 ];
 
 /// English words for a German or Chinese search term.

@@ -10,6 +10,7 @@ pub mod profile;
 pub mod prompt;
 pub mod query;
 pub mod retrieve;
+pub mod reviews;
 
 pub use assist::{Answer, AssistEvent, Plan, Shop, SuggestOptions, Suggestion};
 pub use catalog::{Catalog, CatalogError, Product};

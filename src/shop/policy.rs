@@ -109,7 +109,24 @@ impl Policies {
                 f
             })
             .collect();
-        Ok(Policies { shop: file.shop, index: Bm25::new(&docs), passages })
+        Ok(Policies { shop: file.shop, index: Bm25::new(&docs, 0.3), passages })
+    }
+
+    /// The `k` best passages for `question` with at least `min_relevance` coverage, best first.
+    pub fn top(&self, question: &str, k: usize, min_relevance: f64) -> Vec<Hit> {
+        let scores = self.index.scores(question);
+        let mut hits: Vec<Hit> = scores
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.0 > 0.0 && s.1 >= min_relevance)
+            .map(|(index, s)| Hit { index, relevance: s.1 })
+            .collect();
+        hits.sort_by(|a, b| {
+            let (sa, sb) = (scores[a.index], scores[b.index]);
+            (sb.0 * sb.1).total_cmp(&(sa.0 * sa.1)).then(a.index.cmp(&b.index))
+        });
+        hits.truncate(k);
+        hits
     }
 
     /// The best passage for `question`, if any shares a term with it.

@@ -9,8 +9,8 @@ use super::policy::Passage;
 use super::query::Lang;
 use crate::chat::Message;
 
-/// How much of a description goes into a prompt (the model is small; the context is precious).
-const DESCRIPTION_CHARS: usize = 220;
+/// How much of a description goes into a prompt at most (the context is precious).
+pub const DESCRIPTION_CHARS: usize = 220;
 
 fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -30,15 +30,26 @@ fn language_rule(lang: Lang) -> &'static str {
 }
 
 /// The chat for recommending among `candidates` (already ranked and filtered).
-pub fn suggest_messages(shop: &str, request: &str, candidates: &[&Product], lang: Lang) -> Vec<Message> {
+/// Descriptions are clipped to `description_chars`.
+pub fn suggest_messages(
+    shop: &str,
+    request: &str,
+    candidates: &[&Product],
+    lang: Lang,
+    description_chars: usize,
+) -> Vec<Message> {
     let mut list = String::new();
     for p in candidates {
+        if description_chars == 0 {
+            list.push_str(&format!("- {}\n", p.title_in(lang.code())));
+            continue;
+        }
         let price = p.price_label().map(|l| format!(" ({l})")).unwrap_or_default();
         list.push_str(&format!(
             "- {}{}: {}\n",
             p.title_in(lang.code()),
             price,
-            clip(p.description_in(lang.code()), DESCRIPTION_CHARS)
+            clip(p.description_in(lang.code()), description_chars)
         ));
     }
     let system = format!(
@@ -48,15 +59,26 @@ pub fn suggest_messages(shop: &str, request: &str, candidates: &[&Product], lang
     vec![Message::new("system", system.trim_end()), Message::new("user", request)]
 }
 
-/// The chat for answering a service question from one policy passage.
-pub fn answer_messages(shop: &str, question: &str, passage: &Passage, lang: Lang) -> Vec<Message> {
+/// The chat for answering a service question from the best-matching policy passages.
+pub fn answer_messages(shop: &str, question: &str, passages: &[&Passage], lang: Lang) -> Vec<Message> {
+    let mut policy = String::new();
+    for p in passages {
+        policy.push_str(&format!("{}: {}\n", p.title_in(lang.code()), p.text_in(lang.code())));
+    }
     let system = format!(
-        "You are the customer service assistant of {shop}. Answer the question in one or two sentences using only this policy. If the policy does not answer it, say so.{}\n\nPolicy ({}): {}",
+        "You are the customer service assistant of {shop}. Answer the question with the one sentence of these policies that answers it.{}\n\nPolicies:\n{}",
         language_rule(lang),
-        passage.title_in(lang.code()),
-        passage.text_in(lang.code())
+        policy.trim_end()
     );
     vec![Message::new("system", &system), Message::new("user", question)]
+}
+
+/// The chat for summarising reviews from their computed facts.
+pub fn review_summary_messages(facts: &str) -> Vec<Message> {
+    let system = format!(
+        "You summarise customer reviews for a shop owner in three sentences: what customers like, what they complain about, and which product needs attention. Choose from these facts.\n\n{facts}"
+    );
+    vec![Message::new("system", &system), Message::new("user", "Summarise the reviews.")]
 }
 
 /// "Here is what I found:" — before the list of suggestions.

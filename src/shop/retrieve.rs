@@ -296,37 +296,50 @@ struct QueryWord {
 /// *coverage*: the idf-weighted share of the request's words a document contains, which says
 /// whether a document is about the request at all (BM25 only orders).
 pub struct Bm25 {
-    postings: HashMap<String, Vec<(u32, f32)>>,
+    /// term -> (document, weighted term frequency, found in a primary field)
+    postings: HashMap<String, Vec<(u32, f32, bool)>>,
     doc_len: Vec<f32>,
     avg_len: f64,
+    /// How much a request word that no document contains counts against coverage, relative to
+    /// the rarest possible word: high for products ("an electric guitar" must not find a
+    /// kettle), low for policies (a question names products the policies never mention).
+    unknown_weight: f64,
 }
 
 impl Bm25 {
     /// `docs[i]` is a list of (text, weight): a weight of 3 counts the field's terms 3 times.
-    pub fn new(docs: &[Vec<(String, f32)>]) -> Self {
-        let mut postings: HashMap<String, Vec<(u32, f32)>> = HashMap::new();
+    /// Fields of weight 2 or more (titles, categories) are *primary*: a request word found only
+    /// in other fields (descriptions) counts half towards coverage, so "car" in "good for car
+    /// camping" does not make a tent an answer to "a used car".
+    pub fn new(docs: &[Vec<(String, f32)>], unknown_weight: f64) -> Self {
+        let mut postings: HashMap<String, Vec<(u32, f32, bool)>> = HashMap::new();
         let mut doc_len = Vec::with_capacity(docs.len());
         for (i, fields) in docs.iter().enumerate() {
-            let mut tf: HashMap<String, f32> = HashMap::new();
+            let mut tf: HashMap<String, (f32, bool)> = HashMap::new();
             let mut len = 0.0;
             for (text, weight) in fields {
+                let primary = *weight >= 2.0;
                 for t in terms(text) {
                     if t.chars().count() >= COMPOUND_MIN
                         && let Some(h) = head_key(&t)
                     {
-                        *tf.entry(h).or_default() += weight * 0.5;
+                        let e = tf.entry(h).or_default();
+                        e.0 += weight * 0.5;
+                        e.1 |= primary;
                     }
-                    *tf.entry(t).or_default() += weight;
+                    let e = tf.entry(t).or_default();
+                    e.0 += weight;
+                    e.1 |= primary;
                     len += weight;
                 }
             }
-            for (t, f) in tf {
-                postings.entry(t).or_default().push((i as u32, f));
+            for (t, (f, primary)) in tf {
+                postings.entry(t).or_default().push((i as u32, f, primary));
             }
             doc_len.push(len);
         }
         let avg_len = doc_len.iter().map(|&l| l as f64).sum::<f64>() / doc_len.len().max(1) as f64;
-        Bm25 { postings, doc_len, avg_len: avg_len.max(1.0) }
+        Bm25 { postings, doc_len, avg_len: avg_len.max(1.0), unknown_weight }
     }
 
     fn idf(&self, df: usize) -> f64 {
@@ -370,26 +383,33 @@ impl Bm25 {
     }
 
     /// For each word: its coverage weight (idf; low for an unknown CJK bigram, which is
-    /// usually a pair straddling two words) and per-document best BM25 contribution.
-    fn word_scores(&self, word: &QueryWord) -> (f64, HashMap<u32, f64>) {
-        let mut best: HashMap<u32, f64> = HashMap::new();
-        let mut known_idf: Option<f64> = None;
+    /// usually a pair straddling two words), and per document its best BM25 contribution and
+    /// whether it was found in a primary field.
+    fn word_scores(&self, word: &QueryWord) -> (f64, HashMap<u32, (f64, bool)>) {
+        let mut best: HashMap<u32, (f64, bool)> = HashMap::new();
+        // The word's own idf when it is indexed, else that of its rarest indexed key.
+        let mut known_idf: Option<f64> = self.postings.get(&word.keys[0]).map(|l| self.idf(l.len()));
+        let own = known_idf.is_some();
         for key in &word.keys {
             let Some(list) = self.postings.get(key) else { continue };
             let idf = self.idf(list.len());
-            known_idf = Some(known_idf.map_or(idf, |k: f64| k.min(idf)));
-            for &(doc, tf) in list {
+            if !own {
+                known_idf = Some(known_idf.map_or(idf, |k: f64| k.max(idf)));
+            }
+            for &(doc, tf, primary) in list {
                 let tf = tf as f64;
                 let norm = K1 * (1.0 - B + B * self.doc_len[doc as usize] as f64 / self.avg_len);
                 let s = idf * tf * (K1 + 1.0) / (tf + norm);
                 let e = best.entry(doc).or_default();
-                *e = e.max(s);
+                *e = (e.0.max(s), e.1 || primary);
             }
         }
+        // A word nothing in the index contains still counts (it is how "an electric guitar"
+        // is told from an electric kettle), a little less than a rare known word.
         let weight = match known_idf {
             Some(idf) => idf,
             None if word.cjk => 1.0,
-            None => self.idf(0),
+            None => self.unknown_weight * self.idf(0),
         };
         (weight, best)
     }
@@ -401,9 +421,9 @@ impl Bm25 {
         for word in self.query_words(query) {
             let (weight, best) = self.word_scores(&word);
             total += weight;
-            for (doc, s) in best {
+            for (doc, (s, primary)) in best {
                 out[doc as usize].0 += s;
-                out[doc as usize].1 += weight;
+                out[doc as usize].1 += if primary { weight } else { weight * 0.5 };
             }
         }
         if total > 0.0 {
@@ -448,7 +468,7 @@ pub struct ProductIndex {
 impl ProductIndex {
     pub fn new(catalog: &Catalog) -> Self {
         let docs: Vec<Vec<(String, f32)>> = catalog.products.iter().map(product_fields).collect();
-        ProductIndex { bm25: Bm25::new(&docs) }
+        ProductIndex { bm25: Bm25::new(&docs, 0.8) }
     }
 
     /// Products matching `request`, best first, that satisfy `constraints` (and are in stock).

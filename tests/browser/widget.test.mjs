@@ -209,3 +209,25 @@ test("a hostile catalog stays inert: no script runs, nothing is injected, cards 
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("the merchant's review summary: counts, themes and a grounded summary, in the page", { timeout: 600_000 }, async () => {
+  const page = await browser.context.newPage();
+  const errors = [];
+  await instrument(page, errors);
+  await page.goto(`${server.url}/demo/reviews.html`);
+  await page.click("#sample");
+  await page.waitForFunction(() => document.getElementById("status").textContent === "Done." || /Could not/.test(document.getElementById("status").textContent), null, { timeout: 480_000 });
+  const r = await page.evaluate(() => ({
+    status: document.getElementById("status").textContent,
+    counts: [...document.querySelectorAll("#sentiment li")].map((li) => li.textContent),
+    themes: [...document.querySelectorAll("#themes tr")].map((tr) => tr.firstChild.textContent),
+    summary: document.getElementById("summary").textContent,
+  }));
+  assert.equal(r.status, "Done.");
+  assert.equal(r.counts[0], "200 reviews");
+  assert.ok(r.themes.includes("sizing") && r.themes.includes("shipping"), r.themes.join(","));
+  assert.ok(r.summary.trim().length > 20, r.summary);
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
