@@ -757,7 +757,7 @@ impl Answer {
                 scored.push((word_overlap(question, s), s.to_string(), p.id.clone()));
             }
         }
-        scored.sort_by(|a, b| b.0.cmp(&a.0));
+        scored.sort_by_key(|s| std::cmp::Reverse(s.0));
         let best = scored.first().map_or(0, |s| s.0);
         if best > 0 {
             scored.retain(|s| s.0 == best);

@@ -378,10 +378,10 @@ pub fn fact_sentences(report: &Report) -> Vec<String> {
         }
     });
     let mut praised: Vec<&Theme> = report.themes.iter().filter(|t| t.positive > t.negative).collect();
-    praised.sort_by(|a, b| b.positive.cmp(&a.positive));
+    praised.sort_by_key(|t| std::cmp::Reverse(t.positive));
     let mut complained: Vec<&Theme> =
         report.themes.iter().filter(|t| t.negative >= t.positive && t.negative > 0).collect();
-    complained.sort_by(|a, b| b.negative.cmp(&a.negative));
+    complained.sort_by_key(|t| std::cmp::Reverse(t.negative));
     for t in praised.iter().take(2) {
         let quote = t.quotes.first().map(|q| format!(" One customer wrote: \"{q}\"")).unwrap_or_default();
         out.push(format!(
