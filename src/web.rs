@@ -351,9 +351,9 @@ impl Assistant {
     #[wasm_bindgen(js_name = startAnswer)]
     pub fn start_answer(&self, question: &str, options: JsValue) -> Result<(), JsValue> {
         let opts: AssistOptions = from_js(options, "answer options")?;
-        let (shop, classes) = self.shop()?;
+        let (shop, _) = self.shop()?;
         let engine = self.begin();
-        let a = Answer::new(engine, &shop, classes, question, lang_of(&opts.lang), assist::ANSWER_MIN_RELEVANCE)
+        let a = Answer::new(engine, &shop, question, lang_of(&opts.lang), assist::ANSWER_MIN_RELEVANCE)
             .map_err(js_err)?;
         self.state.borrow_mut().task = Some(Task::Answer(a));
         Ok(())
