@@ -11,7 +11,7 @@ PORT ?= 8080
 # Mesa's Vulkan drivers complain on every start without a runtime dir.
 export XDG_RUNTIME_DIR ?= $(shell d=/tmp/aisle-xdg-$$(id -u); mkdir -p -m 700 $$d; echo $$d)
 
-.PHONY: setup build wasm test test-rust test-browser demo eval clean
+.PHONY: setup build wasm test test-rust test-browser demo eval bench clean
 
 setup:
 	@scripts/setup.sh all
@@ -50,6 +50,12 @@ demo: wasm build
 # The shopping assistant on a labelled set over the demo shop (tests/eval/shop_eval.json).
 eval: setup
 	$(CARGO) run --release --locked --example eval -- --json $(TARGET_DIR)/eval/results.json
+
+# Speed against wllama (same Chromium) and llama.cpp (native), same GGUF and prompt; ratios.
+bench: wasm build
+	@scripts/setup.sh bench
+	AISLE_BIN=$(TARGET_DIR)/release/aisle LLAMACPP_PYTHON=$(AISLE_CACHE)/venv-llamacpp/bin/python \
+		WLLAMA_DIR=$(AISLE_CACHE)/bench-npm/node_modules/@wllama/wllama/esm node scripts/bench.mjs
 
 clean:
 	$(CARGO) clean

@@ -35,7 +35,9 @@ const MIME = {
 /// Top-level entries that may be served; everything else (.git, target, src...) is 404.
 const ALLOWED = new Set(["index.html", "www", "pkg", "models", "demo", "tests", "favicon.ico"]);
 
-export async function serve({ port = 8080, csp = false, root = REPO, host = "127.0.0.1", log = false } = {}) {
+/// `extra` maps URL prefixes to directories outside the allowed ones (the benchmark serves
+/// wllama's files from node_modules this way).
+export async function serve({ port = 8080, csp = false, root = REPO, host = "127.0.0.1", log = false, extra = {} } = {}) {
   root = path.resolve(root);
   const requests = [];
   const server = createServer(async (req, res) => {
@@ -48,9 +50,17 @@ export async function serve({ port = 8080, csp = false, root = REPO, host = "127
     }
     let rel = decodeURIComponent(url.pathname).replace(/^\/+/, "");
     if (rel === "") rel = "index.html";
-    const file = path.resolve(root, rel);
+    let file = path.resolve(root, rel);
     const top = rel.split("/")[0];
-    if (!file.startsWith(root + path.sep) || !ALLOWED.has(top)) {
+    const mapped = Object.entries(extra).find(([prefix]) => url.pathname.startsWith(prefix));
+    if (mapped) {
+      const [prefix, dir] = mapped;
+      file = path.resolve(dir, decodeURIComponent(url.pathname.slice(prefix.length)));
+      if (!file.startsWith(path.resolve(dir) + path.sep)) {
+        res.writeHead(404).end("not found");
+        return;
+      }
+    } else if (!file.startsWith(root + path.sep) || !ALLOWED.has(top)) {
       res.writeHead(404).end("not found");
       return;
     }

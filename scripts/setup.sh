@@ -97,12 +97,30 @@ browser() {
     fi
 }
 
+# The peers `make bench` measures against: llama.cpp through llama-cpp-python (built from source
+# by pip, once, into a cached venv) and wllama from npm (into a cached prefix, not the project).
+bench() {
+    apt_install python3-venv build-essential
+    local venv="$CACHE/venv-llamacpp"
+    if ! "$venv/bin/python" -c "import llama_cpp, numpy" 2>/dev/null; then
+        say "building llama-cpp-python 0.3.36 into $venv (once; several minutes)"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet "llama-cpp-python==0.3.36" numpy
+    fi
+    if [ ! -f "$CACHE/bench-npm/node_modules/@wllama/wllama/package.json" ]; then
+        say "installing @wllama/wllama 3.13.0 into $CACHE/bench-npm"
+        npm install --prefix "$CACHE/bench-npm" --no-audit --no-fund --loglevel=error @wllama/wllama@3.13.0
+    fi
+}
+
 case "$what" in
     native) native ;;
     model) model ;;
     wasm) wasm ;;
     browser) browser ;;
     wasm-bindgen-version) wasm_bindgen_version ;;
+    bench) bench ;;
     all) native; wasm; browser ;;
     *) echo "usage: $0 [native|model|wasm|browser|all]" >&2; exit 2 ;;
 esac

@@ -27,18 +27,32 @@ pub enum EngineError {
     PromptTooLong { prompt: usize, capacity: usize },
 }
 
+/// A chat's prompt after [`Engine::fit_chat`].
+#[derive(Debug, Clone)]
+pub struct FittedChat {
+    pub prompt: Vec<u32>,
+    /// Reply tokens allowed: the asked maximum, clamped to the room left.
+    pub max_reply: usize,
+    /// Oldest non-system messages left out.
+    pub dropped: usize,
+    /// Whether the newest message lost its beginning.
+    pub cut: bool,
+}
+
 /// How to load a model.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// Longest conversation (prompt + reply) in tokens; sizes the KV cache. Capped at the
     /// model's context length.
     pub max_context: usize,
+    /// Force a forward path (default: the fastest the device and the weights allow).
+    pub path: Option<crate::model::ForwardPath>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         // 2048 tokens of SmolLM2's KV cache is 94 MB in f32: affordable on a phone's GPU.
-        LoadOptions { max_context: 2048 }
+        LoadOptions { max_context: 2048, path: None }
     }
 }
 
@@ -61,7 +75,7 @@ impl Engine {
     pub fn load_parsed(gguf: &Gguf, bytes: &[u8], device: &Device, options: &LoadOptions) -> Result<Self, EngineError> {
         let tokenizer = Tokenizer::from_gguf(gguf)?;
         let template = ChatTemplate::from_gguf(gguf)?;
-        let model = Llama::load(gguf, bytes, device, options.max_context)?;
+        let model = Llama::load_with(gguf, bytes, device, options.max_context, options.path)?;
         Ok(Engine { model, tokenizer, template, cache: Mutex::new(None) })
     }
 
@@ -78,6 +92,59 @@ impl Engine {
     pub fn chat_tokens(&self, messages: &[Message]) -> Result<Vec<u32>, EngineError> {
         let text = self.render_chat(messages)?;
         Ok(self.tokenizer.encode(&text, true)?)
+    }
+
+    /// A chat fitted into the session: prompt ids that leave room for a reply of up to
+    /// `max_reply` tokens, and that reply budget (clamped to what remains).
+    ///
+    /// The policy, when a chat is longer than the context window: leading system messages are
+    /// kept; the oldest other messages are dropped first, whole; if the newest message alone
+    /// still does not fit, its beginning is cut and its end kept (a long paste usually ends
+    /// with the question). The reply gets at most half the session when the chat is long, so
+    /// that trimming never empties the conversation to make room for a huge `max_reply`.
+    pub fn fit_chat(&self, messages: &[Message], max_reply: usize) -> Result<FittedChat, EngineError> {
+        let capacity = self.model.max_context();
+        let reply = max_reply.clamp(1, capacity / 2);
+        let budget = capacity - reply;
+        let count = |m: &[Message]| self.chat_tokens(m);
+        let whole = count(messages)?;
+        if whole.len() <= budget {
+            let max_reply = max_reply.min(capacity - whole.len());
+            return Ok(FittedChat { prompt: whole, max_reply, dropped: 0, cut: false });
+        }
+        let system = messages.iter().take_while(|m| m.role == "system").count();
+        let (head, rest) = messages.split_at(system);
+        if rest.is_empty() {
+            return Err(EngineError::PromptTooLong { prompt: whole.len(), capacity: budget });
+        }
+        let with = |keep_from: usize| [head, &rest[keep_from..]].concat();
+        // The fewest dropped messages that fit (fitting is monotone in the number dropped).
+        let (mut lo, mut hi) = (1, rest.len() - 1);
+        if count(&with(hi))?.len() <= budget {
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if count(&with(mid))?.len() <= budget { hi = mid } else { lo = mid + 1 }
+            }
+            let prompt = count(&with(hi))?;
+            return Ok(FittedChat { max_reply: max_reply.min(capacity - prompt.len()), prompt, dropped: hi, cut: false });
+        }
+        // Only the newest message is left and it is too long: keep the longest tail that fits.
+        let mut kept = with(rest.len() - 1);
+        let last = kept.len() - 1;
+        let text: Vec<char> = kept[last].content.chars().collect();
+        let (mut lo, mut hi) = (0, text.len()); // characters cut from the front
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            kept[last].content = text[mid..].iter().collect();
+            if count(&kept)?.len() <= budget { hi = mid } else { lo = mid + 1 }
+        }
+        kept[last].content = text[lo..].iter().collect();
+        let prompt = count(&kept)?;
+        if prompt.len() > budget {
+            // The system messages alone overflow the session.
+            return Err(EngineError::PromptTooLong { prompt: prompt.len(), capacity: budget });
+        }
+        Ok(FittedChat { max_reply: max_reply.min(capacity - prompt.len()), prompt, dropped: rest.len() - 1, cut: true })
     }
 
     /// A cleared KV cache: the one kept from the last generation, or a new one.

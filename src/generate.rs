@@ -253,6 +253,21 @@ impl Generation {
     }
 }
 
+/// One benchmark run: the prompt `ids` prefilled in one step, then `n` greedy tokens one step
+/// each (end-of-generation tokens do not stop it). Returns (prefill tok/s, decode tok/s).
+pub async fn benchmark(engine: Arc<Engine>, ids: Vec<u32>, n: usize) -> Result<(f64, f64), EngineError> {
+    let mut dec = Decoder::new(engine, ids)?;
+    for _ in 0..=n {
+        if dec.room() == 0 {
+            break;
+        }
+        let t = dec.argmax().await?;
+        dec.push(&[t]);
+    }
+    let t = dec.timings();
+    Ok((t.prefill_tps(), t.decode_tps()))
+}
+
 /// Reads a `[1, vocab]` logits tensor back to the host.
 pub async fn read_logits(logits: Tensor<2>) -> Result<Vec<f32>, EngineError> {
     let data = logits.into_data_async().await.map_err(readback)?;

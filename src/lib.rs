@@ -13,20 +13,27 @@
 //! [`chat`], [`model`], [`sampler`], [`generate`], [`engine`], [`device`].
 
 pub mod chat;
+#[cfg(feature = "model")]
 pub mod device;
+#[cfg(feature = "model")]
 pub mod engine;
+#[cfg(feature = "model")]
 pub mod generate;
 pub mod gguf;
+#[cfg(feature = "model")]
 pub mod kernels;
+#[cfg(feature = "model")]
 pub mod model;
 pub mod quant;
 pub mod sampler;
 pub mod shop;
 pub mod tokenizer;
-#[cfg(target_family = "wasm")]
+#[cfg(all(target_family = "wasm", feature = "model"))]
 pub mod web;
 
 pub use chat::Message;
+#[cfg(feature = "model")]
 pub use engine::{Engine, EngineError, LoadOptions};
+#[cfg(feature = "model")]
 pub use generate::{GenerateOptions, Generation, Step};
 pub use sampler::SamplerConfig;

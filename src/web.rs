@@ -111,7 +111,7 @@ impl ModelLoader {
                 "cpu" => device::open(DeviceKind::Cpu).await.map_err(js_err)?,
                 other => return Err(js_err(format!("unknown backend {other:?} (expected auto, webgpu or cpu)"))),
             };
-            let load = LoadOptions { max_context: opts.max_context.unwrap_or(LoadOptions::default().max_context) };
+            let load = LoadOptions { max_context: opts.max_context.unwrap_or(LoadOptions::default().max_context), ..LoadOptions::default() };
             let engine = Engine::load(&self.bytes, &device, &load).map_err(js_err)?;
             drop(self.bytes);
             let state =
@@ -311,7 +311,8 @@ impl Assistant {
             .map_err(|e| js_err(format!("messages must be an array of {{role, content}}: {e}")))?;
         let opts: ChatOptions = from_js(options, "chat options")?;
         let engine = self.begin();
-        let prompt = engine.chat_tokens(&messages).map_err(js_err)?;
+        let fitted = engine.fit_chat(&messages, opts.max_tokens.unwrap_or(256).min(MAX_REPLY_TOKENS)).map_err(js_err)?;
+        let (prompt, max_tokens) = (fitted.prompt, fitted.max_reply);
         let n = prompt.len();
         let sampler = SamplerConfig {
             temperature: opts.temperature.unwrap_or(0.0),
@@ -321,7 +322,6 @@ impl Assistant {
             seed: opts.seed.unwrap_or(0),
             ..SamplerConfig::default()
         };
-        let max_tokens = opts.max_tokens.unwrap_or(256).min(MAX_REPLY_TOKENS);
         let options = GenerateOptions { max_tokens, sampler, stop_at_eog: true };
         let g = Generation::new(engine, prompt, options).map_err(js_err)?;
         self.state.borrow_mut().task = Some(Task::Chat(g));
@@ -425,6 +425,22 @@ impl Assistant {
             s.task = Some(task);
             drop(s);
             Ok(item?.unwrap_or(JsValue::NULL))
+        })
+    }
+
+    /// Speed: prefills `ids` in one step, then generates `n` greedy tokens; resolves to
+    /// `{prefillTps, decodeTps}`. Any task running is stopped first.
+    pub fn benchmark(&self, ids: Vec<u32>, n: usize) -> Promise {
+        let engine = self.begin();
+        future_to_promise(async move {
+            let (prefill, decode) = crate::generate::benchmark(engine, ids, n).await.map_err(js_err)?;
+            #[derive(Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Speed {
+                prefill_tps: f64,
+                decode_tps: f64,
+            }
+            erased::Ser::to_js(&Speed { prefill_tps: prefill, decode_tps: decode })
         })
     }
 

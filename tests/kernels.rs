@@ -280,3 +280,35 @@ fn argmax_matches_reference_with_ties_to_the_lowest_index() {
     }
     let _ = DType::F32;
 }
+
+/// The CPU path's quantized matrix-vector product (decode, one vector) and its tiled prefill
+/// (several vectors) against the same reference as the GPU kernels; no adapter needed.
+#[test]
+fn cpu_matvec_matches_reference_for_each_format_shape_and_mode() {
+    use aisle::model::cpu::QMat;
+    let mut rng = Rng::new(13);
+    let shapes = [(1, 32, 1), (7, 64, 1), (130, 576, 1), (64, 96, 3), (33, 256, 9), (200, 64, 17), (1536, 576, 2)];
+    for ty in [GgmlType::Q4_1, GgmlType::Q4_0, GgmlType::Q8_0] {
+        for (rows, cols, m) in shapes {
+            let raw = match ty {
+                GgmlType::Q4_1 => random_q4_1(&mut rng, rows * cols),
+                GgmlType::Q4_0 => random_q4_0(&mut rng, rows * cols),
+                _ => random_q8_0(&mut rng, rows * cols),
+            };
+            let x = random_vec(&mut rng, m * cols, 1.0);
+            let want = gemv_reference(ty, &raw, rows, cols, &x);
+            let w = QMat::from_blocks(ty, &raw, rows, cols).unwrap();
+            let mut got = vec![0f32; m * rows];
+            w.matvec(&x, m, &mut got, false);
+            assert_close(&got, &want, 1e-4, &format!("cpu {ty:?} {rows}x{cols} m={m}"));
+            let res = random_vec(&mut rng, m * rows, 2.0);
+            let mut got = res.clone();
+            w.matvec(&x, m, &mut got, true);
+            let want_res: Vec<f32> = want.iter().zip(&res).map(|(a, b)| a + b).collect();
+            assert_close(&got, &want_res, 1e-4, &format!("cpu {ty:?} {rows}x{cols} m={m} accumulate"));
+        }
+    }
+    // A matrix whose bytes do not match its shape is refused, not read out of bounds.
+    assert!(QMat::from_blocks(GgmlType::Q4_1, &[0u8; 19], 1, 32).is_err());
+    assert!(QMat::from_blocks(GgmlType::Q6_K, &[0u8; 210], 1, 256).is_err());
+}

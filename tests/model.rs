@@ -31,7 +31,7 @@ fn gpu() -> Option<Device> {
 /// Every (device, forward path) combination: burn ops on the CPU, our kernels on the GPU, and
 /// burn ops on the GPU.
 fn setups() -> Vec<(&'static str, Device, ForwardPath)> {
-    let mut out = vec![("cpu/burn-ops", Device::flex(), ForwardPath::BurnOps)];
+    let mut out = vec![("cpu/burn-ops", Device::flex(), ForwardPath::BurnOps), ("cpu/kernels", Device::flex(), ForwardPath::CpuKernels)];
     if let Some(d) = gpu() {
         out.push(("gpu/kernels", d.clone(), ForwardPath::Kernels));
         out.push(("gpu/burn-ops", d, ForwardPath::BurnOps));
@@ -112,7 +112,7 @@ fn tiny_model_variants_untied_head_and_other_gqa() {
         for (name, dev, path) in setups() {
             let model = match Llama::load_with(&g, &bytes, &dev, 32, Some(path)) {
                 Ok(m) => m,
-                Err(ModelError::Unsupported(why)) if path == ForwardPath::Kernels && cfg.arch == "qwen2" => {
+                Err(ModelError::Unsupported(why)) if path != ForwardPath::BurnOps && cfg.arch == "qwen2" => {
                     // Biases have no kernel yet: the automatic choice must fall back to burn ops.
                     assert!(why.contains("bias"), "{why}");
                     let auto = Llama::load(&g, &bytes, &dev, 32).unwrap();
@@ -267,7 +267,7 @@ fn real_model_first_logits_match_f32_reference_on_both_devices() {
 fn real_model_greedy_matches_f32_reference_on_both_devices() {
     let Some(bytes) = model_bytes() else { return };
     for (name, dev) in devices() {
-        let engine = Arc::new(Engine::load(&bytes, &dev, &LoadOptions { max_context: 512 }).unwrap());
+        let engine = Arc::new(Engine::load(&bytes, &dev, &LoadOptions { max_context: 512, ..LoadOptions::default() }).unwrap());
         let mut agree = 0;
         let mut report = Vec::new();
         for r in references() {
@@ -292,4 +292,54 @@ fn real_model_greedy_matches_f32_reference_on_both_devices() {
         eprintln!("{name}: greedy agreement with f32 reference:\n  {}", report.join("\n  "));
         assert!(agree >= 7, "{name}: only {agree}/8 chats agree: {report:?}");
     }
+}
+
+/// A chat longer than the session is trimmed by the documented policy (system kept, oldest
+/// turns dropped, then the newest message's beginning cut), never refused or crashed; the
+/// reply budget is clamped to the room left.
+#[test]
+fn long_chats_are_trimmed_keeping_system_and_newest_turns() {
+    let Some(bytes) = model_bytes() else { return };
+    let engine = Arc::new(Engine::load(&bytes, &Device::flex(), &LoadOptions { max_context: 256, ..LoadOptions::default() }).unwrap());
+    let text = |ids: &[u32]| engine.tokenizer.decode(ids).unwrap();
+    let system = Message::new("system", "You are the SYSTEM-MARKER shop assistant.");
+    let mut chat = vec![system.clone()];
+    for i in 0..40 {
+        chat.push(Message::new("user", &format!("Question {i}: do you sell red mugs in size {i}?")));
+        chat.push(Message::new("assistant", &format!("Answer {i}: yes, we have red mugs.")));
+    }
+    chat.push(Message::new("user", "NEWEST: which mug is cheapest?"));
+    let f = engine.fit_chat(&chat, 64).unwrap();
+    let prompt = text(&f.prompt);
+    assert!(f.prompt.len() + f.max_reply <= 256, "{} + {}", f.prompt.len(), f.max_reply);
+    assert_eq!(f.max_reply, 64);
+    assert!(f.dropped > 0 && !f.cut);
+    assert!(prompt.contains("SYSTEM-MARKER") && prompt.contains("NEWEST: which mug is cheapest?"), "{prompt}");
+    assert!(!prompt.contains("Question 0:"), "the oldest turn must go first");
+    assert!(prompt.contains("Answer 39:"), "the newest turns stay");
+    // The fewest messages dropped: one more would have fitted otherwise.
+    let mut kept = vec![system.clone()];
+    kept.extend_from_slice(&chat[f.dropped..]);
+    assert!(engine.chat_tokens(&kept).unwrap().len() > 256 - 64);
+
+    // One enormous message: its beginning is cut, its end (the question) kept.
+    let paste = format!("{} FINAL QUESTION: is it dishwasher safe?", "lorem ipsum dolor ".repeat(400));
+    let f = engine.fit_chat(&[system.clone(), Message::new("user", &paste)], 10_000).unwrap();
+    assert!(f.cut && f.max_reply == 128, "reply capped at half the session: {}", f.max_reply);
+    assert!(f.prompt.len() <= 128);
+    assert!(text(&f.prompt).contains("FINAL QUESTION: is it dishwasher safe?"));
+    // And it generates within the session.
+    let options = GenerateOptions { max_tokens: f.max_reply, sampler: SamplerConfig::greedy(), stop_at_eog: false };
+    let mut g = Generation::new(engine.clone(), f.prompt, options).unwrap();
+    while pollster::block_on(g.next()).unwrap().is_some() {}
+    assert!(g.generated_tokens().len() <= 128);
+
+    // A short chat asking for more reply than there is room: the reply is clamped.
+    let f = engine.fit_chat(&[Message::new("user", "Hi")], 100_000).unwrap();
+    assert_eq!(f.dropped, 0);
+    assert_eq!(f.prompt.len() + f.max_reply, 256);
+    // System messages that alone overflow the session: a clear error, not a crash.
+    let huge = Message::new("system", &"rules ".repeat(2000));
+    let err = engine.fit_chat(&[huge, Message::new("user", "Hi")], 16).unwrap_err();
+    assert!(err.to_string().contains("tokens but the session holds only"), "{err}");
 }

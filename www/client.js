@@ -22,11 +22,63 @@ export class Aisle {
   #dead = null; // Error once the worker has died
   #info;
 
-  constructor(worker, info) {
+  #args; // what load() was given, to start a replacement worker
+  #shop = null; // the last setShop() arguments, replayed into a replacement worker
+  #restarting = null; // Promise while a replacement worker loads
+
+  constructor(worker, info, args) {
+    this.#args = args;
+    this.#attach(worker, info);
+  }
+
+  #attach(worker, info) {
     this.#worker = worker;
     this.#info = info;
     worker.onmessage = (ev) => this.#dispatch(ev.data);
     worker.onerror = (ev) => this.#die(new Error(`the assistant's worker failed: ${ev.message || "unknown error"}`));
+  }
+
+  /** True once the worker has died (crashed or disposed): load a new Aisle to go on. */
+  get dead() {
+    return this.#dead !== null;
+  }
+
+  /**
+   * The GPU device was lost: what was running fails with a clear error, and a fresh worker
+   * loads the same model on the CPU (from the weights cache when there is a sha256), with the
+   * shop replayed into it. Calls made meanwhile wait for it.
+   */
+  #deviceLost(message) {
+    if (this.#restarting || this.#dead) return;
+    const error = new Error(`the GPU device was lost (${message}); the assistant is restarting on the CPU`);
+    for (const h of this.#pending.values()) h.error?.(error);
+    this.#pending.clear();
+    this.#worker.onmessage = null;
+    this.#worker.onerror = null;
+    this.#worker.terminate();
+    this.#restarting = (async () => {
+      try {
+        const { worker, info } = await startWorker({ ...this.#args, backend: "cpu" });
+        this.#attach(worker, info);
+        if (this.#shop) await this.#request({ type: "shop", catalog: this.#shop[0], policies: this.#shop[1] }, true);
+        this.#args.onNote?.("The graphics device was lost: the assistant now runs on the CPU.");
+        this.onbackendchange?.(info.backend);
+      } catch (e) {
+        this.#dead = new Error(`the GPU device was lost and the CPU restart failed: ${e.message}`);
+      } finally {
+        this.#restarting = null;
+      }
+    })();
+  }
+
+  /** Tests only (load with `faults: true`): "crash" kills the worker, "device-lost" destroys the GPU device. */
+  injectFault(kind) {
+    this.#worker.postMessage({ type: "fault", kind });
+  }
+
+  /** Worker memory figures: wasm linear memory bytes, live GPU buffers, GPU devices opened. */
+  memory() {
+    return this.#request({ type: "memory" });
   }
 
   /**
@@ -34,32 +86,14 @@ export class Aisle {
    * the weights are cached (Cache Storage, keyed by the hash, verified on every read), so later
    * visits load them from disk; `onNote` hears about degraded caching (e.g. no quota).
    */
-  static load({ model, sha256, onProgress, onNote, backend = "auto", maxContext } = {}) {
-    if (!model) return Promise.reject(new Error("Aisle.load needs a model URL"));
+  static async load({ model, sha256, onProgress, onNote, backend = "auto", maxContext, faults = false } = {}) {
+    if (!model) throw new Error("Aisle.load needs a model URL");
     if (!["auto", "webgpu", "cpu"].includes(backend)) {
-      return Promise.reject(new Error(`unknown backend ${JSON.stringify(backend)} (expected auto, webgpu or cpu)`));
+      throw new Error(`unknown backend ${JSON.stringify(backend)} (expected auto, webgpu or cpu)`);
     }
-    const url = new URL(model, document.baseURI).href;
-    const worker = new Worker(WORKER_URL, { type: "module" });
-    return new Promise((resolve, reject) => {
-      worker.onmessage = (ev) => {
-        const m = ev.data;
-        if (m.type === "progress") onProgress?.({ phase: m.phase, loaded: m.loaded, total: m.total });
-        else if (m.type === "note") onNote?.(m.text);
-        else if (m.type === "ready") {
-          onProgress?.({ phase: "ready", loaded: 1, total: 1 });
-          resolve(new Aisle(worker, m));
-        } else if (m.type === "error") {
-          worker.terminate();
-          reject(new Error(m.message));
-        }
-      };
-      worker.onerror = (ev) => {
-        worker.terminate();
-        reject(new Error(`the assistant's worker failed to start: ${ev.message || "unknown error"}`));
-      };
-      worker.postMessage({ type: "load", model: url, sha256, backend, maxContext });
-    });
+    const args = { model: new URL(model, document.baseURI).href, sha256, backend, maxContext, faults, onProgress, onNote };
+    const { worker, info } = await startWorker(args);
+    return new Aisle(worker, info, args);
   }
 
   /** "webgpu" or "cpu". */
@@ -107,6 +141,8 @@ export class Aisle {
   }
 
   async *#run(messages, options, signal, task = null) {
+    if (this.#restarting) await this.#restarting;
+    if (this.#dead) throw this.#dead;
     const id = nextId++;
     const queue = [];
     let wake = null;
@@ -180,6 +216,7 @@ export class Aisle {
 
   /** Loads the shop's catalog and policies (JSON text); resolves to the product count. */
   setShop(catalogText, policiesText) {
+    this.#shop = [catalogText, policiesText ?? null];
     return this.#request({ type: "shop", catalog: catalogText, policies: policiesText ?? null });
   }
 
@@ -207,6 +244,11 @@ export class Aisle {
     return this.#taskStream({ type: "summary", text }, signal);
   }
 
+  /** Speed on this device: prefill of `ids`, then `n` greedy tokens -> {prefillTps, decodeTps}. */
+  benchmark(ids, n) {
+    return this.#request({ type: "bench", ids, n });
+  }
+
   /** Which job a request is for: "suggest" or "answer". */
   route(text) {
     return this.#request({ type: "route", text });
@@ -217,8 +259,9 @@ export class Aisle {
     return this.#request({ type: "explain", request, options: { events, lang } });
   }
 
-  #request(msg) {
-    if (this.#dead) return Promise.reject(this.#dead);
+  async #request(msg, duringRestart = false) {
+    if (this.#restarting && !duringRestart) await this.#restarting;
+    if (this.#dead) throw this.#dead;
     const id = nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { result: resolve, error: reject });
@@ -248,6 +291,7 @@ export class Aisle {
 
   #dispatch(m) {
     const h = this.#pending.get(m.id);
+    if (m.type === "lost") return this.#deviceLost(m.message);
     if (m.type === "error" && !h) {
       console.error("aisle worker:", m.message);
       return;
@@ -271,4 +315,28 @@ export class Aisle {
     this.#pending.clear();
     this.#worker.terminate();
   }
+}
+
+/** A new worker with the model loaded: resolves `{worker, info}` (info: the "ready" message). */
+function startWorker({ model, sha256, backend, maxContext, faults, onProgress, onNote }) {
+  const worker = new Worker(WORKER_URL, { type: "module" });
+  return new Promise((resolve, reject) => {
+    worker.onmessage = (ev) => {
+      const m = ev.data;
+      if (m.type === "progress") onProgress?.({ phase: m.phase, loaded: m.loaded, total: m.total });
+      else if (m.type === "note") onNote?.(m.text);
+      else if (m.type === "ready") {
+        onProgress?.({ phase: "ready", loaded: 1, total: 1 });
+        resolve({ worker, info: m });
+      } else if (m.type === "error") {
+        worker.terminate();
+        reject(new Error(m.message));
+      }
+    };
+    worker.onerror = (ev) => {
+      worker.terminate();
+      reject(new Error(`the assistant's worker failed to start: ${ev.message || "unknown error"}`));
+    };
+    worker.postMessage({ type: "load", model, sha256, backend, maxContext, faults });
+  });
 }

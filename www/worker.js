@@ -5,8 +5,10 @@
 //               {type:"suggest", id, request, options}  {type:"answer", id, question, options}
 //               {type:"shop", id, catalog, policies}  {type:"route"|"explain", id, ...}
 //               {type:"reviews"|"summary", id, text}
-//               {type:"tokenize", id, text, special}
+//               {type:"tokenize", id, text, special}  {type:"memory", id}
+//               {type:"fault", kind}  (tests only: honoured when "load" had `faults: true`)
 // Messages out: {type:"progress", phase, loaded, total}  {type:"note", text}
+//               {type:"lost", message}  (the GPU device was lost: the client restarts us on the CPU)
 //               {type:"ready", backend, adapter, weightBytes, loadMs, cached}
 //               {type:"piece", id, text | event}  {type:"done", id, stats, aborted}
 //               {type:"result", id, value}  {type:"error", id?, message}
@@ -15,9 +17,48 @@ import init, { ModelLoader } from "../pkg/aisle.js";
 import { openCached, storeInCache, dropCached } from "./weights.js";
 
 let assistant = null;
+let wasm = null; // the instance's exports (its memory, for the soak test's figures)
+let faults = false;
 const aborted = new Set();
 
 const post = (msg) => self.postMessage(msg);
+
+// Every GPU device wgpu opens, watched for loss (a driver reset, another tab taking the GPU,
+// or a test's injected fault): the wasm side cannot recover a lost device, so we tell the
+// client, which starts a fresh worker on the CPU. Live GPU buffers are counted for the soak
+// test (a leak shows as a growing count).
+const devices = [];
+let liveBuffers = 0;
+if (self.GPUAdapter && self.GPUDevice) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    devices.push(device);
+    device.lost.then((info) => post({ type: "lost", message: info.message || info.reason || "device lost" }));
+    return device;
+  };
+  const createBuffer = GPUDevice.prototype.createBuffer;
+  GPUDevice.prototype.createBuffer = function (...args) {
+    const buffer = createBuffer.apply(this, args);
+    liveBuffers++;
+    const destroy = buffer.destroy;
+    let destroyed = false;
+    buffer.destroy = function () {
+      if (!destroyed) liveBuffers--;
+      destroyed = true;
+      return destroy.apply(this);
+    };
+    return buffer;
+  };
+}
+
+/** A test's injected fault: the worker dying, or the GPU device lost. */
+function injectFault(kind) {
+  if (!faults) throw new Error("fault injection is off (load with faults: true)");
+  if (kind === "crash") setTimeout(() => { throw new Error("injected fault: the worker crashed"); });
+  else if (kind === "device-lost") devices.forEach((d) => d.destroy());
+  else throw new Error(`unknown fault ${JSON.stringify(kind)}`);
+}
 
 // Yields to the worker's event loop so that an "abort" message can arrive between tokens even
 // when a token's work finished synchronously (the CPU backend).
@@ -78,7 +119,8 @@ async function resolveBackend(requested) {
 
 async function load(msg) {
   const t0 = performance.now();
-  await init();
+  faults = !!msg.faults;
+  wasm = await init();
   const progress = (p) => post({ type: "progress", ...p });
   const backend = await resolveBackend(msg.backend || "auto");
   const options = { backend, sha256: msg.sha256 || undefined, maxContext: msg.maxContext };
@@ -172,8 +214,17 @@ self.onmessage = async (ev) => {
         ready().startReviewSummary(msg.text);
         await stream(msg.id, true);
         break;
+      case "bench":
+        result(await ready().benchmark(Uint32Array.from(msg.ids), msg.n));
+        break;
       case "abort":
         aborted.add(msg.id);
+        break;
+      case "memory":
+        result({ wasmBytes: wasm ? wasm.memory.buffer.byteLength : 0, gpuBuffers: liveBuffers, gpuDevices: devices.length });
+        break;
+      case "fault":
+        injectFault(msg.kind);
         break;
       case "tokenize":
         result(Array.from(ready().tokenize(msg.text, !!msg.special)));

@@ -41,6 +41,27 @@ enum Command {
     Suggest(SuggestArgs),
     /// Answer a service question from the shop's policies (or say it is not covered).
     Answer(AnswerArgs),
+    /// Prefill and decode speed: a prompt of token ids, then greedy tokens; medians.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// A JSON file with the prompt's token ids (an array, or an object with "ids").
+    #[arg(long)]
+    ids: PathBuf,
+    /// Tokens to generate after the prompt.
+    #[arg(long = "gen", default_value_t = 128)]
+    generate: usize,
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Print one JSON line: {"prefill_tps","decode_tps","device","weight_bytes","runs":[...]}.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -131,6 +152,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate(&args),
         Command::Suggest(args) => suggest(&args),
         Command::Answer(args) => answer(&args),
+        Command::Bench(args) => bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -229,11 +251,16 @@ fn generate(args: &GenerateArgs) -> CliResult {
     sampler.validate()?;
     let device = open_device(&args.device)?;
     let bytes = read_file(&args.model)?;
-    let engine = Engine::load(&bytes, &device, &LoadOptions { max_context: args.max_context })?;
+    let engine = Engine::load(&bytes, &device, &LoadOptions { max_context: args.max_context, ..LoadOptions::default() })?;
     drop(bytes);
     let engine = Arc::new(engine);
-    let prompt = engine.chat_tokens(&msgs)?;
-    let options = GenerateOptions { max_tokens: args.max_tokens, sampler, stop_at_eog: !args.ignore_eos };
+    let fitted = engine.fit_chat(&msgs, args.max_tokens)?;
+    if fitted.dropped > 0 || fitted.cut {
+        let cut = if fitted.cut { ", and the newest message's beginning" } else { "" };
+        eprintln!("note: the chat is longer than the context: left out the {} oldest message(s){cut}", fitted.dropped);
+    }
+    let (prompt, max_tokens) = (fitted.prompt, fitted.max_reply);
+    let options = GenerateOptions { max_tokens, sampler, stop_at_eog: !args.ignore_eos };
     let mut generation = Generation::new(engine.clone(), prompt, options)?;
 
     let mut stdout = std::io::stdout().lock();
@@ -363,6 +390,42 @@ fn answer(args: &AnswerArgs) -> CliResult {
     let said = stream_events(args.json, || pollster::block_on(a.next()))?;
     if args.json {
         println!("{}", serde_json::json!({ "passage": said.passage, "text": said.text }));
+    }
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn bench(args: &BenchArgs) -> CliResult {
+    let v: serde_json::Value = serde_json::from_str(&read_text(&args.ids)?)?;
+    let ids: Vec<u32> = serde_json::from_value(v.get("ids").cloned().unwrap_or(v)).map_err(|e| format!("{}: expected token ids: {e}", args.ids.display()))?;
+    let device = open_device(&args.device)?;
+    let bytes = read_file(&args.model)?;
+    let options = LoadOptions { max_context: ids.len() + args.generate + 8, ..LoadOptions::default() };
+    let engine = Arc::new(Engine::load(&bytes, &device, &options)?);
+    drop(bytes);
+    // One untimed run compiles kernels and warms caches.
+    pollster::block_on(aisle::generate::benchmark(engine.clone(), ids.clone(), 4))?;
+    let mut runs = Vec::new();
+    for _ in 0..args.reps.max(1) {
+        runs.push(pollster::block_on(aisle::generate::benchmark(engine.clone(), ids.clone(), args.generate))?);
+    }
+    let prefill = median(runs.iter().map(|r| r.0).collect());
+    let decode = median(runs.iter().map(|r| r.1).collect());
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "prefill_tps": prefill, "decode_tps": decode, "device": device::describe(&device),
+                "path": format!("{:?}", engine.model.path()), "weight_bytes": engine.model.weight_bytes(),
+                "runs": runs.iter().map(|r| serde_json::json!({"prefill_tps": r.0, "decode_tps": r.1})).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        println!("{}: prefill {prefill:.1} tok/s, decode {decode:.1} tok/s ({} runs)", device::describe(&device), runs.len());
     }
     Ok(())
 }

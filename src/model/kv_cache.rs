@@ -15,7 +15,11 @@ pub struct LayerCache {
 }
 
 pub struct KvCache {
+    /// Device buffers (the burn-ops and GPU kernel paths).
     pub layers: Vec<LayerCache>,
+    /// Host buffers (the CPU kernel path): per layer (keys, values), `[n_kv_heads, capacity,
+    /// head_dim]` each.
+    pub host: Vec<(Vec<f32>, Vec<f32>)>,
     capacity: usize,
     /// Positions filled so far.
     len: usize,
@@ -27,7 +31,14 @@ impl KvCache {
         let layers = (0..cfg.n_layers)
             .map(|_| LayerCache { k: Tensor::zeros(shape, device), v: Tensor::zeros(shape, device) })
             .collect();
-        KvCache { layers, capacity, len: 0 }
+        KvCache { layers, host: Vec::new(), capacity, len: 0 }
+    }
+
+    /// A cache in host memory, for the CPU kernel path.
+    pub fn new_host(cfg: &LlamaConfig, capacity: usize) -> Self {
+        let n = cfg.n_kv_heads * capacity * cfg.head_dim;
+        let host = (0..cfg.n_layers).map(|_| (vec![0f32; n], vec![0f32; n])).collect();
+        KvCache { layers: Vec::new(), host, capacity, len: 0 }
     }
 
     pub fn capacity(&self) -> usize {
@@ -59,7 +70,9 @@ impl KvCache {
 
     /// Bytes the cache occupies on the device.
     pub fn device_bytes(&self) -> u64 {
-        self.layers.iter().map(|l| 2 * (l.k.shape().num_elements() as u64) * 4).sum()
+        let device: u64 = self.layers.iter().map(|l| 2 * (l.k.shape().num_elements() as u64) * 4).sum();
+        let host: u64 = self.host.iter().map(|(k, v)| ((k.len() + v.len()) * 4) as u64).sum();
+        device + host
     }
 
     /// Writes `k`, `v` (`[n_kv_heads, n, head_dim]`) at positions `pos..pos+n` of `layer` and

@@ -6,6 +6,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use super::ModelError;
 use super::attention::{Rope, attention};
 use super::config::LlamaConfig;
+use super::cpu;
 use super::gpu::{self, GpuWeights};
 use super::kv_cache::KvCache;
 use super::weights::{self, LayerWeights, Weights};
@@ -16,6 +17,8 @@ use crate::gguf::Gguf;
 pub enum ForwardPath {
     /// Our own kernels on quantized weights (wgpu devices, supported weight formats).
     Kernels,
+    /// Our own CPU loops on quantized weights (the CPU device, supported weight formats).
+    CpuKernels,
     /// burn tensor operations on f32 weights: any device, any format; the reference.
     BurnOps,
 }
@@ -29,6 +32,7 @@ struct BurnOps {
 enum Imp {
     BurnOps(Box<BurnOps>),
     Kernels(Box<GpuWeights>),
+    CpuKernels(Box<cpu::CpuWeights>),
 }
 
 pub struct Llama {
@@ -62,19 +66,33 @@ impl Llama {
     ) -> Result<Self, ModelError> {
         let config = LlamaConfig::from_gguf(gguf)?;
         let max_context = max_context.clamp(1, config.context_length);
-        let why_not = if runs_kernels(device) { gpu::unsupported(&config, gguf) } else { Some("a CPU device".into()) };
-        let path = match (path, &why_not) {
-            (Some(ForwardPath::Kernels), Some(why)) => {
-                return Err(ModelError::Unsupported(format!("the kernel path cannot run this model: {why}")));
+        let gpu = runs_kernels(device);
+        let fast = if gpu { ForwardPath::Kernels } else { ForwardPath::CpuKernels };
+        let why_not = |p: ForwardPath| match p {
+            ForwardPath::Kernels if gpu => gpu::unsupported(&config, gguf),
+            ForwardPath::Kernels => Some("not a GPU device".to_string()),
+            ForwardPath::CpuKernels if !gpu => cpu::unsupported(&config, gguf),
+            ForwardPath::CpuKernels => Some("not the CPU device".to_string()),
+            ForwardPath::BurnOps => None,
+        };
+        let path = match path {
+            Some(p) => {
+                if let Some(why) = why_not(p) {
+                    return Err(ModelError::Unsupported(format!("the {p:?} path cannot run this model: {why}")));
+                }
+                p
             }
-            (Some(p), _) => p,
-            (None, None) => ForwardPath::Kernels,
-            (None, Some(_)) => ForwardPath::BurnOps,
+            None if why_not(fast).is_none() => fast,
+            None => ForwardPath::BurnOps,
         };
         let imp = match path {
             ForwardPath::Kernels => {
                 let freqs = weights::rope_freqs(&config, gguf, bytes)?;
                 Imp::Kernels(Box::new(GpuWeights::load(&config, gguf, bytes, device, max_context, freqs.as_deref())?))
+            }
+            ForwardPath::CpuKernels => {
+                let freqs = weights::rope_freqs(&config, gguf, bytes)?;
+                Imp::CpuKernels(Box::new(cpu::CpuWeights::load(&config, gguf, bytes, max_context, freqs.as_deref())?))
             }
             ForwardPath::BurnOps => {
                 let weights = Weights::load(&config, gguf, bytes, device)?;
@@ -89,6 +107,7 @@ impl Llama {
         match self.imp {
             Imp::BurnOps(_) => ForwardPath::BurnOps,
             Imp::Kernels(_) => ForwardPath::Kernels,
+            Imp::CpuKernels(_) => ForwardPath::CpuKernels,
         }
     }
 
@@ -105,11 +124,15 @@ impl Llama {
         match &self.imp {
             Imp::BurnOps(b) => b.weights.device_bytes,
             Imp::Kernels(w) => w.device_bytes,
+            Imp::CpuKernels(w) => w.bytes,
         }
     }
 
     pub fn new_cache(&self) -> KvCache {
-        KvCache::new(&self.config, self.max_context, &self.device)
+        match self.imp {
+            Imp::CpuKernels(_) => KvCache::new_host(&self.config, self.max_context),
+            _ => KvCache::new(&self.config, self.max_context, &self.device),
+        }
     }
 
     /// Runs `tokens` at positions `cache.len()..`, appends them to the cache, and returns the
@@ -129,20 +152,48 @@ impl Llama {
         let logits = match &self.imp {
             Imp::Kernels(w) => w.forward(&self.config, tokens, cache),
             Imp::BurnOps(b) => self.forward_burn(&b.weights, &b.rope, tokens, cache),
+            Imp::CpuKernels(w) => {
+                let logits = w.forward(&self.config, tokens, cache);
+                let n = logits.len();
+                Tensor::from_data(TensorData::new(logits, [1, n]), &self.device)
+            }
         };
         cache.advance(n);
         Ok(logits)
     }
 
     fn forward_burn(&self, weights: &Weights, rope: &Rope, tokens: &[u32], cache: &mut KvCache) -> Tensor<2> {
-        let (n, pos) = (tokens.len(), cache.len());
+        let n = tokens.len();
+        let x = self.hidden_burn(weights, rope, tokens, cache); // [n, n_embd]
+        let last = x.slice([n - 1..n, 0..self.config.n_embd]); // [1, n_embd]
+        let h = rms_norm(last, &weights.output_norm, self.config.rms_eps);
+        h.matmul(weights.head().clone()) // [1, vocab]
+    }
+
+    /// The residual stream after the last block, `[n, n_embd]`.
+    fn hidden_burn(&self, weights: &Weights, rope: &Rope, tokens: &[u32], cache: &mut KvCache) -> Tensor<2> {
+        let pos = cache.len();
         let mut x = self.embed(weights, tokens); // [n, n_embd]
         for (i, layer) in weights.layers.iter().enumerate() {
             x = self.block(rope, i, layer, x, cache, pos);
         }
-        let last = x.slice([n - 1..n, 0..self.config.n_embd]); // [1, n_embd]
-        let h = rms_norm(last, &weights.output_norm, self.config.rms_eps);
-        h.matmul(weights.head().clone()) // [1, vocab]
+        x
+    }
+
+    /// The mean of the final (normed) hidden states of `tokens`, `[n_embd]`: a text embedding,
+    /// for the retrieval experiment in `make eval`. Burn-ops path only; uses a scratch cache.
+    pub fn mean_hidden(&self, tokens: &[u32]) -> Result<Tensor<1>, ModelError> {
+        let Imp::BurnOps(b) = &self.imp else {
+            return Err(ModelError::Unsupported("text embeddings run on the burn-ops path".into()));
+        };
+        let n = tokens.len();
+        if n == 0 || n > self.max_context {
+            return Err(ModelError::ContextFull { needed: n, capacity: self.max_context });
+        }
+        let mut cache = self.new_cache();
+        let x = self.hidden_burn(&b.weights, &b.rope, tokens, &mut cache);
+        let h = rms_norm(x, &b.weights.output_norm, self.config.rms_eps); // [n, n_embd]
+        Ok(h.mean_dim(0).reshape([self.config.n_embd]))
     }
 
     /// `[n, n_embd]` rows of the embedding table.

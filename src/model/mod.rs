@@ -2,6 +2,7 @@
 
 pub mod attention;
 pub mod config;
+pub mod cpu;
 pub mod gpu;
 pub mod kv_cache;
 pub mod llama;

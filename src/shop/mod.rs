@@ -1,6 +1,7 @@
 //! Shopping intelligence: the shop's catalog and policies, retrieval, prompts, constrained
 //! decoding, and the shopper's on-device profile.
 
+#[cfg(feature = "model")]
 pub mod assist;
 pub mod catalog;
 pub mod constrain;
@@ -12,6 +13,7 @@ pub mod query;
 pub mod retrieve;
 pub mod reviews;
 
+#[cfg(feature = "model")]
 pub use assist::{Answer, AssistEvent, Plan, Shop, SuggestOptions, Suggestion};
 pub use catalog::{Catalog, CatalogError, Product};
 pub use policy::{Policies, PolicyError};

@@ -1,0 +1,157 @@
+// `make bench`: Aisle against its peers in one run on this machine, same GGUF, same prompt
+// (the 256 token ids of tests/reference/bench256.json), then 128 greedy tokens, median of 3.
+//
+//   browser (one headless Chromium): Aisle on WebGPU, Aisle on the CPU (wasm), wllama
+//   native: the aisle CLI and llama.cpp (llama-cpp-python), same thread count
+//
+// Prints a table with ratios and writes $TARGET/bench/results.json. Absolute numbers on shared
+// machines are noise; the ratios, measured side by side, are the point.
+
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { serve } from "./serve.mjs";
+import { wasmSizes } from "./wasm-size.mjs";
+import { launch } from "../tests/browser/chromium.mjs";
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const TARGET = process.env.CARGO_TARGET_DIR || path.join(REPO, "target");
+const AISLE = process.env.AISLE_BIN || path.join(TARGET, "release/aisle");
+const PYTHON = process.env.LLAMACPP_PYTHON; // the venv's python, set by the Makefile
+const MODEL = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+const SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+const IDS = path.join(REPO, "tests/reference/bench256.json");
+const GEN = 128;
+const REPS = 3;
+const THREADS = Number(process.env.BENCH_THREADS || Math.min(2, cpus().length));
+
+const bench = JSON.parse(readFileSync(IDS, "utf8"));
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+const log = (...a) => console.error("[bench]", ...a);
+
+function native() {
+  log(`aisle CLI, cpu, ${THREADS} threads`);
+  const env = { ...process.env, RAYON_NUM_THREADS: String(THREADS) };
+  const aisle = JSON.parse(execFileSync(AISLE, ["bench", "--model", MODEL, "--ids", IDS, "--gen", String(GEN), "--reps", String(REPS), "--device", "cpu", "--json"], { cwd: REPO, env, encoding: "utf8" }).trim().split("\n").pop());
+  let gpu = null;
+  try {
+    log("aisle CLI, gpu (wgpu: lavapipe on machines without a GPU)");
+    gpu = JSON.parse(execFileSync(AISLE, ["bench", "--model", MODEL, "--ids", IDS, "--gen", "32", "--reps", "1", "--device", "gpu", "--json"], { cwd: REPO, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim().split("\n").pop());
+  } catch (e) {
+    log(`aisle gpu: ${e.message.split("\n")[0]}`);
+  }
+  log(`llama.cpp (llama-cpp-python 0.3.36), ${THREADS} threads`);
+  const llama = JSON.parse(execFileSync(PYTHON, [path.join(REPO, "scripts/bench_llamacpp.py"), MODEL, IDS, String(GEN), String(REPS), String(THREADS)], { cwd: REPO, encoding: "utf8" }).trim().split("\n").pop());
+  return { aisle, aisle_gpu: gpu, llama_cpp: llama };
+}
+
+async function browser() {
+  const wllamaDir = process.env.WLLAMA_DIR || path.join(REPO, "node_modules/@wllama/wllama/esm");
+  const server = await serve({ port: 0, extra: { "/vendor/wllama/": wllamaDir } });
+  const out = {};
+  try {
+    // Cold load (fresh profile), then cached time to first token, for each Aisle backend.
+    for (const backend of ["webgpu", "cpu"]) {
+      const { context, close } = await launch({ webgpu: true });
+      try {
+        const page = await context.newPage();
+        await page.goto(`${server.url}/tests/browser/blank.html`);
+        log(`aisle in chromium, ${backend}`);
+        out[`aisle_${backend}`] = await page.evaluate(
+          async ({ model, sha256, backend, ids, gen, reps }) => {
+            const { Aisle } = await import("/www/aisle.js");
+            const t0 = performance.now();
+            let a = await Aisle.load({ model, sha256, backend });
+            const coldLoadMs = performance.now() - t0;
+            const weightBytes = a.weightBytes;
+            const runs = [];
+            await a.benchmark(ids, 4); // warm-up: shader compilation, caches
+            for (let i = 0; i < reps; i++) runs.push(await a.benchmark(ids, gen));
+            a.dispose();
+            // Cached: weights from Cache Storage; time from load() to the first streamed piece.
+            const t1 = performance.now();
+            a = await Aisle.load({ model, sha256, backend });
+            for await (const _ of a.chat([{ role: "user", content: "Hi" }], { maxTokens: 1 })) break;
+            const ttftCachedMs = performance.now() - t1;
+            a.dispose();
+            const med = (k) => runs.map((r) => r[k]).sort((x, y) => x - y)[Math.floor(runs.length / 2)];
+            return { prefill_tps: med("prefillTps"), decode_tps: med("decodeTps"), runs, cold_load_ms: coldLoadMs, ttft_cached_ms: ttftCachedMs, weight_bytes: weightBytes };
+          },
+          { model: `/${MODEL}`, sha256: SHA256, backend, ids: bench.ids, gen: backend === "webgpu" ? 32 : GEN, reps: backend === "webgpu" ? 1 : REPS },
+        );
+      } finally {
+        await close();
+      }
+    }
+    const { context, close } = await launch({ webgpu: true });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/tests/browser/blank.html`);
+      log("wllama 3.13.0 in chromium, single thread");
+      out.wllama = await page.evaluate(
+        async ({ model, text, gen, reps }) => {
+          const { Wllama } = await import("/vendor/wllama/index.js");
+          const w = new Wllama({ default: "/vendor/wllama/wasm/wllama.wasm" }, { suppressNativeLog: true });
+          await w.loadModelFromUrl(model, { n_ctx: 512, n_threads: 1, n_batch: 512 });
+          const runs = [];
+          for (let i = 0; i <= reps; i++) {
+            const r = await w.createCompletion({ prompt: text, max_tokens: gen, temperature: 0, ignore_eos: true, cache_prompt: false });
+            if (i > 0) runs.push({ prefill_tps: r.timings.prompt_per_second, decode_tps: r.timings.predicted_per_second, prompt_n: r.timings.prompt_n, predicted_n: r.timings.predicted_n });
+          }
+          await w.exit();
+          const med = (k) => runs.map((r) => r[k]).sort((x, y) => x - y)[Math.floor(runs.length / 2)];
+          return { prefill_tps: med("prefill_tps"), decode_tps: med("decode_tps"), runs, multithread: false };
+        },
+        { model: `/${MODEL}`, text: bench.text, gen: GEN, reps: REPS },
+      );
+    } finally {
+      await close();
+    }
+  } finally {
+    await server.close();
+  }
+  return out;
+}
+
+const nativeResults = native();
+const browserResults = await browser();
+const best = ["aisle_webgpu", "aisle_cpu"].reduce((a, b) => (browserResults[b].decode_tps > browserResults[a].decode_tps ? b : a));
+const sizes = wasmSizes(path.join(REPO, "pkg/aisle_bg.wasm"));
+const results = {
+  browser: browserResults,
+  native: { aisle: nativeResults.aisle, aisle_gpu: nativeResults.aisle_gpu, llama_cpp: nativeResults.llama_cpp },
+  ratios: {
+    browser_decode_vs_wllama: browserResults[best].decode_tps / browserResults.wllama.decode_tps,
+    browser_prefill_vs_wllama: Math.max(browserResults.aisle_webgpu.prefill_tps, browserResults.aisle_cpu.prefill_tps) / browserResults.wllama.prefill_tps,
+    native_decode_vs_llamacpp: nativeResults.aisle.decode_tps / nativeResults.llama_cpp.decode_tps,
+    native_prefill_vs_llamacpp: nativeResults.aisle.prefill_tps / nativeResults.llama_cpp.prefill_tps,
+  },
+  browser_best_backend: best,
+  gpu_bytes: browserResults.aisle_webgpu.weight_bytes,
+  cpu_weight_bytes: browserResults.aisle_cpu.weight_bytes,
+  gguf_bytes: statSync(path.join(REPO, MODEL)).size,
+  wasm_bytes: sizes.raw,
+  wasm_bytes_brotli: sizes.brotli,
+  ttft_cached_ms: Math.min(browserResults.aisle_webgpu.ttft_cached_ms, browserResults.aisle_cpu.ttft_cached_ms),
+  cold_load_ms: browserResults[best].cold_load_ms,
+  load: `uptime load average ${loadavg().map((l) => l.toFixed(2)).join(" ")} on ${cpus().length} cores`,
+  settings: { prompt_tokens: bench.ids.length, generated: GEN, repetitions: REPS, threads: THREADS, webgpu: "SwiftShader (32 tokens, 1 run: it is slow)" },
+};
+mkdirSync(path.join(TARGET, "bench"), { recursive: true });
+writeFileSync(path.join(TARGET, "bench/results.json"), JSON.stringify(results, null, 2));
+
+const row = (name, r) => `| ${name.padEnd(22)} | ${r.prefill_tps.toFixed(1).padStart(8)} | ${r.decode_tps.toFixed(1).padStart(8)} |`;
+console.log(`\n| engine                 | prefill tok/s | decode tok/s |\n|---|---|---|`);
+console.log(row("aisle webgpu (browser)", browserResults.aisle_webgpu));
+console.log(row("aisle cpu (browser)", browserResults.aisle_cpu));
+console.log(row("wllama (browser)", browserResults.wllama));
+console.log(row(`aisle cli (${THREADS} thr)`, nativeResults.aisle));
+if (nativeResults.aisle_gpu) console.log(row("aisle cli gpu", nativeResults.aisle_gpu));
+console.log(row(`llama.cpp (${THREADS} thr)`, nativeResults.llama_cpp));
+console.log(`\nratios: ${JSON.stringify(results.ratios)}`);
+console.log(`weights: ${results.cpu_weight_bytes} bytes on the CPU, ${results.gpu_bytes} on the GPU, GGUF ${results.gguf_bytes}`);
+console.log(`wasm: ${results.wasm_bytes} raw, ${results.wasm_bytes_brotli} brotli; cold load ${results.cold_load_ms.toFixed(0)} ms; cached load to first token ${results.ttft_cached_ms.toFixed(0)} ms`);
+console.log(`${results.load}\nwrote ${path.join(TARGET, "bench/results.json")}`);

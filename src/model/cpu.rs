@@ -1,0 +1,616 @@
+//! The forward pass on the CPU with weights kept quantized, for the browser without WebGPU
+//! (wasm SIMD128) and the native CLI (AVX2 when the processor has it, rows split across
+//! threads).
+//!
+//! Decode reads every weight once per token, so the f32 weights of the burn-ops path cost
+//! 540 MB of memory traffic per token; Q4_1/Q8_0 blocks cost 96 MB. Activations stay f32 (unlike
+//! llama.cpp, which rounds them to 8 bits): greedy output stays that of an f32 implementation.
+//! The loops are written so that LLVM vectorizes them; each has its reference in
+//! [`crate::quant`] and `tests/model.rs` compares the whole path with the naive implementation.
+
+use super::ModelError;
+use super::config::{LlamaConfig, RopeKind};
+use super::kv_cache::KvCache;
+use crate::gguf::{Gguf, TensorInfo};
+use crate::quant::{self, GgmlType};
+
+/// A quantized `[rows, cols]` matrix, its blocks split into scales and values.
+pub struct QMat {
+    pub rows: usize,
+    pub cols: usize,
+    /// Per block: scale `d`.
+    d: Vec<f32>,
+    /// Per block: min `m` (Q4_1; empty for Q8_0).
+    m: Vec<f32>,
+    /// Q4_1: 16 bytes of nibbles per block; Q8_0: 32 signed bytes per block.
+    q: Vec<u8>,
+    q8: bool,
+}
+
+impl QMat {
+    /// Whether a GGUF tensor type has a CPU kernel.
+    pub fn supports(ty: GgmlType) -> bool {
+        matches!(ty, GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0)
+    }
+
+    /// Splits the GGUF blocks of a `[rows, cols]` matrix (`cols` a multiple of 32).
+    pub fn from_blocks(ty: GgmlType, raw: &[u8], rows: usize, cols: usize) -> Result<Self, quant::QuantError> {
+        if !Self::supports(ty) {
+            return Err(quant::QuantError::Unsupported(ty));
+        }
+        let expected = rows * cols / 32 * ty.type_size();
+        if cols % 32 != 0 || raw.len() != expected {
+            return Err(quant::QuantError::SizeMismatch { ty, n_bytes: raw.len(), n_elements: rows * cols, expected });
+        }
+        let nb = rows * cols / 32;
+        let half = |b: &[u8], i: usize| half::f16::from_le_bytes([b[i], b[i + 1]]).to_f32();
+        let (mut d, mut m, mut q) = (Vec::with_capacity(nb), Vec::new(), Vec::new());
+        match ty {
+            GgmlType::Q4_1 | GgmlType::Q4_0 => {
+                m.reserve(nb);
+                q.reserve(nb * 16);
+                for b in raw.chunks_exact(ty.type_size()) {
+                    let scale = half(b, 0);
+                    d.push(scale);
+                    if ty == GgmlType::Q4_1 {
+                        m.push(half(b, 2));
+                        q.extend_from_slice(&b[4..20]);
+                    } else {
+                        m.push(-8.0 * scale); // (q - 8)·d = q·d + (-8d): Q4_0 as Q4_1
+                        q.extend_from_slice(&b[2..18]);
+                    }
+                }
+            }
+            GgmlType::Q8_0 => {
+                q.reserve(nb * 32);
+                for b in raw.chunks_exact(34) {
+                    d.push(half(b, 0));
+                    q.extend_from_slice(&b[2..34]);
+                }
+            }
+            other => return Err(quant::QuantError::Unsupported(other)),
+        }
+        Ok(QMat { rows, cols, d, m, q, q8: ty == GgmlType::Q8_0 })
+    }
+
+    pub fn bytes(&self) -> u64 {
+        ((self.d.len() + self.m.len()) * 4 + self.q.len()) as u64
+    }
+
+    /// Row `r` dequantized into `out` (`cols` values).
+    fn row(&self, r: usize, out: &mut [f32]) {
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if !self.q8 {
+            return simd::row_q4(self, r, out);
+        }
+        let nb = self.cols / 32;
+        for b in 0..nb {
+            let k = r * nb + b;
+            let y = &mut out[b * 32..b * 32 + 32];
+            if self.q8 {
+                let q = &self.q[k * 32..k * 32 + 32];
+                for j in 0..32 {
+                    y[j] = (q[j] as i8) as f32 * self.d[k];
+                }
+            } else {
+                let q = &self.q[k * 16..k * 16 + 16];
+                let (d, m) = (self.d[k], self.m[k]);
+                for j in 0..16 {
+                    y[j] = (q[j] & 15) as f32 * d + m;
+                    y[j + 16] = (q[j] >> 4) as f32 * d + m;
+                }
+            }
+        }
+    }
+
+    /// `Σ_k W[r, k] · x[k]` for one row and one vector; `sums[b]` is `Σ x` over block `b`.
+    #[inline(always)]
+    fn dot(&self, r: usize, x: &[f32], sums: &[f32]) -> f32 {
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        {
+            simd::dot_row(self, r, x, sums)
+        }
+        #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+        {
+            self.dot_portable(r, x, sums)
+        }
+    }
+
+    /// [`QMat::dot`] as plain loops (LLVM vectorizes them for SSE/AVX2; the CPU reference).
+    #[inline(always)]
+    pub fn dot_portable(&self, r: usize, x: &[f32], sums: &[f32]) -> f32 {
+        let nb = self.cols / 32;
+        let mut acc = [0f32; 16];
+        let mut min_term = 0f32;
+        for b in 0..nb {
+            let k = r * nb + b;
+            let xb = &x[b * 32..b * 32 + 32];
+            let d = self.d[k];
+            if self.q8 {
+                let q = &self.q[k * 32..k * 32 + 32];
+                for j in 0..16 {
+                    acc[j] += d * ((q[j] as i8) as f32 * xb[j] + (q[j + 16] as i8) as f32 * xb[j + 16]);
+                }
+            } else {
+                let q = &self.q[k * 16..k * 16 + 16];
+                for j in 0..16 {
+                    acc[j] += d * ((q[j] & 15) as f32 * xb[j] + (q[j] >> 4) as f32 * xb[j + 16]);
+                }
+                min_term += self.m[k] * sums[b];
+            }
+        }
+        acc.iter().sum::<f32>() + min_term
+    }
+
+    /// `out[t, r] (+)= (W x_t)[r]` for `m` vectors `x: [m, cols]`, `out: [m, rows]`.
+    pub fn matvec(&self, x: &[f32], m: usize, out: &mut [f32], accumulate: bool) {
+        let sums: Vec<f32> = x.chunks_exact(32).map(|c| c.iter().sum()).collect(); // [m, cols/32]
+        parallel_rows(out, m, self.rows, |r0, block| self.rows_dispatch(r0, block, x, &sums, m, accumulate));
+    }
+
+    /// [`QMat::rows_into`] compiled for AVX2 + FMA when the processor has them.
+    fn rows_dispatch(&self, r0: usize, block: &mut [f32], x: &[f32], sums: &[f32], m: usize, accumulate: bool) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the features were just detected.
+            return unsafe { self.rows_avx2(r0, block, x, sums, m, accumulate) };
+        }
+        self.rows_into(r0, block, x, sums, m, accumulate)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn rows_avx2(&self, r0: usize, block: &mut [f32], x: &[f32], sums: &[f32], m: usize, accumulate: bool) {
+        self.rows_into(r0, block, x, sums, m, accumulate)
+    }
+
+    /// Rows `r0..` of every token: `block[t * len + i] (+)= (W x_t)[r0 + i]`. One vector: the
+    /// quantized dot product. Several (prefill): each row dequantized once, then plain f32 dot
+    /// products with every vector.
+    #[inline(always)]
+    fn rows_into(&self, r0: usize, block: &mut [f32], x: &[f32], sums: &[f32], m: usize, accumulate: bool) {
+        let nb = self.cols / 32;
+        let len = block.len() / m;
+        let cols = self.cols;
+        if m == 1 {
+            for i in 0..len {
+                let v = self.dot(r0 + i, x, &sums[..nb]);
+                let o = &mut block[i];
+                *o = if accumulate { *o + v } else { v };
+            }
+            return;
+        }
+        // Prefill: TILE rows dequantized together, so that each token's vector is read once
+        // per tile rather than once per row.
+        let mut tile = vec![0f32; TILE * cols];
+        for i0 in (0..len).step_by(TILE) {
+            let n = TILE.min(len - i0);
+            for j in 0..n {
+                self.row(r0 + i0 + j, &mut tile[j * cols..(j + 1) * cols]);
+            }
+            tile[n * cols..].fill(0.0);
+            for t in 0..m {
+                let v = dot_tile(&tile, &x[t * cols..(t + 1) * cols], cols);
+                for (j, v) in v.iter().take(n).enumerate() {
+                    let o = &mut block[t * len + i0 + j];
+                    *o = if accumulate { *o + v } else { *v };
+                }
+            }
+        }
+    }
+}
+
+/// Rows dequantized together in prefill.
+const TILE: usize = 8;
+
+/// The dot products of the `TILE` rows of `tile` (`[TILE, cols]`) with `x`, reading `x` once.
+#[inline(always)]
+fn dot_tile(tile: &[f32], x: &[f32], cols: usize) -> [f32; TILE] {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        simd::dot_tile(tile, x, cols)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let mut acc = [[0f32; 8]; TILE];
+        for c in (0..cols).step_by(8) {
+            let xv = &x[c..c + 8];
+            for (r, a) in acc.iter_mut().enumerate() {
+                let w = &tile[r * cols + c..r * cols + c + 8];
+                for j in 0..8 {
+                    a[j] += w[j] * xv[j];
+                }
+            }
+        }
+        acc.map(|a| a.iter().sum())
+    }
+}
+
+/// WebAssembly SIMD128 versions of the inner loops: LLVM does not vectorize the portable ones
+/// for wasm32 (measured: 10 tok/s instead of 30).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::*;
+
+    use super::QMat;
+
+    /// Four f32 lanes from 16 bytes at `p` (unaligned).
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> v128 {
+        // SAFETY: the caller guarantees 16 readable bytes at `p`.
+        unsafe { v128_load(p as *const v128) }
+    }
+
+    #[inline(always)]
+    fn hsum(v: v128) -> f32 {
+        f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v) + f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v)
+    }
+
+    pub fn dot_tile(tile: &[f32], x: &[f32], cols: usize) -> [f32; super::TILE] {
+        let mut acc = [f32x4_splat(0.0); super::TILE];
+        // SAFETY: `tile` holds TILE rows of `cols` floats and `x` one; cols is a multiple of 32.
+        unsafe {
+            for c in (0..cols).step_by(4) {
+                let xv = load(x.as_ptr().add(c));
+                for (r, a) in acc.iter_mut().enumerate() {
+                    *a = f32x4_add(*a, f32x4_mul(load(tile.as_ptr().add(r * cols + c)), xv));
+                }
+            }
+        }
+        acc.map(hsum)
+    }
+
+    /// Row `r` of a Q4_1 matrix, dequantized: `q·d + m`.
+    pub fn row_q4(w: &QMat, r: usize, out: &mut [f32]) {
+        let nb = w.cols / 32;
+        for b in 0..nb {
+            let k = r * nb + b;
+            let (d, m) = (f32x4_splat(w.d[k]), f32x4_splat(w.m[k]));
+            // SAFETY: a block is 16 bytes of q and 32 floats of out.
+            unsafe {
+                let bytes = v128_load(w.q.as_ptr().add(k * 16) as *const v128);
+                let lo = u8_to_f32(v128_and(bytes, u8x16_splat(15)));
+                let hi = u8_to_f32(u8x16_shr(bytes, 4));
+                let o = out.as_mut_ptr().add(b * 32);
+                for j in 0..4 {
+                    v128_store(o.add(4 * j) as *mut v128, f32x4_add(f32x4_mul(lo[j], d), m));
+                    v128_store(o.add(16 + 4 * j) as *mut v128, f32x4_add(f32x4_mul(hi[j], d), m));
+                }
+            }
+        }
+    }
+
+    /// 16 unsigned bytes as four f32x4 (lanes 0-3, 4-7, 8-11, 12-15).
+    #[inline(always)]
+    fn u8_to_f32(v: v128) -> [v128; 4] {
+        let lo = u16x8_extend_low_u8x16(v);
+        let hi = u16x8_extend_high_u8x16(v);
+        [
+            f32x4_convert_u32x4(u32x4_extend_low_u16x8(lo)),
+            f32x4_convert_u32x4(u32x4_extend_high_u16x8(lo)),
+            f32x4_convert_u32x4(u32x4_extend_low_u16x8(hi)),
+            f32x4_convert_u32x4(u32x4_extend_high_u16x8(hi)),
+        ]
+    }
+
+    /// 16 signed bytes as four f32x4.
+    #[inline(always)]
+    fn i8_to_f32(v: v128) -> [v128; 4] {
+        let lo = i16x8_extend_low_i8x16(v);
+        let hi = i16x8_extend_high_i8x16(v);
+        [
+            f32x4_convert_i32x4(i32x4_extend_low_i16x8(lo)),
+            f32x4_convert_i32x4(i32x4_extend_high_i16x8(lo)),
+            f32x4_convert_i32x4(i32x4_extend_low_i16x8(hi)),
+            f32x4_convert_i32x4(i32x4_extend_high_i16x8(hi)),
+        ]
+    }
+
+    /// `Σ_k W[r, k] · x[k]`, as [`QMat::dot_portable`] computes it (per-block scale, Q4_1 min
+    /// term from the block sums).
+    pub fn dot_row(w: &QMat, r: usize, x: &[f32], sums: &[f32]) -> f32 {
+        let nb = w.cols / 32;
+        let mut acc = f32x4_splat(0.0);
+        let mut min_term = 0f32;
+        for b in 0..nb {
+            let k = r * nb + b;
+            let xb = &x[b * 32..b * 32 + 32];
+            let xp = xb.as_ptr();
+            // SAFETY: a block is 32 floats of x and 16 (Q4_1) or 32 (Q8_0) bytes of q.
+            let s = unsafe {
+                if w.q8 {
+                    let qp = w.q.as_ptr().add(k * 32);
+                    let a = i8_to_f32(v128_load(qp as *const v128));
+                    let c = i8_to_f32(v128_load(qp.add(16) as *const v128));
+                    let mut s = f32x4_mul(a[0], load(xp));
+                    for j in 1..4 {
+                        s = f32x4_add(s, f32x4_mul(a[j], load(xp.add(4 * j))));
+                    }
+                    for j in 0..4 {
+                        s = f32x4_add(s, f32x4_mul(c[j], load(xp.add(16 + 4 * j))));
+                    }
+                    s
+                } else {
+                    let bytes = v128_load(w.q.as_ptr().add(k * 16) as *const v128);
+                    let lo = u8_to_f32(v128_and(bytes, u8x16_splat(15)));
+                    let hi = u8_to_f32(u8x16_shr(bytes, 4));
+                    let mut s = f32x4_mul(lo[0], load(xp));
+                    for j in 1..4 {
+                        s = f32x4_add(s, f32x4_mul(lo[j], load(xp.add(4 * j))));
+                    }
+                    for j in 0..4 {
+                        s = f32x4_add(s, f32x4_mul(hi[j], load(xp.add(16 + 4 * j))));
+                    }
+                    min_term += w.m[k] * sums[b];
+                    s
+                }
+            };
+            acc = f32x4_add(acc, f32x4_mul(f32x4_splat(w.d[k]), s));
+        }
+        hsum(acc) + min_term
+    }
+}
+
+/// Splits `out: [m, rows]` into row ranges, runs `work(first_row, block)` on each (in
+/// parallel natively), and scatters the results back. Each block is `[m, rows_in_range]`.
+fn parallel_rows(out: &mut [f32], m: usize, rows: usize, work: impl Fn(usize, &mut [f32]) + Sync) {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        use rayon::prelude::*;
+        if m == 1 {
+            // One vector: the blocks are contiguous slices of `out`, no copies.
+            let threads = rayon::current_num_threads().max(1);
+            let per = rows.div_ceil(threads * 2).max(64);
+            out.par_chunks_mut(per).enumerate().for_each(|(k, block)| work(k * per, block));
+            return;
+        }
+        let threads = rayon::current_num_threads().max(1);
+        let per = rows.div_ceil(threads * 4).max(16);
+        let ranges: Vec<(usize, usize)> = (0..rows).step_by(per).map(|r| (r, (r + per).min(rows))).collect();
+        let blocks: Vec<Vec<f32>> = ranges
+            .par_iter()
+            .map(|&(a, b)| {
+                let len = b - a;
+                let mut block = vec![0f32; m * len];
+                for t in 0..m {
+                    block[t * len..(t + 1) * len].copy_from_slice(&out[t * rows + a..t * rows + b]);
+                }
+                work(a, &mut block);
+                block
+            })
+            .collect();
+        for ((a, b), block) in ranges.into_iter().zip(blocks) {
+            let len = b - a;
+            for t in 0..m {
+                out[t * rows + a..t * rows + b].copy_from_slice(&block[t * len..(t + 1) * len]);
+            }
+        }
+    }
+    #[cfg(target_family = "wasm")]
+    {
+        // One thread, one range: the block layout is `out`'s own.
+        let _ = (m, rows);
+        work(0, out);
+    }
+}
+
+struct CpuLayer {
+    attn_norm: Vec<f32>,
+    wqkv: QMat,
+    wo: QMat,
+    ffn_norm: Vec<f32>,
+    gate: QMat,
+    up: QMat,
+    down: QMat,
+}
+
+pub struct CpuWeights {
+    layers: Vec<CpuLayer>,
+    embd: QMat,
+    /// `None` when the head is the embedding (tied).
+    head: Option<QMat>,
+    output_norm: Vec<f32>,
+    cos: Vec<f32>, // [capacity, rope_dims/2]
+    sin: Vec<f32>,
+    pub bytes: u64,
+}
+
+/// Why the CPU kernel path cannot run this model, or `None` if it can.
+pub fn unsupported(cfg: &LlamaConfig, gguf: &Gguf) -> Option<String> {
+    if cfg.n_embd % 32 != 0 || cfg.n_ff % 32 != 0 || cfg.head_dim % 2 != 0 {
+        return Some("dimensions not multiples of 32".into());
+    }
+    for t in &gguf.tensors {
+        if t.name.ends_with(".weight") && t.dims.len() == 2 && !QMat::supports(t.ggml_type) {
+            return Some(format!("tensor {} is {:?}", t.name, t.ggml_type));
+        }
+        if t.name.ends_with(".bias") {
+            return Some(format!("tensor {} (biases)", t.name));
+        }
+    }
+    None
+}
+
+struct Reader<'a> {
+    gguf: &'a Gguf,
+    bytes: &'a [u8],
+    total: u64,
+}
+
+impl Reader<'_> {
+    fn info(&self, name: &str, expect: &[usize]) -> Result<&TensorInfo, ModelError> {
+        let info = self.gguf.require_tensor(name)?;
+        let dims: Vec<usize> = info.dims.iter().map(|&d| d as usize).collect();
+        if dims != expect {
+            return Err(ModelError::Shape { tensor: name.to_string(), expected: expect.to_vec(), found: dims });
+        }
+        Ok(info)
+    }
+
+    fn vector(&mut self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
+        let info = self.info(name, &[len])?;
+        let raw = self.gguf.tensor_bytes(self.bytes, info)?;
+        let v = quant::dequantize_to_vec(info.ggml_type, raw, len).map_err(|e| ModelError::Quant { tensor: name.into(), source: e })?;
+        self.total += (len * 4) as u64;
+        Ok(v)
+    }
+
+    /// GGUF matrices of one type and width, rows stacked.
+    fn matrix(&mut self, names: &[String], cols: usize, rows: &[usize]) -> Result<QMat, ModelError> {
+        let mut raw = Vec::new();
+        let mut ty = None;
+        for (name, &r) in names.iter().zip(rows) {
+            let info = self.info(name, &[cols, r])?;
+            if ty.is_some_and(|t| t != info.ggml_type) {
+                return Err(ModelError::Unsupported(format!("{name}: mixed quantization in a fused matrix")));
+            }
+            ty = Some(info.ggml_type);
+            raw.extend_from_slice(self.gguf.tensor_bytes(self.bytes, info)?);
+        }
+        let ty = ty.expect("at least one matrix");
+        let m = QMat::from_blocks(ty, &raw, rows.iter().sum(), cols).map_err(|e| ModelError::Quant { tensor: names.join("+"), source: e })?;
+        self.total += m.bytes();
+        Ok(m)
+    }
+}
+
+impl CpuWeights {
+    pub fn load(cfg: &LlamaConfig, gguf: &Gguf, bytes: &[u8], capacity: usize, rope_freqs: Option<&[f32]>) -> Result<Self, ModelError> {
+        let mut rd = Reader { gguf, bytes, total: 0 };
+        let (e, hd, ff) = (cfg.n_embd, cfg.head_dim, cfg.n_ff);
+        let (q, kv) = (cfg.n_heads * hd, cfg.kv_dim());
+        let embd = rd.matrix(&["token_embd.weight".into()], e, &[cfg.vocab_size])?;
+        let head = match gguf.tensor("output.weight") {
+            Some(_) => Some(rd.matrix(&["output.weight".into()], e, &[cfg.vocab_size])?),
+            None => None,
+        };
+        let output_norm = rd.vector("output_norm.weight", e)?;
+        let mut layers = Vec::with_capacity(cfg.n_layers);
+        for i in 0..cfg.n_layers {
+            let p = |s: &str| format!("blk.{i}.{s}.weight");
+            layers.push(CpuLayer {
+                attn_norm: rd.vector(&p("attn_norm"), e)?,
+                wqkv: rd.matrix(&[p("attn_q"), p("attn_k"), p("attn_v")], e, &[q, kv, kv])?,
+                wo: rd.matrix(&[p("attn_output")], q, &[e])?,
+                ffn_norm: rd.vector(&p("ffn_norm"), e)?,
+                gate: rd.matrix(&[p("ffn_gate")], e, &[ff])?,
+                up: rd.matrix(&[p("ffn_up")], e, &[ff])?,
+                down: rd.matrix(&[p("ffn_down")], ff, &[e])?,
+            });
+        }
+        let (cos, sin) = super::attention::rope_tables(cfg, capacity, rope_freqs);
+        Ok(CpuWeights { layers, embd, head, output_norm, cos, sin, bytes: rd.total })
+    }
+
+    /// Runs `tokens` at positions `cache.len()..` (checked by the caller), writes their keys and
+    /// values into the cache, and returns the last token's logits.
+    pub fn forward(&self, cfg: &LlamaConfig, tokens: &[u32], cache: &mut KvCache) -> Vec<f32> {
+        let (m, pos, e, capacity) = (tokens.len(), cache.len(), cfg.n_embd, cache.capacity());
+        let (hd, nh, nkv) = (cfg.head_dim, cfg.n_heads, cfg.n_kv_heads);
+        let qkv_w = (nh + 2 * nkv) * hd;
+        let mut x = vec![0f32; m * e];
+        for (t, &tok) in tokens.iter().enumerate() {
+            self.embd.row(tok as usize, &mut x[t * e..(t + 1) * e]);
+        }
+        let mut h = vec![0f32; m * e];
+        let mut qkv = vec![0f32; m * qkv_w];
+        let mut att = vec![0f32; m * nh * hd];
+        let (mut gate, mut up) = (vec![0f32; m * cfg.n_ff], vec![0f32; m * cfg.n_ff]);
+        for (i, w) in self.layers.iter().enumerate() {
+            rms_norm(&x, &w.attn_norm, cfg.rms_eps, &mut h);
+            w.wqkv.matvec(&h, m, &mut qkv, false);
+            let (kc, vc) = &mut cache.host[i];
+            for t in 0..m {
+                let row = &mut qkv[t * qkv_w..(t + 1) * qkv_w];
+                for head in 0..nh + nkv {
+                    self.rope(cfg, &mut row[head * hd..(head + 1) * hd], pos + t);
+                }
+                for kvh in 0..nkv {
+                    let dst = (kvh * capacity + pos + t) * hd;
+                    kc[dst..dst + hd].copy_from_slice(&row[(nh + kvh) * hd..(nh + kvh + 1) * hd]);
+                    vc[dst..dst + hd].copy_from_slice(&row[(nh + nkv + kvh) * hd..(nh + nkv + kvh + 1) * hd]);
+                }
+            }
+            attention(cfg, &qkv, kc, vc, capacity, pos, m, &mut att);
+            w.wo.matvec(&att, m, &mut x, true);
+            rms_norm(&x, &w.ffn_norm, cfg.rms_eps, &mut h);
+            w.gate.matvec(&h, m, &mut gate, false);
+            w.up.matvec(&h, m, &mut up, false);
+            for (g, u) in gate.iter_mut().zip(&up) {
+                *g = *g / (1.0 + (-*g).exp()) * u;
+            }
+            w.down.matvec(&gate, m, &mut x, true);
+        }
+        let mut last = vec![0f32; e];
+        rms_norm(&x[(m - 1) * e..], &self.output_norm, cfg.rms_eps, &mut last);
+        let head = self.head.as_ref().unwrap_or(&self.embd);
+        let mut logits = vec![0f32; head.rows];
+        head.matvec(&last, 1, &mut logits, false);
+        logits
+    }
+
+    /// Rotates one head vector in place for position `p`.
+    fn rope(&self, cfg: &LlamaConfig, v: &mut [f32], p: usize) {
+        let half = cfg.rope_dims / 2;
+        let (cos, sin) = (&self.cos[p * half..(p + 1) * half], &self.sin[p * half..(p + 1) * half]);
+        for i in 0..half {
+            let (a, b) = match cfg.rope_kind {
+                RopeKind::Adjacent => (2 * i, 2 * i + 1),
+                RopeKind::HalfSplit => (i, i + half),
+            };
+            let (x0, x1) = (v[a], v[b]);
+            v[a] = x0 * cos[i] - x1 * sin[i];
+            v[b] = x0 * sin[i] + x1 * cos[i];
+        }
+    }
+}
+
+/// `out[t] = x[t] / sqrt(mean(x[t]²) + eps) · w` for every row of `x`.
+fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    let d = w.len();
+    for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+        let ms = row.iter().map(|v| v * v).sum::<f32>() / d as f32;
+        let s = 1.0 / (ms + eps).sqrt();
+        for ((o, v), g) in o.iter_mut().zip(row).zip(w) {
+            *o = v * s * g;
+        }
+    }
+}
+
+/// Causal GQA attention of the `m` query rows of `qkv` (positions `pos..pos+m`) over the
+/// cache (`[n_kv, capacity, hd]`) -> `out: [m, n_heads·hd]`.
+#[allow(clippy::too_many_arguments)]
+fn attention(cfg: &LlamaConfig, qkv: &[f32], kc: &[f32], vc: &[f32], capacity: usize, pos: usize, m: usize, out: &mut [f32]) {
+    let (hd, nh, nkv) = (cfg.head_dim, cfg.n_heads, cfg.n_kv_heads);
+    let qkv_w = (nh + 2 * nkv) * hd;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut scores = vec![0f32; pos + m];
+    for t in 0..m {
+        let n = pos + t + 1;
+        for h in 0..nh {
+            let kvh = h / (nh / nkv);
+            let q = &qkv[t * qkv_w + h * hd..t * qkv_w + (h + 1) * hd];
+            let base = kvh * capacity * hd;
+            let mut max = f32::MIN;
+            for (p, s) in scores[..n].iter_mut().enumerate() {
+                let k = &kc[base + p * hd..base + (p + 1) * hd];
+                *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+                max = max.max(*s);
+            }
+            let mut z = 0.0;
+            for s in &mut scores[..n] {
+                *s = (*s - max).exp();
+                z += *s;
+            }
+            let o = &mut out[(t * nh + h) * hd..(t * nh + h + 1) * hd];
+            o.fill(0.0);
+            for (p, s) in scores[..n].iter().enumerate() {
+                let v = &vc[base + p * hd..base + (p + 1) * hd];
+                let w = s / z;
+                for (o, v) in o.iter_mut().zip(v) {
+                    *o += w * v;
+                }
+            }
+        }
+    }
+}
