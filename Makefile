@@ -11,7 +11,7 @@ PORT ?= 8080
 # Mesa's Vulkan drivers complain on every start without a runtime dir.
 export XDG_RUNTIME_DIR ?= $(shell d=/tmp/aisle-xdg-$$(id -u); mkdir -p -m 700 $$d; echo $$d)
 
-.PHONY: setup build wasm test test-rust test-browser demo eval bench clean
+.PHONY: setup build wasm test test-rust test-browser demo eval bench fuzz clean
 
 setup:
 	@scripts/setup.sh all
@@ -56,6 +56,20 @@ bench: wasm build
 	@scripts/setup.sh bench
 	AISLE_BIN=$(TARGET_DIR)/release/aisle LLAMACPP_PYTHON=$(AISLE_CACHE)/venv-llamacpp/bin/python \
 		WLLAMA_DIR=$(AISLE_CACHE)/bench-npm/node_modules/@wllama/wllama/esm node scripts/bench.mjs
+
+# libFuzzer on the GGUF reader, the tokenizer path and the shop's parsers, FUZZ_SECONDS each
+# (not in CI). New inputs go to a cache folder; the committed seeds in fuzz/corpus stay as they
+# are. A crash leaves its input in fuzz/artifacts/<target>/: add it to a regression test.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?= gguf tokenizer catalog
+fuzz: setup
+	@scripts/setup.sh fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(AISLE_CACHE)/fuzz-corpus/$$t; \
+		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+		(cd fuzz && cargo +nightly fuzz run $$t $(AISLE_CACHE)/fuzz-corpus/$$t corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1) || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean

@@ -114,6 +114,18 @@ bench() {
     fi
 }
 
+# `make fuzz`: a nightly toolchain (libFuzzer's instrumentation) and cargo-fuzz, both cached.
+fuzz() {
+    if ! rustup toolchain list | grep -q '^nightly'; then
+        say "installing the nightly toolchain for cargo-fuzz"
+        rustup toolchain install nightly --profile minimal
+    fi
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        say "installing cargo-fuzz 0.13.1"
+        cargo install --locked cargo-fuzz --version 0.13.1
+    fi
+}
+
 case "$what" in
     native) native ;;
     model) model ;;
@@ -121,6 +133,7 @@ case "$what" in
     browser) browser ;;
     wasm-bindgen-version) wasm_bindgen_version ;;
     bench) bench ;;
+    fuzz) fuzz ;;
     all) native; wasm; browser ;;
-    *) echo "usage: $0 [native|model|wasm|browser|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [native|model|wasm|browser|bench|fuzz|all]" >&2; exit 2 ;;
 esac

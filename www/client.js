@@ -86,7 +86,7 @@ export class Aisle {
    * the weights are cached (Cache Storage, keyed by the hash, verified on every read), so later
    * visits load them from disk; `onNote` hears about degraded caching (e.g. no quota).
    */
-  static async load({ model, sha256, onProgress, onNote, backend = "auto", maxContext, faults = false } = {}) {
+  static async load({ model, sha256, onProgress, onNote, backend = "auto", maxContext, faults = globalThis.__AISLE_TEST_FAULTS === true } = {}) {
     if (!model) throw new Error("Aisle.load needs a model URL");
     if (!["auto", "webgpu", "cpu"].includes(backend)) {
       throw new Error(`unknown backend ${JSON.stringify(backend)} (expected auto, webgpu or cpu)`);

@@ -363,6 +363,12 @@ export class AisleAssistant extends HTMLElement {
       }
     } catch (e) {
       bubble.append(el("p", { class: "error-text" }, `${this.#t.failed}: ${e.message}`));
+      if (aisle.dead) {
+        // The worker is gone (it crashed): show the error with Retry, which loads it anew.
+        this.#aisle = null;
+        this.#loading = null;
+        this.#fail(e.message);
+      }
       throw e;
     } finally {
       bubble.setAttribute("aria-busy", "false");
@@ -373,6 +379,11 @@ export class AisleAssistant extends HTMLElement {
     const result = { text: full, products };
     this.dispatchEvent(new CustomEvent("aisle-done", { detail: result }));
     return result;
+  }
+
+  /** The loaded Aisle (the API behind the panel), or null before loading and after a crash. */
+  get assistant() {
+    return this.#aisle ?? null;
   }
 
   /** Stops the answer being written. */

@@ -29,12 +29,17 @@ const post = (msg) => self.postMessage(msg);
 // test (a leak shows as a growing count).
 const devices = [];
 let liveBuffers = 0;
+let markLost;
+const deviceLost = new Promise((r) => (markLost = r));
 if (self.GPUAdapter && self.GPUDevice) {
   const requestDevice = GPUAdapter.prototype.requestDevice;
   GPUAdapter.prototype.requestDevice = async function (...args) {
     const device = await requestDevice.apply(this, args);
     devices.push(device);
-    device.lost.then((info) => post({ type: "lost", message: info.message || info.reason || "device lost" }));
+    device.lost.then((info) => {
+      markLost();
+      post({ type: "lost", message: info.message || info.reason || "device lost" });
+    });
     return device;
   };
   const createBuffer = GPUDevice.prototype.createBuffer;
@@ -52,10 +57,16 @@ if (self.GPUAdapter && self.GPUDevice) {
   };
 }
 
-/** A test's injected fault: the worker dying, or the GPU device lost. */
+let crashMidAnswer = false;
+const crash = () => setTimeout(() => {
+  throw new Error("injected fault: the worker crashed");
+});
+
+/** A test's injected fault: the worker dying (now, or at the next answer's first token), or the GPU device lost. */
 function injectFault(kind) {
   if (!faults) throw new Error("fault injection is off (load with faults: true)");
-  if (kind === "crash") setTimeout(() => { throw new Error("injected fault: the worker crashed"); });
+  if (kind === "crash") crash();
+  else if (kind === "crash-mid-answer") crashMidAnswer = true;
   else if (kind === "device-lost") devices.forEach((d) => d.destroy());
   else throw new Error(`unknown fault ${JSON.stringify(kind)}`);
 }
@@ -171,6 +182,10 @@ async function stream(id, asEvent) {
       wasAborted = true;
       break;
     }
+    if (crashMidAnswer) {
+      crash();
+      await new Promise(() => {}); // a dead worker answers nothing more
+    }
     const item = await assistant.next();
     if (item === null) break;
     if (asEvent) post({ type: "piece", id, event: item });
@@ -243,6 +258,9 @@ self.onmessage = async (ev) => {
     }
   } catch (e) {
     aborted.delete(msg.id);
+    // A failure caused by a lost GPU device is reported as the loss (the client restarts us),
+    // not as this request's own error; the loss may be signalled just after the failure.
+    if (devices.length && (await Promise.race([deviceLost.then(() => true), new Promise((r) => setTimeout(() => r(false), 250))]))) return;
     post({ type: "error", id: msg.id, message: e && e.message ? e.message : String(e) });
   }
 };
