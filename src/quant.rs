@@ -131,6 +131,8 @@ pub enum QuantError {
     Unsupported(GgmlType),
     #[error("{ty:?}: {n_bytes} bytes do not hold {n_elements} elements (expected {expected} bytes)")]
     SizeMismatch { ty: GgmlType, n_bytes: usize, n_elements: usize, expected: usize },
+    #[error("{ty:?}: {what} is out of the range this path supports")]
+    Range { ty: GgmlType, what: &'static str },
 }
 
 /// Dequantizes `src` (whole blocks of type `ty`) into `dst`, whose length says how many elements.

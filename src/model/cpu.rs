@@ -14,14 +14,25 @@ use super::kv_cache::KvCache;
 use crate::gguf::{Gguf, TensorInfo};
 use crate::quant::{self, GgmlType};
 
+/// f16 bits to f32, by table: wasm has no conversion instruction, and two lookups per block
+/// of 32 weights cost nothing next to the block's arithmetic. Keeping the scales as f16 (as
+/// the file has them) keeps the weights at the file's size instead of 13 % above it.
+static F16_TO_F32: std::sync::LazyLock<Box<[f32; 65536]>> = std::sync::LazyLock::new(|| {
+    let mut t = Box::new([0f32; 65536]);
+    for (bits, v) in t.iter_mut().enumerate() {
+        *v = half::f16::from_bits(bits as u16).to_f32();
+    }
+    t
+});
+
 /// A quantized `[rows, cols]` matrix, its blocks split into scales and values.
 pub struct QMat {
     pub rows: usize,
     pub cols: usize,
-    /// Per block: scale `d`.
-    d: Vec<f32>,
-    /// Per block: min `m` (Q4_1; empty for Q8_0).
-    m: Vec<f32>,
+    /// Per block: scale `d` (f16 bits).
+    d: Vec<u16>,
+    /// Per block: min `m` (f16 bits; Q4_0 as `-8d`; empty for Q8_0).
+    m: Vec<u16>,
     /// Q4_1: 16 bytes of nibbles per block; Q8_0: 32 signed bytes per block.
     q: Vec<u8>,
     q8: bool,
@@ -43,7 +54,7 @@ impl QMat {
             return Err(quant::QuantError::SizeMismatch { ty, n_bytes: raw.len(), n_elements: rows * cols, expected });
         }
         let nb = rows * cols / 32;
-        let half = |b: &[u8], i: usize| half::f16::from_le_bytes([b[i], b[i + 1]]).to_f32();
+        let half = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
         let (mut d, mut m, mut q) = (Vec::with_capacity(nb), Vec::new(), Vec::new());
         match ty {
             GgmlType::Q4_1 | GgmlType::Q4_0 => {
@@ -56,7 +67,12 @@ impl QMat {
                         m.push(half(b, 2));
                         q.extend_from_slice(&b[4..20]);
                     } else {
-                        m.push(-8.0 * scale); // (q - 8)·d = q·d + (-8d): Q4_0 as Q4_1
+                        // (q - 8)·d = q·d + (-8d): Q4_0 as Q4_1; -8d is exact in f16 below 8192.
+                        let min = half::f16::from_f32(-8.0 * half::f16::from_bits(scale).to_f32());
+                        if !min.is_finite() {
+                            return Err(quant::QuantError::Range { ty, what: "block scale d ≥ 8192" });
+                        }
+                        m.push(min.to_bits());
                         q.extend_from_slice(&b[2..18]);
                     }
                 }
@@ -74,7 +90,7 @@ impl QMat {
     }
 
     pub fn bytes(&self) -> u64 {
-        ((self.d.len() + self.m.len()) * 4 + self.q.len()) as u64
+        ((self.d.len() + self.m.len()) * 2 + self.q.len()) as u64
     }
 
     /// Row `r` dequantized into `out` (`cols` values).
@@ -84,17 +100,18 @@ impl QMat {
             return simd::row_q4(self, r, out);
         }
         let nb = self.cols / 32;
+        let f16: &[f32; 65536] = &F16_TO_F32;
         for b in 0..nb {
             let k = r * nb + b;
             let y = &mut out[b * 32..b * 32 + 32];
             if self.q8 {
                 let q = &self.q[k * 32..k * 32 + 32];
                 for j in 0..32 {
-                    y[j] = (q[j] as i8) as f32 * self.d[k];
+                    y[j] = (q[j] as i8) as f32 * f16[self.d[k] as usize];
                 }
             } else {
                 let q = &self.q[k * 16..k * 16 + 16];
-                let (d, m) = (self.d[k], self.m[k]);
+                let (d, m) = (f16[self.d[k] as usize], f16[self.m[k] as usize]);
                 for j in 0..16 {
                     y[j] = (q[j] & 15) as f32 * d + m;
                     y[j + 16] = (q[j] >> 4) as f32 * d + m;
@@ -120,12 +137,13 @@ impl QMat {
     #[inline(always)]
     pub fn dot_portable(&self, r: usize, x: &[f32], sums: &[f32]) -> f32 {
         let nb = self.cols / 32;
+        let f16: &[f32; 65536] = &F16_TO_F32;
         let mut acc = [0f32; 16];
         let mut min_term = 0f32;
         for b in 0..nb {
             let k = r * nb + b;
             let xb = &x[b * 32..b * 32 + 32];
-            let d = self.d[k];
+            let d = f16[self.d[k] as usize];
             if self.q8 {
                 let q = &self.q[k * 32..k * 32 + 32];
                 for j in 0..16 {
@@ -136,7 +154,7 @@ impl QMat {
                 for j in 0..16 {
                     acc[j] += d * ((q[j] & 15) as f32 * xb[j] + (q[j] >> 4) as f32 * xb[j + 16]);
                 }
-                min_term += self.m[k] * sums[b];
+                min_term += f16[self.m[k] as usize] * sums[b];
             }
         }
         acc.iter().sum::<f32>() + min_term
@@ -263,9 +281,10 @@ mod simd {
     /// Row `r` of a Q4_1 matrix, dequantized: `q·d + m`.
     pub fn row_q4(w: &QMat, r: usize, out: &mut [f32]) {
         let nb = w.cols / 32;
+        let f16: &[f32; 65536] = &super::F16_TO_F32;
         for b in 0..nb {
             let k = r * nb + b;
-            let (d, m) = (f32x4_splat(w.d[k]), f32x4_splat(w.m[k]));
+            let (d, m) = (f32x4_splat(f16[w.d[k] as usize]), f32x4_splat(f16[w.m[k] as usize]));
             // SAFETY: a block is 16 bytes of q and 32 floats of out.
             unsafe {
                 let bytes = v128_load(w.q.as_ptr().add(k * 16) as *const v128);
@@ -310,6 +329,7 @@ mod simd {
     /// term from the block sums).
     pub fn dot_row(w: &QMat, r: usize, x: &[f32], sums: &[f32]) -> f32 {
         let nb = w.cols / 32;
+        let f16: &[f32; 65536] = &super::F16_TO_F32;
         let mut acc = f32x4_splat(0.0);
         let mut min_term = 0f32;
         for b in 0..nb {
@@ -341,11 +361,11 @@ mod simd {
                     for j in 0..4 {
                         s = f32x4_add(s, f32x4_mul(hi[j], load(xp.add(16 + 4 * j))));
                     }
-                    min_term += w.m[k] * sums[b];
+                    min_term += f16[w.m[k] as usize] * sums[b];
                     s
                 }
             };
-            acc = f32x4_add(acc, f32x4_mul(f32x4_splat(w.d[k]), s));
+            acc = f32x4_add(acc, f32x4_mul(f32x4_splat(f16[w.d[k] as usize]), s));
         }
         hsum(acc) + min_term
     }
