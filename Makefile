@@ -61,7 +61,7 @@ bench: wasm build
 # (not in CI). New inputs go to a cache folder; the committed seeds in fuzz/corpus stay as they
 # are. A crash leaves its input in fuzz/artifacts/<target>/: add it to a regression test.
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS ?= gguf tokenizer catalog
+FUZZ_TARGETS ?= gguf metadata tokenizer catalog
 fuzz: setup
 	@scripts/setup.sh fuzz
 	@for t in $(FUZZ_TARGETS); do \

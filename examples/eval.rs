@@ -27,9 +27,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shop = Arc::new(Shop::new(catalog, Some(policies)));
     let bytes = std::fs::read("models/SmolLM2-135M-Instruct.Q4_1.gguf")?;
     let device = pollster::block_on(aisle::device::open(aisle::device::DeviceKind::Cpu))?;
-    let engine = Arc::new(Engine::load(&bytes, &device, &LoadOptions { max_context: 1024 })?);
+    let engine = Arc::new(Engine::load(&bytes, &device, &LoadOptions { max_context: 1024, ..LoadOptions::default() })?);
     let classes = Arc::new(TokenClasses::new(&engine.tokenizer));
     let t0 = Instant::now();
+
+    if std::env::args().any(|a| a == "--semantic") {
+        return semantic_experiment(&set, &shop, &engine);
+    }
 
     // Product requests.
     let (mut named, mut exist, mut budget_checked, mut within) = (0usize, 0usize, 0usize, 0usize);
@@ -144,6 +148,72 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = out {
         std::fs::create_dir_all(std::path::Path::new(&path).parent().unwrap())?;
         std::fs::write(&path, serde_json::to_string_pretty(&json!({"summary": table, "requests": rows}))?)?;
+    }
+    Ok(())
+}
+
+/// Does a semantic score (cosine of mean-pooled hidden states of SmolLM2) help retrieval?
+/// Re-ranks each request's BM25 candidates (all products with coverage >= the gate) by
+/// `bm25_norm + w · cosine` for several weights and reports hit@3; the product keeps the
+/// semantic part only if some weight beats `w = 0`.
+fn semantic_experiment(set: &Value, shop: &Shop, _engine: &Engine) -> Result<(), Box<dyn std::error::Error>> {
+    // Hidden states come from the burn-ops path.
+    let bytes = std::fs::read("models/SmolLM2-135M-Instruct.Q4_1.gguf")?;
+    let options = LoadOptions { max_context: 512, path: Some(aisle::model::ForwardPath::BurnOps) };
+    let engine = &Engine::load(&bytes, &burn::tensor::Device::flex(), &options)?;
+    let embed = |text: &str| -> Result<Vec<f32>, Box<dyn std::error::Error>> {
+        let ids = engine.tokenizer.encode(text, false)?;
+        let ids = &ids[..ids.len().min(256)];
+        let v = engine
+            .model
+            .mean_hidden(ids)?
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| format!("{e:?}"))?;
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+        Ok(v.iter().map(|x| x / norm).collect())
+    };
+    let t0 = Instant::now();
+    let products: Vec<Vec<f32>> = shop
+        .catalog
+        .products
+        .iter()
+        .map(|p| embed(&format!("{}. {}", p.title, p.description)))
+        .collect::<Result<_, _>>()?;
+    println!("embedded {} products in {:.1} s", products.len(), t0.elapsed().as_secs_f64());
+    let weights = [0.0, 0.5, 1.0, 2.0, 4.0];
+    let mut hits = vec![0usize; weights.len()];
+    let mut present = 0;
+    let opts = SuggestOptions { candidates: 20, ..SuggestOptions::default() };
+    for r in set["requests"].as_array().unwrap() {
+        if r["absent"].as_bool().unwrap_or(false) {
+            continue;
+        }
+        present += 1;
+        let text = r["text"].as_str().unwrap();
+        let relevant: Vec<&str> = r["relevant"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let hits_bm25 =
+            shop.index.search(&shop.catalog, text, &aisle::shop::query::parse_constraints(text), None, opts.candidates);
+        let hits_bm25: Vec<_> = hits_bm25.into_iter().filter(|h| h.relevance >= opts.min_relevance).collect();
+        let q = embed(text)?;
+        let top = hits_bm25.iter().map(|h| h.score).fold(1e-9, f64::max);
+        for (k, w) in weights.iter().enumerate() {
+            let mut ranked: Vec<(f64, usize)> = hits_bm25
+                .iter()
+                .map(|h| {
+                    let cos: f32 = q.iter().zip(&products[h.index]).map(|(a, b)| a * b).sum();
+                    (h.score / top + w * cos as f64, h.index)
+                })
+                .collect();
+            ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let hit = ranked.iter().take(3).any(|(_, i)| relevant.contains(&shop.catalog.products[*i].id.as_str()));
+            hits[k] += hit as usize;
+        }
+    }
+    println!("\n| semantic weight | hit@3 |\n|---|---|");
+    for (w, h) in weights.iter().zip(&hits) {
+        println!("| {w} | {:.1} % |", 100.0 * *h as f64 / present as f64);
     }
     Ok(())
 }

@@ -5,7 +5,9 @@ fn main() {
     let dev = std::env::args().nth(1).unwrap_or("gpu".into());
     let bytes = std::fs::read("models/SmolLM2-135M-Instruct.Q4_1.gguf").unwrap();
     let device = pollster::block_on(aisle::device::open(dev.parse().unwrap())).unwrap();
-    let engine = aisle::Engine::load(&bytes, &device, &aisle::LoadOptions { max_context: 512, ..aisle::LoadOptions::default() }).unwrap();
+    let engine =
+        aisle::Engine::load(&bytes, &device, &aisle::LoadOptions { max_context: 512, ..aisle::LoadOptions::default() })
+            .unwrap();
     let model = &engine.model;
     let mut cache = model.new_cache();
     let prompt: Vec<u32> = (0..45).map(|i| 100 + i).collect();

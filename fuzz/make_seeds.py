@@ -74,7 +74,8 @@ def main():
         "wrong-magic.gguf": b"GGUG" + struct.pack("<IQQ", 3, 0, 0),
     }
     for name, data in seeds.items():
-        open(os.path.join(HERE, "corpus/gguf", name), "wb").write(data)
+        for target in ("gguf", "metadata"):
+            open(os.path.join(HERE, "corpus", target, name), "wb").write(data)
     texts = ["Hello, world!", "Wasserdichte Laufschuhe unter 100 €", "手机壳 有吗？", "emoji 🧦🎁 and <|im_end|> tokens",
              "  spaces\t\ttabs\n\nnewlines  ", "ÿþ\u0000\u200b zero-width", "a" * 300]
     for i, t in enumerate(texts):

@@ -126,7 +126,12 @@ impl Engine {
                 if count(&with(mid))?.len() <= budget { hi = mid } else { lo = mid + 1 }
             }
             let prompt = count(&with(hi))?;
-            return Ok(FittedChat { max_reply: max_reply.min(capacity - prompt.len()), prompt, dropped: hi, cut: false });
+            return Ok(FittedChat {
+                max_reply: max_reply.min(capacity - prompt.len()),
+                prompt,
+                dropped: hi,
+                cut: false,
+            });
         }
         // Only the newest message is left and it is too long: keep the longest tail that fits.
         let mut kept = with(rest.len() - 1);

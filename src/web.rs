@@ -40,12 +40,15 @@ fn js_err(e: impl std::fmt::Display) -> JsValue {
 /// Largest model file we accept (wasm32 memory is 4 GiB, and the weights need room too).
 const MAX_MODEL_BYTES: f64 = 2.0 * 1024.0 * 1024.0 * 1024.0;
 
-/// Collects the model file as it downloads, hashing it on the way, so the page never holds a
-/// second full copy.
+/// Collects the model file as it downloads, so the page never holds a second full copy.
+///
+/// The sha256 is computed here, chunk by chunk, unless the worker hashes the finished buffer
+/// with the browser's SubtleCrypto (several times faster than sha2 compiled to wasm: about
+/// 0.4 s of a cached load) and passes the digest to [`ModelLoader::finish`].
 #[wasm_bindgen]
 pub struct ModelLoader {
     bytes: Vec<u8>,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
 }
 
 #[derive(Deserialize, Default)]
@@ -55,26 +58,41 @@ struct LoaderOptions {
     backend: Option<String>,
     /// Expected sha256 (hex) of the whole file; a mismatch refuses the load.
     sha256: Option<String>,
+    /// The file's sha256 (hex) as the worker computed it over [`ModelLoader::view`]; required
+    /// when the loader was made with `hash: false`.
+    digest: Option<String>,
     max_context: Option<usize>,
 }
 
 #[wasm_bindgen]
 impl ModelLoader {
-    /// `expected_len` (the Content-Length, when known) reserves memory once.
+    /// `expected_len` (the Content-Length, when known) reserves memory once. `hash: false`
+    /// leaves the sha256 to the caller (see [`ModelLoader::view`]).
     #[wasm_bindgen(constructor)]
-    pub fn new(expected_len: Option<f64>) -> Result<ModelLoader, JsValue> {
+    pub fn new(expected_len: Option<f64>, hash: Option<bool>) -> Result<ModelLoader, JsValue> {
         let len = expected_len.unwrap_or(0.0);
         if !(0.0..=MAX_MODEL_BYTES).contains(&len) {
             return Err(js_err(format!("model file of {len} bytes is larger than the 2 GiB we can hold")));
         }
-        Ok(ModelLoader { bytes: Vec::with_capacity(len as usize), hasher: Sha256::new() })
+        let hasher = hash.unwrap_or(true).then(Sha256::new);
+        Ok(ModelLoader { bytes: Vec::with_capacity(len as usize), hasher })
+    }
+
+    /// The bytes received so far, as a view into wasm memory: valid only until the next call
+    /// into wasm (memory may grow), so hash or copy it at once.
+    pub fn view(&self) -> js_sys::Uint8Array {
+        // SAFETY: the view is handed straight to a synchronous copy (SubtleCrypto copies its
+        // input before returning); no allocation happens while it is alive.
+        unsafe { js_sys::Uint8Array::view(&self.bytes) }
     }
 
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
         if (self.bytes.len() + chunk.len()) as f64 > MAX_MODEL_BYTES {
             return Err(js_err("model file is larger than the 2 GiB we can hold"));
         }
-        self.hasher.update(chunk);
+        if let Some(h) = &mut self.hasher {
+            h.update(chunk);
+        }
         self.bytes.extend_from_slice(chunk);
         Ok(())
     }
@@ -93,7 +111,13 @@ impl ModelLoader {
             } else {
                 serde_wasm_bindgen::from_value(options).map_err(js_err)?
             };
-            let digest = hex(&self.hasher.finalize());
+            let digest = match (self.hasher, opts.digest) {
+                (Some(h), _) => hex(&h.finalize()),
+                (None, Some(d)) if d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()) => d.to_ascii_lowercase(),
+                (None, _) => {
+                    return Err(js_err("the loader was made without hashing, and no valid sha256 digest was given"));
+                }
+            };
             if let Some(want) = &opts.sha256
                 && !want.eq_ignore_ascii_case(&digest)
             {
@@ -111,7 +135,10 @@ impl ModelLoader {
                 "cpu" => device::open(DeviceKind::Cpu).await.map_err(js_err)?,
                 other => return Err(js_err(format!("unknown backend {other:?} (expected auto, webgpu or cpu)"))),
             };
-            let load = LoadOptions { max_context: opts.max_context.unwrap_or(LoadOptions::default().max_context), ..LoadOptions::default() };
+            let load = LoadOptions {
+                max_context: opts.max_context.unwrap_or(LoadOptions::default().max_context),
+                ..LoadOptions::default()
+            };
             let engine = Engine::load(&self.bytes, &device, &load).map_err(js_err)?;
             drop(self.bytes);
             let state =
@@ -125,7 +152,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// What the assistant is producing right now.
+/// What the assistant is producing right now (one at a time, so variant sizes do not matter).
+#[allow(clippy::large_enum_variant)]
 enum Task {
     Chat(Generation),
     Suggest(Suggestion),
@@ -192,7 +220,7 @@ mod erased {
         fn to_js(&self) -> Result<JsValue, JsValue> {
             // Plain JS objects (not Maps) so the worker can post them as they are.
             let ser = serde_wasm_bindgen::Serializer::json_compatible();
-            self.serialize(&ser).map_err(|e| super::js_err(e))
+            self.serialize(&ser).map_err(super::js_err)
         }
     }
 }
@@ -311,7 +339,8 @@ impl Assistant {
             .map_err(|e| js_err(format!("messages must be an array of {{role, content}}: {e}")))?;
         let opts: ChatOptions = from_js(options, "chat options")?;
         let engine = self.begin();
-        let fitted = engine.fit_chat(&messages, opts.max_tokens.unwrap_or(256).min(MAX_REPLY_TOKENS)).map_err(js_err)?;
+        let fitted =
+            engine.fit_chat(&messages, opts.max_tokens.unwrap_or(256).min(MAX_REPLY_TOKENS)).map_err(js_err)?;
         let (prompt, max_tokens) = (fitted.prompt, fitted.max_reply);
         let n = prompt.len();
         let sampler = SamplerConfig {
@@ -353,8 +382,8 @@ impl Assistant {
         let opts: AssistOptions = from_js(options, "answer options")?;
         let (shop, _) = self.shop()?;
         let engine = self.begin();
-        let a = Answer::new(engine, &shop, question, lang_of(&opts.lang), assist::ANSWER_MIN_RELEVANCE)
-            .map_err(js_err)?;
+        let a =
+            Answer::new(engine, &shop, question, lang_of(&opts.lang), assist::ANSWER_MIN_RELEVANCE).map_err(js_err)?;
         self.state.borrow_mut().task = Some(Task::Answer(a));
         Ok(())
     }

@@ -31,7 +31,10 @@ fn gpu() -> Option<Device> {
 /// Every (device, forward path) combination: burn ops on the CPU, our kernels on the GPU, and
 /// burn ops on the GPU.
 fn setups() -> Vec<(&'static str, Device, ForwardPath)> {
-    let mut out = vec![("cpu/burn-ops", Device::flex(), ForwardPath::BurnOps), ("cpu/kernels", Device::flex(), ForwardPath::CpuKernels)];
+    let mut out = vec![
+        ("cpu/burn-ops", Device::flex(), ForwardPath::BurnOps),
+        ("cpu/kernels", Device::flex(), ForwardPath::CpuKernels),
+    ];
     if let Some(d) = gpu() {
         out.push(("gpu/kernels", d.clone(), ForwardPath::Kernels));
         out.push(("gpu/burn-ops", d, ForwardPath::BurnOps));
@@ -267,7 +270,8 @@ fn real_model_first_logits_match_f32_reference_on_both_devices() {
 fn real_model_greedy_matches_f32_reference_on_both_devices() {
     let Some(bytes) = model_bytes() else { return };
     for (name, dev) in devices() {
-        let engine = Arc::new(Engine::load(&bytes, &dev, &LoadOptions { max_context: 512, ..LoadOptions::default() }).unwrap());
+        let engine =
+            Arc::new(Engine::load(&bytes, &dev, &LoadOptions { max_context: 512, ..LoadOptions::default() }).unwrap());
         let mut agree = 0;
         let mut report = Vec::new();
         for r in references() {
@@ -300,7 +304,9 @@ fn real_model_greedy_matches_f32_reference_on_both_devices() {
 #[test]
 fn long_chats_are_trimmed_keeping_system_and_newest_turns() {
     let Some(bytes) = model_bytes() else { return };
-    let engine = Arc::new(Engine::load(&bytes, &Device::flex(), &LoadOptions { max_context: 256, ..LoadOptions::default() }).unwrap());
+    let engine = Arc::new(
+        Engine::load(&bytes, &Device::flex(), &LoadOptions { max_context: 256, ..LoadOptions::default() }).unwrap(),
+    );
     let text = |ids: &[u32]| engine.tokenizer.decode(ids).unwrap();
     let system = Message::new("system", "You are the SYSTEM-MARKER shop assistant.");
     let mut chat = vec![system.clone()];

@@ -250,7 +250,9 @@ fn number_guard_only_writes_numbers_from_the_grounding() {
 
 fn engine() -> Option<Arc<Engine>> {
     let bytes = model_bytes()?;
-    Some(Arc::new(Engine::load(&bytes, &Device::flex(), &LoadOptions { max_context: 1024, ..LoadOptions::default() }).unwrap()))
+    Some(Arc::new(
+        Engine::load(&bytes, &Device::flex(), &LoadOptions { max_context: 1024, ..LoadOptions::default() }).unwrap(),
+    ))
 }
 
 fn run_suggestion(engine: &Arc<Engine>, shop: &Arc<Shop>, request: &str) -> (String, Vec<String>) {

@@ -75,9 +75,20 @@ function injectFault(kind) {
 // when a token's work finished synchronously (the CPU backend).
 const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+// SubtleCrypto (secure contexts: https, localhost) hashes the finished file far faster than
+// sha2 in wasm; elsewhere the loader hashes each chunk itself.
+const subtle = self.isSecureContext ? self.crypto?.subtle : undefined;
+
+/** The hex sha256 of everything in `loader` when the browser hashes it, else undefined. */
+async function digestOf(loader) {
+  if (!subtle) return undefined;
+  const d = new Uint8Array(await subtle.digest("SHA-256", loader.view())); // copies the view at once
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** Streams `body` (a ReadableStream) into a new ModelLoader, reporting progress. */
 async function readInto(body, total, phase, onProgress) {
-  const loader = new ModelLoader(total || undefined);
+  const loader = new ModelLoader(total || undefined, !subtle);
   const reader = body.getReader();
   let loaded = 0;
   let lastReport = 0;
@@ -142,7 +153,7 @@ async function load(msg) {
     try {
       const loader = await readInto(hit.body, hit.size, "cache", progress);
       progress({ phase: "prepare", loaded: loader.length, total: loader.length });
-      loaded = await loader.finish(options); // verifies the sha256: a corrupt entry fails here
+      loaded = await loader.finish({ ...options, digest: await digestOf(loader) }); // verifies the sha256: a corrupt entry fails here
       cached = true;
     } catch (e) {
       if (!/sha256/.test(e.message)) throw e;
@@ -155,7 +166,7 @@ async function load(msg) {
     progress({ phase: "prepare", loaded: loader.length, total: loader.length });
     const s = await stored;
     try {
-      loaded = await loader.finish(options);
+      loaded = await loader.finish({ ...options, digest: await digestOf(loader) });
     } catch (e) {
       if (msg.sha256) await dropCached(msg.sha256); // never keep bytes that failed verification
       throw e;

@@ -1,6 +1,8 @@
 //! Any text as the shop's catalog, policies or reviews (what a merchant's page hands us): each
 //! parser refuses or accepts without panicking; an accepted catalog is indexed and searched
-//! with the same text as the request, and every product's URL passes the safety check.
+//! with the same text as the request. Links are kept as written (the page decides whether to
+//! follow one), so the property checked is that `safe_url` never admits a script, data or
+//! protocol-relative link.
 #![no_main]
 
 use aisle::shop::catalog::safe_url;
@@ -16,8 +18,12 @@ fuzz_target!(|data: &[u8]| {
         let request = text.get(..text.len().min(200)).unwrap_or("");
         let _ = index.search(&catalog, request, &parse_constraints(request), None, 5);
         for p in &catalog.products {
-            if let Some(url) = &p.url {
-                assert!(safe_url(url), "unsafe url accepted: {url:?}");
+            for url in [&p.url, &p.image].into_iter().flatten() {
+                if safe_url(url) {
+                    let l = url.trim().to_ascii_lowercase();
+                    let bad = ["javascript:", "data:", "vbscript:", "//", "\\\\"].iter().any(|s| l.starts_with(s));
+                    assert!(!bad, "safe_url admitted {url:?}");
+                }
             }
             let _ = p.price_label();
         }

@@ -12,8 +12,9 @@ use libfuzzer_sys::fuzz_target;
 fn tokenizer() -> &'static Tokenizer {
     static T: OnceLock<Tokenizer> = OnceLock::new();
     T.get_or_init(|| {
-        let path = std::env::var("AISLE_MODEL")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../models/SmolLM2-135M-Instruct.Q4_1.gguf").into());
+        let path = std::env::var("AISLE_MODEL").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../models/SmolLM2-135M-Instruct.Q4_1.gguf").into()
+        });
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (run `make setup`)"));
         let g = Gguf::parse(&bytes).expect("the model file parses");
         Tokenizer::from_gguf(&g).expect("its tokenizer builds")

@@ -251,7 +251,8 @@ fn generate(args: &GenerateArgs) -> CliResult {
     sampler.validate()?;
     let device = open_device(&args.device)?;
     let bytes = read_file(&args.model)?;
-    let engine = Engine::load(&bytes, &device, &LoadOptions { max_context: args.max_context, ..LoadOptions::default() })?;
+    let engine =
+        Engine::load(&bytes, &device, &LoadOptions { max_context: args.max_context, ..LoadOptions::default() })?;
     drop(bytes);
     let engine = Arc::new(engine);
     let fitted = engine.fit_chat(&msgs, args.max_tokens)?;
@@ -401,7 +402,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn bench(args: &BenchArgs) -> CliResult {
     let v: serde_json::Value = serde_json::from_str(&read_text(&args.ids)?)?;
-    let ids: Vec<u32> = serde_json::from_value(v.get("ids").cloned().unwrap_or(v)).map_err(|e| format!("{}: expected token ids: {e}", args.ids.display()))?;
+    let ids: Vec<u32> = serde_json::from_value(v.get("ids").cloned().unwrap_or(v))
+        .map_err(|e| format!("{}: expected token ids: {e}", args.ids.display()))?;
     let device = open_device(&args.device)?;
     let bytes = read_file(&args.model)?;
     let options = LoadOptions { max_context: ids.len() + args.generate + 8, ..LoadOptions::default() };
@@ -425,7 +427,11 @@ fn bench(args: &BenchArgs) -> CliResult {
             })
         );
     } else {
-        println!("{}: prefill {prefill:.1} tok/s, decode {decode:.1} tok/s ({} runs)", device::describe(&device), runs.len());
+        println!(
+            "{}: prefill {prefill:.1} tok/s, decode {decode:.1} tok/s ({} runs)",
+            device::describe(&device),
+            runs.len()
+        );
     }
     Ok(())
 }

@@ -50,7 +50,7 @@ impl QMat {
             return Err(quant::QuantError::Unsupported(ty));
         }
         let expected = rows * cols / 32 * ty.type_size();
-        if cols % 32 != 0 || raw.len() != expected {
+        if !cols.is_multiple_of(32) || raw.len() != expected {
             return Err(quant::QuantError::SizeMismatch { ty, n_bytes: raw.len(), n_elements: rows * cols, expected });
         }
         let nb = rows * cols / 32;
@@ -191,9 +191,8 @@ impl QMat {
         let len = block.len() / m;
         let cols = self.cols;
         if m == 1 {
-            for i in 0..len {
+            for (i, o) in block.iter_mut().enumerate() {
                 let v = self.dot(r0 + i, x, &sums[..nb]);
-                let o = &mut block[i];
                 *o = if accumulate { *o + v } else { v };
             }
             return;
@@ -207,12 +206,28 @@ impl QMat {
                 self.row(r0 + i0 + j, &mut tile[j * cols..(j + 1) * cols]);
             }
             tile[n * cols..].fill(0.0);
-            for t in 0..m {
-                let v = dot_tile(&tile, &x[t * cols..(t + 1) * cols], cols);
-                for (j, v) in v.iter().take(n).enumerate() {
-                    let o = &mut block[t * len + i0 + j];
-                    *o = if accumulate { *o + v } else { *v };
+            // Tokens in groups of TOKENS, rows in fours: each loaded weight vector serves
+            // several tokens and each token vector four rows (fewer loads per multiply-add).
+            let mut t = 0;
+            while t < m {
+                let k = if m - t >= TOKENS { TOKENS } else { 1 };
+                for g in (0..n).step_by(ROWS) {
+                    let w = &tile[g * cols..(g + ROWS) * cols];
+                    let xt = |d: usize| &x[(t + d) * cols..(t + d + 1) * cols];
+                    let mut v = [[0f32; ROWS]; TOKENS];
+                    if k == TOKENS {
+                        v = dot_block::<TOKENS>(w, core::array::from_fn(xt), cols);
+                    } else {
+                        v[0] = dot_block::<1>(w, [xt(0)], cols)[0];
+                    }
+                    for (dt, row) in v.iter().enumerate().take(k) {
+                        for (j, v) in row.iter().enumerate().take(n - g) {
+                            let o = &mut block[(t + dt) * len + i0 + g + j];
+                            *o = if accumulate { *o + v } else { *v };
+                        }
+                    }
                 }
+                t += k;
             }
         }
     }
@@ -221,32 +236,45 @@ impl QMat {
 /// Rows dequantized together in prefill.
 const TILE: usize = 8;
 
-/// The dot products of the `TILE` rows of `tile` (`[TILE, cols]`) with `x`, reading `x` once.
+/// Rows of a tile multiplied together in prefill.
+const ROWS: usize = 4;
+
+/// Tokens multiplied together in prefill (with `ROWS`, sized for 16 vector registers; V8
+/// spills with three in wasm, measured: 35 tok/s instead of 57).
+#[cfg(not(target_family = "wasm"))]
+const TOKENS: usize = 3;
+#[cfg(target_family = "wasm")]
+const TOKENS: usize = 2;
+
+/// `out[t][r] = w_r · xs[t]` for the `ROWS` rows of `w` (`[ROWS, cols]`) and `T` vectors.
 #[inline(always)]
-fn dot_tile(tile: &[f32], x: &[f32], cols: usize) -> [f32; TILE] {
+fn dot_block<const T: usize>(w: &[f32], xs: [&[f32]; T], cols: usize) -> [[f32; ROWS]; T] {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
-        simd::dot_tile(tile, x, cols)
+        simd::dot_block(w, xs, cols)
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
-        let mut acc = [[0f32; 8]; TILE];
+        let mut acc = [[[0f32; 8]; ROWS]; T];
         for c in (0..cols).step_by(8) {
-            let xv = &x[c..c + 8];
-            for (r, a) in acc.iter_mut().enumerate() {
-                let w = &tile[r * cols + c..r * cols + c + 8];
-                for j in 0..8 {
-                    a[j] += w[j] * xv[j];
+            for r in 0..ROWS {
+                let wv = &w[r * cols + c..r * cols + c + 8];
+                for t in 0..T {
+                    let xv = &xs[t][c..c + 8];
+                    for j in 0..8 {
+                        acc[t][r][j] += wv[j] * xv[j];
+                    }
                 }
             }
         }
-        acc.map(|a| a.iter().sum())
+        acc.map(|a| a.map(|v| v.iter().sum()))
     }
 }
 
 /// WebAssembly SIMD128 versions of the inner loops: LLVM does not vectorize the portable ones
 /// for wasm32 (measured: 10 tok/s instead of 30).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[allow(clippy::needless_range_loop)] // lane and row indices feed pointer offsets
 mod simd {
     use core::arch::wasm32::*;
 
@@ -261,21 +289,29 @@ mod simd {
 
     #[inline(always)]
     fn hsum(v: v128) -> f32 {
-        f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v) + f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v)
+        f32x4_extract_lane::<0>(v)
+            + f32x4_extract_lane::<1>(v)
+            + f32x4_extract_lane::<2>(v)
+            + f32x4_extract_lane::<3>(v)
     }
 
-    pub fn dot_tile(tile: &[f32], x: &[f32], cols: usize) -> [f32; super::TILE] {
-        let mut acc = [f32x4_splat(0.0); super::TILE];
-        // SAFETY: `tile` holds TILE rows of `cols` floats and `x` one; cols is a multiple of 32.
+    pub fn dot_block<const T: usize>(w: &[f32], xs: [&[f32]; T], cols: usize) -> [[f32; super::ROWS]; T] {
+        const R: usize = super::ROWS;
+        let mut acc = [[f32x4_splat(0.0); R]; T];
+        assert!(w.len() >= R * cols && xs.iter().all(|x| x.len() >= cols) && cols.is_multiple_of(4));
+        // SAFETY: `w` holds R rows of `cols` floats and each x `cols` (asserted above).
         unsafe {
             for c in (0..cols).step_by(4) {
-                let xv = load(x.as_ptr().add(c));
-                for (r, a) in acc.iter_mut().enumerate() {
-                    *a = f32x4_add(*a, f32x4_mul(load(tile.as_ptr().add(r * cols + c)), xv));
+                let xv: [v128; T] = core::array::from_fn(|t| load(xs[t].as_ptr().add(c)));
+                for r in 0..R {
+                    let wv = load(w.as_ptr().add(r * cols + c));
+                    for t in 0..T {
+                        acc[t][r] = f32x4_add(acc[t][r], f32x4_mul(wv, xv[t]));
+                    }
                 }
             }
         }
-        acc.map(hsum)
+        acc.map(|a| a.map(hsum))
     }
 
     /// Row `r` of a Q4_1 matrix, dequantized: `q·d + m`.
@@ -437,7 +473,7 @@ pub struct CpuWeights {
 
 /// Why the CPU kernel path cannot run this model, or `None` if it can.
 pub fn unsupported(cfg: &LlamaConfig, gguf: &Gguf) -> Option<String> {
-    if cfg.n_embd % 32 != 0 || cfg.n_ff % 32 != 0 || cfg.head_dim % 2 != 0 {
+    if !cfg.n_embd.is_multiple_of(32) || !cfg.n_ff.is_multiple_of(32) || !cfg.head_dim.is_multiple_of(2) {
         return Some("dimensions not multiples of 32".into());
     }
     for t in &gguf.tensors {
@@ -470,7 +506,8 @@ impl Reader<'_> {
     fn vector(&mut self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
         let info = self.info(name, &[len])?;
         let raw = self.gguf.tensor_bytes(self.bytes, info)?;
-        let v = quant::dequantize_to_vec(info.ggml_type, raw, len).map_err(|e| ModelError::Quant { tensor: name.into(), source: e })?;
+        let v = quant::dequantize_to_vec(info.ggml_type, raw, len)
+            .map_err(|e| ModelError::Quant { tensor: name.into(), source: e })?;
         self.total += (len * 4) as u64;
         Ok(v)
     }
@@ -488,14 +525,21 @@ impl Reader<'_> {
             raw.extend_from_slice(self.gguf.tensor_bytes(self.bytes, info)?);
         }
         let ty = ty.expect("at least one matrix");
-        let m = QMat::from_blocks(ty, &raw, rows.iter().sum(), cols).map_err(|e| ModelError::Quant { tensor: names.join("+"), source: e })?;
+        let m = QMat::from_blocks(ty, &raw, rows.iter().sum(), cols)
+            .map_err(|e| ModelError::Quant { tensor: names.join("+"), source: e })?;
         self.total += m.bytes();
         Ok(m)
     }
 }
 
 impl CpuWeights {
-    pub fn load(cfg: &LlamaConfig, gguf: &Gguf, bytes: &[u8], capacity: usize, rope_freqs: Option<&[f32]>) -> Result<Self, ModelError> {
+    pub fn load(
+        cfg: &LlamaConfig,
+        gguf: &Gguf,
+        bytes: &[u8],
+        capacity: usize,
+        rope_freqs: Option<&[f32]>,
+    ) -> Result<Self, ModelError> {
         let mut rd = Reader { gguf, bytes, total: 0 };
         let (e, hd, ff) = (cfg.n_embd, cfg.head_dim, cfg.n_ff);
         let (q, kv) = (cfg.n_heads * hd, cfg.kv_dim());
@@ -600,7 +644,16 @@ fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
 /// Causal GQA attention of the `m` query rows of `qkv` (positions `pos..pos+m`) over the
 /// cache (`[n_kv, capacity, hd]`) -> `out: [m, n_heads·hd]`.
 #[allow(clippy::too_many_arguments)]
-fn attention(cfg: &LlamaConfig, qkv: &[f32], kc: &[f32], vc: &[f32], capacity: usize, pos: usize, m: usize, out: &mut [f32]) {
+fn attention(
+    cfg: &LlamaConfig,
+    qkv: &[f32],
+    kc: &[f32],
+    vc: &[f32],
+    capacity: usize,
+    pos: usize,
+    m: usize,
+    out: &mut [f32],
+) {
     let (hd, nh, nkv) = (cfg.head_dim, cfg.n_heads, cfg.n_kv_heads);
     let qkv_w = (nh + 2 * nkv) * hd;
     let scale = 1.0 / (hd as f32).sqrt();

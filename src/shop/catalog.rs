@@ -6,7 +6,7 @@
 //!
 //! Validation is strict about structure (every error names the product and field) but not about
 //! links: a catalog is the shop's own file, and one odd image URL must not take the assistant
-//! down. Links are kept as written and [`Product::safe_url`] decides whether one may be followed.
+//! down. Links are kept as written and [`safe_url`] decides whether one may be followed.
 
 use std::collections::{BTreeMap, HashMap};
 
