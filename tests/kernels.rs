@@ -55,6 +55,15 @@ fn random_q4_0(rng: &mut Rng, n: usize) -> Vec<u8> {
     out
 }
 
+/// `n` weights of random blocks of `ty` (Q4_1, Q4_0 or Q8_0).
+fn random_blocks(rng: &mut Rng, ty: GgmlType, n: usize) -> Vec<u8> {
+    match ty {
+        GgmlType::Q4_1 => random_q4_1(rng, n),
+        GgmlType::Q4_0 => random_q4_0(rng, n),
+        _ => random_q8_0(rng, n),
+    }
+}
+
 fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
@@ -77,11 +86,7 @@ fn gemv_matches_reference_for_each_format_shape_and_mode() {
     let mut rng = Rng::new(11);
     for ty in [GgmlType::Q4_1, GgmlType::Q4_0, GgmlType::Q8_0] {
         for (rows, cols, m) in SHAPES {
-            let raw = match ty {
-                GgmlType::Q4_1 => random_q4_1(&mut rng, rows * cols),
-                GgmlType::Q4_0 => random_q4_0(&mut rng, rows * cols),
-                _ => random_q8_0(&mut rng, rows * cols),
-            };
+            let raw = random_blocks(&mut rng, ty, rows * cols);
             let x = random_vec(&mut rng, m * cols, 1.0);
             let want = gemv_reference(ty, &raw, rows, cols, &x);
             let w = qmatrix(&a, ty, &raw, rows, cols);
@@ -290,11 +295,7 @@ fn cpu_matvec_matches_reference_for_each_format_shape_and_mode() {
     let shapes = [(1, 32, 1), (7, 64, 1), (130, 576, 1), (64, 96, 3), (33, 256, 9), (200, 64, 17), (1536, 576, 2)];
     for ty in [GgmlType::Q4_1, GgmlType::Q4_0, GgmlType::Q8_0] {
         for (rows, cols, m) in shapes {
-            let raw = match ty {
-                GgmlType::Q4_1 => random_q4_1(&mut rng, rows * cols),
-                GgmlType::Q4_0 => random_q4_0(&mut rng, rows * cols),
-                _ => random_q8_0(&mut rng, rows * cols),
-            };
+            let raw = random_blocks(&mut rng, ty, rows * cols);
             let x = random_vec(&mut rng, m * cols, 1.0);
             let want = gemv_reference(ty, &raw, rows, cols, &x);
             let w = QMat::from_blocks(ty, &raw, rows, cols).unwrap();

@@ -11,7 +11,8 @@
 use super::ModelError;
 use super::config::{LlamaConfig, RopeKind};
 use super::kv_cache::KvCache;
-use crate::gguf::{Gguf, TensorInfo};
+use super::weights::{LayerTensors, TensorSource, tensor_of_shape};
+use crate::gguf::Gguf;
 use crate::quant::{self, GgmlType};
 
 /// f16 bits to f32, by table: wasm has no conversion instruction, and two lookups per block
@@ -450,15 +451,7 @@ fn parallel_rows(out: &mut [f32], m: usize, rows: usize, work: impl Fn(usize, &m
     }
 }
 
-struct CpuLayer {
-    attn_norm: Vec<f32>,
-    wqkv: QMat,
-    wo: QMat,
-    ffn_norm: Vec<f32>,
-    gate: QMat,
-    up: QMat,
-    down: QMat,
-}
+type CpuLayer = LayerTensors<Vec<f32>, QMat>;
 
 pub struct CpuWeights {
     layers: Vec<CpuLayer>,
@@ -493,18 +486,12 @@ struct Reader<'a> {
     total: u64,
 }
 
-impl Reader<'_> {
-    fn info(&self, name: &str, expect: &[usize]) -> Result<&TensorInfo, ModelError> {
-        let info = self.gguf.require_tensor(name)?;
-        let dims: Vec<usize> = info.dims.iter().map(|&d| d as usize).collect();
-        if dims != expect {
-            return Err(ModelError::Shape { tensor: name.to_string(), expected: expect.to_vec(), found: dims });
-        }
-        Ok(info)
-    }
+impl TensorSource for Reader<'_> {
+    type Vector = Vec<f32>;
+    type Matrix = QMat;
 
     fn vector(&mut self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
-        let info = self.info(name, &[len])?;
+        let info = tensor_of_shape(self.gguf, name, &[len])?;
         let raw = self.gguf.tensor_bytes(self.bytes, info)?;
         let v = quant::dequantize_to_vec(info.ggml_type, raw, len)
             .map_err(|e| ModelError::Quant { tensor: name.into(), source: e })?;
@@ -517,7 +504,7 @@ impl Reader<'_> {
         let mut raw = Vec::new();
         let mut ty = None;
         for (name, &r) in names.iter().zip(rows) {
-            let info = self.info(name, &[cols, r])?;
+            let info = tensor_of_shape(self.gguf, name, &[cols, r])?;
             if ty.is_some_and(|t| t != info.ggml_type) {
                 return Err(ModelError::Unsupported(format!("{name}: mixed quantization in a fused matrix")));
             }
@@ -541,8 +528,7 @@ impl CpuWeights {
         rope_freqs: Option<&[f32]>,
     ) -> Result<Self, ModelError> {
         let mut rd = Reader { gguf, bytes, total: 0 };
-        let (e, hd, ff) = (cfg.n_embd, cfg.head_dim, cfg.n_ff);
-        let (q, kv) = (cfg.n_heads * hd, cfg.kv_dim());
+        let e = cfg.n_embd;
         let embd = rd.matrix(&["token_embd.weight".into()], e, &[cfg.vocab_size])?;
         let head = match gguf.tensor("output.weight") {
             Some(_) => Some(rd.matrix(&["output.weight".into()], e, &[cfg.vocab_size])?),
@@ -551,16 +537,7 @@ impl CpuWeights {
         let output_norm = rd.vector("output_norm.weight", e)?;
         let mut layers = Vec::with_capacity(cfg.n_layers);
         for i in 0..cfg.n_layers {
-            let p = |s: &str| format!("blk.{i}.{s}.weight");
-            layers.push(CpuLayer {
-                attn_norm: rd.vector(&p("attn_norm"), e)?,
-                wqkv: rd.matrix(&[p("attn_q"), p("attn_k"), p("attn_v")], e, &[q, kv, kv])?,
-                wo: rd.matrix(&[p("attn_output")], q, &[e])?,
-                ffn_norm: rd.vector(&p("ffn_norm"), e)?,
-                gate: rd.matrix(&[p("ffn_gate")], e, &[ff])?,
-                up: rd.matrix(&[p("ffn_up")], e, &[ff])?,
-                down: rd.matrix(&[p("ffn_down")], ff, &[e])?,
-            });
+            layers.push(rd.layer(cfg, i)?);
         }
         let (cos, sin) = super::attention::rope_tables(cfg, capacity, rope_freqs);
         Ok(CpuWeights { layers, embd, head, output_norm, cos, sin, bytes: rd.total })

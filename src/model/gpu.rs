@@ -16,7 +16,8 @@ use burn_cubecl::tensor::CubeTensor;
 use super::ModelError;
 use super::config::{LlamaConfig, RopeKind};
 use super::kv_cache::KvCache;
-use crate::gguf::{Gguf, TensorInfo};
+use super::weights::{LayerTensors, TensorSource, tensor_of_shape};
+use crate::gguf::Gguf;
 use crate::kernels::attention::attention;
 use crate::kernels::embed::embed;
 use crate::kernels::gemv::{QFormat, QMatrix, gemv, gemv_swiglu, pack};
@@ -25,15 +26,7 @@ use crate::kernels::rope_kv::{HeadLayout, RopeTables, rope_kv};
 use crate::kernels::{self, upload_f32, upload_u32};
 use crate::quant;
 
-struct GpuLayer {
-    attn_norm: CubeTensor, // [n_embd]
-    wqkv: QMatrix,         // [(H + 2KV)·hd, n_embd]: query, key and value rows stacked
-    wo: QMatrix,           // [n_embd, H·hd]
-    ffn_norm: CubeTensor,  // [n_embd]
-    gate: QMatrix,         // [n_ff, n_embd]
-    up: QMatrix,           // [n_ff, n_embd]
-    down: QMatrix,         // [n_embd, n_ff]
-}
+type GpuLayer = LayerTensors<CubeTensor, QMatrix>;
 
 pub struct GpuWeights {
     layers: Vec<GpuLayer>,
@@ -70,18 +63,12 @@ struct Uploader<'a> {
     uploaded: u64,
 }
 
-impl Uploader<'_> {
-    fn info(&self, name: &str, expect: &[usize]) -> Result<&TensorInfo, ModelError> {
-        let info = self.gguf.require_tensor(name)?;
-        let dims: Vec<usize> = info.dims.iter().map(|&d| d as usize).collect();
-        if dims != expect {
-            return Err(ModelError::Shape { tensor: name.to_string(), expected: expect.to_vec(), found: dims });
-        }
-        Ok(info)
-    }
+impl TensorSource for Uploader<'_> {
+    type Vector = CubeTensor;
+    type Matrix = QMatrix;
 
     fn vector(&mut self, name: &str, len: usize) -> Result<CubeTensor, ModelError> {
-        let info = self.info(name, &[len])?;
+        let info = tensor_of_shape(self.gguf, name, &[len])?;
         let raw = self.gguf.tensor_bytes(self.bytes, info)?;
         let v = quant::dequantize_to_vec(info.ggml_type, raw, len)
             .map_err(|e| ModelError::Quant { tensor: name.to_string(), source: e })?;
@@ -94,7 +81,7 @@ impl Uploader<'_> {
         let mut raw = Vec::new();
         let mut ty = None;
         for (name, &r) in names.iter().zip(rows) {
-            let info = self.info(name, &[cols, r])?;
+            let info = tensor_of_shape(self.gguf, name, &[cols, r])?;
             if ty.is_some_and(|prev| prev != info.ggml_type) {
                 return Err(ModelError::Unsupported(format!("{name}: mixed quantization in a fused matrix")));
             }
@@ -121,8 +108,7 @@ impl GpuWeights {
     ) -> Result<Self, ModelError> {
         let anchor = kernels::to_cube(Tensor::<1>::zeros([1], device));
         let mut up = Uploader { gguf, bytes, anchor: &anchor, uploaded: 0 };
-        let (e, hd, ff) = (cfg.n_embd, cfg.head_dim, cfg.n_ff);
-        let (q, kv) = (cfg.n_heads * hd, cfg.kv_dim());
+        let (e, hd) = (cfg.n_embd, cfg.head_dim);
         let embd = up.matrix(&["token_embd.weight".into()], e, &[cfg.vocab_size])?;
         let head = match gguf.tensor("output.weight") {
             Some(_) => up.matrix(&["output.weight".into()], e, &[cfg.vocab_size])?,
@@ -131,16 +117,7 @@ impl GpuWeights {
         let output_norm = up.vector("output_norm.weight", e)?;
         let mut layers = Vec::with_capacity(cfg.n_layers);
         for i in 0..cfg.n_layers {
-            let p = |s: &str| format!("blk.{i}.{s}.weight");
-            layers.push(GpuLayer {
-                attn_norm: up.vector(&p("attn_norm"), e)?,
-                wqkv: up.matrix(&[p("attn_q"), p("attn_k"), p("attn_v")], e, &[q, kv, kv])?,
-                wo: up.matrix(&[p("attn_output")], q, &[e])?,
-                ffn_norm: up.vector(&p("ffn_norm"), e)?,
-                gate: up.matrix(&[p("ffn_gate")], e, &[ff])?,
-                up: up.matrix(&[p("ffn_up")], e, &[ff])?,
-                down: up.matrix(&[p("ffn_down")], ff, &[e])?,
-            });
+            layers.push(up.layer(cfg, i)?);
         }
         let (cos, sin) = super::attention::rope_tables(cfg, capacity, rope_freqs);
         let half = cfg.rope_dims / 2;

@@ -64,14 +64,55 @@ struct Loader<'a> {
     uploaded: u64,
 }
 
+/// Tensor `name`, checked to have the GGUF dimensions `expect` (innermost first).
+pub fn tensor_of_shape<'g>(gguf: &'g Gguf, name: &str, expect: &[usize]) -> Result<&'g TensorInfo, ModelError> {
+    let info = gguf.require_tensor(name)?;
+    let dims: Vec<usize> = info.dims.iter().map(|&d| d as usize).collect();
+    if dims != expect {
+        return Err(ModelError::Shape { tensor: name.to_string(), expected: expect.to_vec(), found: dims });
+    }
+    Ok(info)
+}
+
+/// The weights of one Llama layer, held as the forward path wants them: norms as `V`, linear
+/// weights as `M` (query, key and value rows stacked in one matrix).
+pub struct LayerTensors<V, M> {
+    pub attn_norm: V, // [n_embd]
+    pub wqkv: M,      // [(H + 2KV)·hd, n_embd]
+    pub wo: M,        // [n_embd, H·hd]
+    pub ffn_norm: V,  // [n_embd]
+    pub gate: M,      // [n_ff, n_embd]
+    pub up: M,        // [n_ff, n_embd]
+    pub down: M,      // [n_embd, n_ff]
+}
+
+/// Where a quantized forward path reads its tensors from: a norm vector, or linear weights
+/// whose rows may come from several GGUF tensors stacked (`cols` inputs, `rows[i]` outputs each).
+pub trait TensorSource {
+    type Vector;
+    type Matrix;
+    fn vector(&mut self, name: &str, len: usize) -> Result<Self::Vector, ModelError>;
+    fn matrix(&mut self, names: &[String], cols: usize, rows: &[usize]) -> Result<Self::Matrix, ModelError>;
+
+    /// Layer `i`'s tensors, by their GGUF names, shapes checked against the config.
+    fn layer(&mut self, cfg: &LlamaConfig, i: usize) -> Result<LayerTensors<Self::Vector, Self::Matrix>, ModelError> {
+        let (e, ff, q, kv) = (cfg.n_embd, cfg.n_ff, cfg.n_heads * cfg.head_dim, cfg.kv_dim());
+        let p = |s: &str| format!("blk.{i}.{s}.weight");
+        Ok(LayerTensors {
+            attn_norm: self.vector(&p("attn_norm"), e)?,
+            wqkv: self.matrix(&[p("attn_q"), p("attn_k"), p("attn_v")], e, &[q, kv, kv])?,
+            wo: self.matrix(&[p("attn_output")], q, &[e])?,
+            ffn_norm: self.vector(&p("ffn_norm"), e)?,
+            gate: self.matrix(&[p("ffn_gate")], e, &[ff])?,
+            up: self.matrix(&[p("ffn_up")], e, &[ff])?,
+            down: self.matrix(&[p("ffn_down")], ff, &[e])?,
+        })
+    }
+}
+
 impl Loader<'_> {
     fn info(&self, name: &str, expect: &[usize]) -> Result<&TensorInfo, ModelError> {
-        let info = self.gguf.require_tensor(name)?;
-        let dims: Vec<usize> = info.dims.iter().map(|&d| d as usize).collect();
-        if dims != expect {
-            return Err(ModelError::Shape { tensor: name.to_string(), expected: expect.to_vec(), found: dims });
-        }
-        Ok(info)
+        tensor_of_shape(self.gguf, name, expect)
     }
 
     fn dequant(&self, info: &TensorInfo) -> Result<Vec<f32>, ModelError> {
