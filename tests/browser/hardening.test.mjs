@@ -3,7 +3,7 @@
 // through catalog, policies and the model's output, and a soak of 200 answers.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, openSync, readSync, closeSync, writeFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, readSync, closeSync, rmSync, writeFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -82,6 +82,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
+  rmSync(HOSTILE, { recursive: true, force: true });
 });
 
 /** A page of our origin (strict CSP) that records violations and script errors. */
