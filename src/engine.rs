@@ -104,52 +104,37 @@ impl Engine {
     /// that trimming never empties the conversation to make room for a huge `max_reply`.
     pub fn fit_chat(&self, messages: &[Message], max_reply: usize) -> Result<FittedChat, EngineError> {
         let capacity = self.model.max_context();
-        let reply = max_reply.clamp(1, capacity / 2);
-        let budget = capacity - reply;
-        let count = |m: &[Message]| self.chat_tokens(m);
-        let whole = count(messages)?;
-        if whole.len() <= budget {
-            let max_reply = max_reply.min(capacity - whole.len());
-            return Ok(FittedChat { prompt: whole, max_reply, dropped: 0, cut: false });
-        }
+        let budget = capacity - max_reply.clamp(1, capacity / 2);
+        let fits = |m: &[Message]| Ok::<_, EngineError>(self.chat_tokens(m)?.len() <= budget);
+        let fitted = |prompt: Vec<u32>, dropped: usize, cut: bool| -> Result<FittedChat, EngineError> {
+            if prompt.len() > budget {
+                // Only system messages are left, and they alone overflow the session.
+                return Err(EngineError::PromptTooLong { prompt: prompt.len(), capacity: budget });
+            }
+            Ok(FittedChat { max_reply: max_reply.min(capacity - prompt.len()), prompt, dropped, cut })
+        };
         let system = messages.iter().take_while(|m| m.role == "system").count();
         let (head, rest) = messages.split_at(system);
-        if rest.is_empty() {
-            return Err(EngineError::PromptTooLong { prompt: whole.len(), capacity: budget });
+        let whole = self.chat_tokens(messages)?;
+        if rest.is_empty() || whole.len() <= budget {
+            return fitted(whole, 0, false);
         }
         let with = |keep_from: usize| [head, &rest[keep_from..]].concat();
         // The fewest dropped messages that fit (fitting is monotone in the number dropped).
-        let (mut lo, mut hi) = (1, rest.len() - 1);
-        if count(&with(hi))?.len() <= budget {
-            while lo < hi {
-                let mid = (lo + hi) / 2;
-                if count(&with(mid))?.len() <= budget { hi = mid } else { lo = mid + 1 }
-            }
-            let prompt = count(&with(hi))?;
-            return Ok(FittedChat {
-                max_reply: max_reply.min(capacity - prompt.len()),
-                prompt,
-                dropped: hi,
-                cut: false,
-            });
+        if fits(&with(rest.len() - 1))? {
+            let dropped = least(1, rest.len() - 1, |n| fits(&with(n)))?;
+            return fitted(self.chat_tokens(&with(dropped))?, dropped, false);
         }
         // Only the newest message is left and it is too long: keep the longest tail that fits.
         let mut kept = with(rest.len() - 1);
         let last = kept.len() - 1;
         let text: Vec<char> = kept[last].content.chars().collect();
-        let (mut lo, mut hi) = (0, text.len()); // characters cut from the front
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            kept[last].content = text[mid..].iter().collect();
-            if count(&kept)?.len() <= budget { hi = mid } else { lo = mid + 1 }
-        }
-        kept[last].content = text[lo..].iter().collect();
-        let prompt = count(&kept)?;
-        if prompt.len() > budget {
-            // The system messages alone overflow the session.
-            return Err(EngineError::PromptTooLong { prompt: prompt.len(), capacity: budget });
-        }
-        Ok(FittedChat { max_reply: max_reply.min(capacity - prompt.len()), prompt, dropped: rest.len() - 1, cut: true })
+        let cut = least(0, text.len(), |n| {
+            kept[last].content = text[n..].iter().collect();
+            fits(&kept)
+        })?;
+        kept[last].content = text[cut..].iter().collect();
+        fitted(self.chat_tokens(&kept)?, rest.len() - 1, true)
     }
 
     /// A cleared KV cache: the one kept from the last generation, or a new one.
@@ -170,4 +155,14 @@ impl Engine {
     pub fn device(&self) -> &Device {
         self.model.device()
     }
+}
+
+/// The least `n` in `lo..=hi` for which `ok(n)` holds, given that it holds at `hi` and, once
+/// it holds, for every larger `n` (a binary search whose test may fail).
+fn least<E>(mut lo: usize, mut hi: usize, mut ok: impl FnMut(usize) -> Result<bool, E>) -> Result<usize, E> {
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if ok(mid)? { hi = mid } else { lo = mid + 1 }
+    }
+    Ok(lo)
 }

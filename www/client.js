@@ -62,7 +62,6 @@ export class Aisle {
         this.#attach(worker, info);
         if (this.#shop) await this.#request({ type: "shop", catalog: this.#shop[0], policies: this.#shop[1] }, true);
         this.#args.onNote?.("The graphics device was lost: the assistant now runs on the CPU.");
-        this.onbackendchange?.(info.backend);
       } catch (e) {
         this.#dead = new Error(`the GPU device was lost and the CPU restart failed: ${e.message}`);
       } finally {

@@ -79,11 +79,14 @@ const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
 // sha2 in wasm; elsewhere the loader hashes each chunk itself.
 const subtle = self.isSecureContext ? self.crypto?.subtle : undefined;
 
-/** The hex sha256 of everything in `loader` when the browser hashes it, else undefined. */
-async function digestOf(loader) {
-  if (!subtle) return undefined;
-  const d = new Uint8Array(await subtle.digest("SHA-256", loader.view())); // copies the view at once
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+/** Verifies (sha256, hashed by the browser when it can) and loads what `loader` holds. */
+async function finish(loader, options) {
+  let digest;
+  if (subtle) {
+    const d = new Uint8Array(await subtle.digest("SHA-256", loader.view())); // copies the view at once
+    digest = Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  return loader.finish({ ...options, digest });
 }
 
 /** Streams `body` (a ReadableStream) into a new ModelLoader, reporting progress. */
@@ -153,7 +156,7 @@ async function load(msg) {
     try {
       const loader = await readInto(hit.body, hit.size, "cache", progress);
       progress({ phase: "prepare", loaded: loader.length, total: loader.length });
-      loaded = await loader.finish({ ...options, digest: await digestOf(loader) }); // verifies the sha256: a corrupt entry fails here
+      loaded = await finish(loader, options); // a corrupt entry fails its sha256 here
       cached = true;
     } catch (e) {
       if (!/sha256/.test(e.message)) throw e;
@@ -166,7 +169,7 @@ async function load(msg) {
     progress({ phase: "prepare", loaded: loader.length, total: loader.length });
     const s = await stored;
     try {
-      loaded = await loader.finish({ ...options, digest: await digestOf(loader) });
+      loaded = await finish(loader, options);
     } catch (e) {
       if (msg.sha256) await dropCached(msg.sha256); // never keep bytes that failed verification
       throw e;

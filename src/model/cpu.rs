@@ -11,7 +11,7 @@
 use super::ModelError;
 use super::config::{LlamaConfig, RopeKind};
 use super::kv_cache::KvCache;
-use super::weights::{LayerTensors, TensorSource, tensor_of_shape};
+use super::weights::{LayerTensors, TensorSource, dequantized, stacked_blocks, tensor_of_shape, unsupported_tensor};
 use crate::gguf::Gguf;
 use crate::quant::{self, GgmlType};
 
@@ -469,15 +469,7 @@ pub fn unsupported(cfg: &LlamaConfig, gguf: &Gguf) -> Option<String> {
     if !cfg.n_embd.is_multiple_of(32) || !cfg.n_ff.is_multiple_of(32) || !cfg.head_dim.is_multiple_of(2) {
         return Some("dimensions not multiples of 32".into());
     }
-    for t in &gguf.tensors {
-        if t.name.ends_with(".weight") && t.dims.len() == 2 && !QMat::supports(t.ggml_type) {
-            return Some(format!("tensor {} is {:?}", t.name, t.ggml_type));
-        }
-        if t.name.ends_with(".bias") {
-            return Some(format!("tensor {} (biases)", t.name));
-        }
-    }
-    None
+    unsupported_tensor(gguf, QMat::supports)
 }
 
 struct Reader<'a> {
@@ -491,27 +483,14 @@ impl TensorSource for Reader<'_> {
     type Matrix = QMat;
 
     fn vector(&mut self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
-        let info = tensor_of_shape(self.gguf, name, &[len])?;
-        let raw = self.gguf.tensor_bytes(self.bytes, info)?;
-        let v = quant::dequantize_to_vec(info.ggml_type, raw, len)
-            .map_err(|e| ModelError::Quant { tensor: name.into(), source: e })?;
+        let v = dequantized(self.gguf, self.bytes, tensor_of_shape(self.gguf, name, &[len])?)?;
         self.total += (len * 4) as u64;
         Ok(v)
     }
 
     /// GGUF matrices of one type and width, rows stacked.
     fn matrix(&mut self, names: &[String], cols: usize, rows: &[usize]) -> Result<QMat, ModelError> {
-        let mut raw = Vec::new();
-        let mut ty = None;
-        for (name, &r) in names.iter().zip(rows) {
-            let info = tensor_of_shape(self.gguf, name, &[cols, r])?;
-            if ty.is_some_and(|t| t != info.ggml_type) {
-                return Err(ModelError::Unsupported(format!("{name}: mixed quantization in a fused matrix")));
-            }
-            ty = Some(info.ggml_type);
-            raw.extend_from_slice(self.gguf.tensor_bytes(self.bytes, info)?);
-        }
-        let ty = ty.expect("at least one matrix");
+        let (ty, raw) = stacked_blocks(self.gguf, self.bytes, names, cols, rows)?;
         let m = QMat::from_blocks(ty, &raw, rows.iter().sum(), cols)
             .map_err(|e| ModelError::Quant { tensor: names.join("+"), source: e })?;
         self.total += m.bytes();

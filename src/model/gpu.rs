@@ -16,7 +16,7 @@ use burn_cubecl::tensor::CubeTensor;
 use super::ModelError;
 use super::config::{LlamaConfig, RopeKind};
 use super::kv_cache::KvCache;
-use super::weights::{LayerTensors, TensorSource, tensor_of_shape};
+use super::weights::{LayerTensors, TensorSource, dequantized, stacked_blocks, tensor_of_shape, unsupported_tensor};
 use crate::gguf::Gguf;
 use crate::kernels::attention::attention;
 use crate::kernels::embed::embed;
@@ -24,7 +24,6 @@ use crate::kernels::gemv::{QFormat, QMatrix, gemv, gemv_swiglu, pack};
 use crate::kernels::rms_norm::{rms_norm, rms_norm_rows};
 use crate::kernels::rope_kv::{HeadLayout, RopeTables, rope_kv};
 use crate::kernels::{self, upload_f32, upload_u32};
-use crate::quant;
 
 type GpuLayer = LayerTensors<CubeTensor, QMatrix>;
 
@@ -44,16 +43,7 @@ pub fn unsupported(cfg: &LlamaConfig, gguf: &Gguf) -> Option<String> {
     if cfg.head_dim > 256 || !cfg.head_dim.is_multiple_of(2) {
         return Some(format!("head_dim {}", cfg.head_dim));
     }
-    for t in &gguf.tensors {
-        let linear = t.name.ends_with(".weight") && t.dims.len() == 2;
-        if linear && QFormat::for_ggml(t.ggml_type).is_none() {
-            return Some(format!("tensor {} is {:?}", t.name, t.ggml_type));
-        }
-        if t.name.ends_with(".bias") {
-            return Some(format!("tensor {} (biases)", t.name));
-        }
-    }
-    None
+    unsupported_tensor(gguf, |ty| QFormat::for_ggml(ty).is_some())
 }
 
 struct Uploader<'a> {
@@ -68,27 +58,14 @@ impl TensorSource for Uploader<'_> {
     type Matrix = QMatrix;
 
     fn vector(&mut self, name: &str, len: usize) -> Result<CubeTensor, ModelError> {
-        let info = tensor_of_shape(self.gguf, name, &[len])?;
-        let raw = self.gguf.tensor_bytes(self.bytes, info)?;
-        let v = quant::dequantize_to_vec(info.ggml_type, raw, len)
-            .map_err(|e| ModelError::Quant { tensor: name.to_string(), source: e })?;
+        let v = dequantized(self.gguf, self.bytes, tensor_of_shape(self.gguf, name, &[len])?)?;
         self.uploaded += (len * 4) as u64;
         Ok(upload_f32(self.anchor, &v, [len]))
     }
 
     /// One or more GGUF matrices of the same type and width, rows stacked, packed for the device.
     fn matrix(&mut self, names: &[String], cols: usize, rows: &[usize]) -> Result<QMatrix, ModelError> {
-        let mut raw = Vec::new();
-        let mut ty = None;
-        for (name, &r) in names.iter().zip(rows) {
-            let info = tensor_of_shape(self.gguf, name, &[cols, r])?;
-            if ty.is_some_and(|prev| prev != info.ggml_type) {
-                return Err(ModelError::Unsupported(format!("{name}: mixed quantization in a fused matrix")));
-            }
-            ty = Some(info.ggml_type);
-            raw.extend_from_slice(self.gguf.tensor_bytes(self.bytes, info)?);
-        }
-        let ty = ty.expect("at least one matrix");
+        let (ty, raw) = stacked_blocks(self.gguf, self.bytes, names, cols, rows)?;
         let total: usize = rows.iter().sum();
         let (format, words) =
             pack(ty, &raw, total).map_err(|e| ModelError::Quant { tensor: names.join("+"), source: e })?;

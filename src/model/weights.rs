@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::ModelError;
 use super::config::LlamaConfig;
 use crate::gguf::{Gguf, TensorInfo};
-use crate::quant;
+use crate::quant::{self, GgmlType};
 
 /// One transformer block's weights.
 pub struct LayerWeights {
@@ -74,6 +74,50 @@ pub fn tensor_of_shape<'g>(gguf: &'g Gguf, name: &str, expect: &[usize]) -> Resu
     Ok(info)
 }
 
+/// A tensor's values dequantized to f32 (norms and other small tensors).
+pub fn dequantized(gguf: &Gguf, bytes: &[u8], info: &TensorInfo) -> Result<Vec<f32>, ModelError> {
+    let raw = gguf.tensor_bytes(bytes, info)?;
+    quant::dequantize_to_vec(info.ggml_type, raw, info.n_elements() as usize)
+        .map_err(|e| ModelError::Quant { tensor: info.name.clone(), source: e })
+}
+
+/// The raw blocks of GGUF matrices of one width (`[cols, rows[i]]` each) stacked row-wise, and
+/// their common type: the kernel paths fuse query, key and value into one matrix this way.
+pub fn stacked_blocks(
+    gguf: &Gguf,
+    bytes: &[u8],
+    names: &[String],
+    cols: usize,
+    rows: &[usize],
+) -> Result<(GgmlType, Vec<u8>), ModelError> {
+    let mut raw = Vec::new();
+    let mut ty = None;
+    for (name, &r) in names.iter().zip(rows) {
+        let info = tensor_of_shape(gguf, name, &[cols, r])?;
+        if ty.is_some_and(|prev| prev != info.ggml_type) {
+            return Err(ModelError::Unsupported(format!("{name}: mixed quantization in a fused matrix")));
+        }
+        ty = Some(info.ggml_type);
+        raw.extend_from_slice(gguf.tensor_bytes(bytes, info)?);
+    }
+    let ty = ty.ok_or_else(|| ModelError::Unsupported("a fused matrix of no tensors".into()))?;
+    Ok((ty, raw))
+}
+
+/// The first tensor a kernel path cannot run (a linear weight of a type `linear_ok` refuses,
+/// or a bias), described for the fallback message; `None` if every tensor is fine.
+pub fn unsupported_tensor(gguf: &Gguf, linear_ok: impl Fn(GgmlType) -> bool) -> Option<String> {
+    for t in &gguf.tensors {
+        if t.name.ends_with(".weight") && t.dims.len() == 2 && !linear_ok(t.ggml_type) {
+            return Some(format!("tensor {} is {:?}", t.name, t.ggml_type));
+        }
+        if t.name.ends_with(".bias") {
+            return Some(format!("tensor {} (biases)", t.name));
+        }
+    }
+    None
+}
+
 /// The weights of one Llama layer, held as the forward path wants them: norms as `V`, linear
 /// weights as `M` (query, key and value rows stacked in one matrix).
 pub struct LayerTensors<V, M> {
@@ -116,9 +160,7 @@ impl Loader<'_> {
     }
 
     fn dequant(&self, info: &TensorInfo) -> Result<Vec<f32>, ModelError> {
-        let raw = self.gguf.tensor_bytes(self.bytes, info)?;
-        quant::dequantize_to_vec(info.ggml_type, raw, info.n_elements() as usize)
-            .map_err(|e| ModelError::Quant { tensor: info.name.clone(), source: e })
+        dequantized(self.gguf, self.bytes, info)
     }
 
     fn vector(&mut self, name: &str, len: usize) -> Result<Tensor<1>, ModelError> {

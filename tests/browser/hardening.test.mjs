@@ -9,7 +9,7 @@ import path from "node:path";
 
 import { serve } from "../../scripts/serve.mjs";
 import { launch } from "./chromium.mjs";
-import { REPO, MODEL_URL, MODEL_PATH, MODEL_SHA256 } from "./util.mjs";
+import { REPO, MODEL_URL, MODEL_PATH, MODEL_SHA256, instrument, inspectWidget } from "./util.mjs";
 
 let server;
 let browser;
@@ -89,11 +89,7 @@ after(async () => {
 async function blankPage(sink, init = () => {}) {
   const page = await browser.context.newPage();
   await page.addInitScript(init);
-  await page.addInitScript(() => {
-    window.__violations = [];
-    document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
-  page.on("pageerror", (e) => sink.push(`pageerror: ${e.message}`));
+  await instrument(page, sink);
   await page.goto(`${server.url}/tests/browser/blank.html`);
   return page;
 }
@@ -388,16 +384,7 @@ test("XSS: 24 payloads in catalog fields, policy text and the model's chosen sen
   for (const q of ["a ceramic coffee mug", "blue mug for coffee", "Can I return a mug for a refund?", "How do returns work, are they free?"]) {
     asked.push(await page.evaluate((q) => document.querySelector("aisle-assistant").ask(q), q));
   }
-  const inspect = await page.evaluate(() => {
-    const root = document.querySelector("aisle-assistant").shadowRoot;
-    const ours = (e) => e.tagName === "LINK" && e.getAttribute("rel") === "stylesheet" && /\/www\/widget\.css$/.test(e.href);
-    const bad = [...root.querySelectorAll("script, iframe, object, embed, style, svg, math, input, meta, base, body, video, details, template, link")].filter((e) => !ours(e)).map((e) => e.outerHTML.slice(0, 80));
-    if (root.querySelectorAll("form").length !== 1) bad.push("form");
-    const handlers = [...root.querySelectorAll("*")].filter((e) => [...e.attributes].some((a) => a.name.startsWith("on") || (a.name === "style" && /url\(/.test(a.value)))).length;
-    const links = [...root.querySelectorAll("a")].map((a) => a.getAttribute("href"));
-    const imgs = [...root.querySelectorAll("img")].map((i) => i.getAttribute("src")).filter(Boolean);
-    return { xss: window.__xss ?? null, bad, handlers, links, imgs, text: root.querySelector(".log").textContent };
-  });
+  const inspect = await inspectWidget(page);
   const suggested = asked[0].products.length + asked[1].products.length;
   assert.ok(suggested >= 2, "cards from the hostile catalog still show");
   // The model's own output (the sentences it chose) carried payloads, shown as text.

@@ -28,3 +28,31 @@ export function nativeTokenize(text, special) {
   const args = ["tokenize", "--model", MODEL_PATH, ...(special ? ["--special"] : [])];
   return JSON.parse(execFileSync(AISLE_BIN, args, { input: text, encoding: "utf8" }));
 }
+
+/** Records CSP violations and script errors from the first moment of every page. */
+export async function instrument(page, sink) {
+  await page.addInitScript(() => {
+    window.__violations = [];
+    document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  page.on("pageerror", (e) => sink.push(`pageerror: ${e.message}`));
+}
+
+/**
+ * What the widget's shadow DOM holds after hostile input: whether a payload ran, elements our
+ * own markup never has (one form, the composer, and our stylesheet link aside), event-handler
+ * or CSS `url()` attributes, links, image sources, card titles and the log's text.
+ */
+export function inspectWidget(page) {
+  return page.evaluate(() => {
+    const root = document.querySelector("aisle-assistant").shadowRoot;
+    const ours = (e) => e.tagName === "LINK" && e.getAttribute("rel") === "stylesheet" && /\/www\/widget\.css$/.test(e.href);
+    const bad = [...root.querySelectorAll("script, iframe, object, embed, style, svg, math, input, meta, base, body, video, details, template, link")].filter((e) => !ours(e)).map((e) => e.outerHTML.slice(0, 80));
+    if (root.querySelectorAll("form").length !== 1) bad.push("form");
+    const handlers = [...root.querySelectorAll("*")].filter((e) => [...e.attributes].some((a) => a.name.startsWith("on") || (a.name === "style" && /url\(/.test(a.value)))).length;
+    const links = [...root.querySelectorAll("a")].map((a) => a.getAttribute("href"));
+    const imgs = [...root.querySelectorAll("img")].map((i) => i.getAttribute("src")).filter(Boolean);
+    const titles = [...root.querySelectorAll(".card h3")].map((h) => h.textContent);
+    return { xss: window.__xss ?? null, bad, handlers, links, imgs, titles, text: root.querySelector(".log").textContent };
+  });
+}

@@ -7,7 +7,7 @@ import path from "node:path";
 
 import { serve } from "../../scripts/serve.mjs";
 import { launch } from "./chromium.mjs";
-import { REPO } from "./util.mjs";
+import { REPO, instrument, inspectWidget } from "./util.mjs";
 
 const SHOTS = path.join(process.env.CARGO_TARGET_DIR || path.join(REPO, "target"), "screenshots");
 const catalog = JSON.parse(readFileSync(path.join(REPO, "demo/catalog.json"), "utf8"));
@@ -15,15 +15,6 @@ const ids = new Set(catalog.products.map((p) => p.id));
 
 let server;
 let browser;
-
-/** Records CSP violations and script errors from the first moment of every page. */
-async function instrument(page, sink) {
-  await page.addInitScript(() => {
-    window.__violations = [];
-    document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
-  page.on("pageerror", (e) => sink.push(`pageerror: ${e.message}`));
-}
 
 async function openDemo(page, pathname = "/") {
   await page.goto(`${server.url}${pathname}`);
@@ -186,18 +177,9 @@ test("a hostile catalog stays inert: no script runs, nothing is injected, cards 
   await page.waitForFunction(() => document.querySelector("aisle-assistant"));
   const r = await ask(page, "running shoes");
   assert.ok(r.products.length >= 1, "cards from the hostile catalog still show");
-  const inspect = await page.evaluate(() => {
-    const root = document.querySelector("aisle-assistant").shadowRoot;
-    // Our own markup has one form (the composer) and no element of these kinds.
-    const bad = [...root.querySelectorAll("script, iframe, object, embed, style, svg, math, input, meta, base, body, video, details")];
-    if (root.querySelectorAll("form").length !== 1) bad.push("form");
-    const handlers = [...root.querySelectorAll("*")].filter((e) => [...e.attributes].some((a) => a.name.startsWith("on")));
-    const links = [...root.querySelectorAll("a")].map((a) => a.getAttribute("href"));
-    const imgs = [...root.querySelectorAll("img")].map((i) => i.getAttribute("src")).filter(Boolean);
-    return { xss: window.__xss ?? null, bad: bad.length, handlers: handlers.length, links, imgs, titles: [...root.querySelectorAll(".card h3")].map((h) => h.textContent) };
-  });
+  const inspect = await inspectWidget(page);
   assert.equal(inspect.xss, null, "no payload ran");
-  assert.equal(inspect.bad, 0, "no element was injected");
+  assert.deepEqual(inspect.bad, [], "no element was injected");
   assert.equal(inspect.handlers, 0, "no event-handler attribute was injected");
   for (const href of inspect.links) assert.match(href, /^https?:\/\//, `only http(s) links: ${href}`);
   for (const src of inspect.imgs) assert.match(src, /^https?:\/\/127\.0\.0\.1/, `only same-origin images: ${src}`);
