@@ -4,7 +4,7 @@ mod common;
 
 use aisle::device::{self, DeviceKind};
 use aisle::kernels::attention::{attention, attention_reference};
-use aisle::kernels::gemv::{QMatrix, gemv, gemv_reference, gemv_swiglu, pack};
+use aisle::kernels::gemv::{QMatrix, gemv, gemv_reference, gemv_stacked, gemv_swiglu, pack};
 use aisle::kernels::rms_norm::{rms_norm, rms_norm_reference};
 use aisle::kernels::rope_kv::{HeadLayout, RopeTables, rope_kv, rope_kv_reference};
 use aisle::kernels::{self, argmax::argmax, embed::embed};
@@ -46,22 +46,25 @@ fn random_vec(rng: &mut Rng, n: usize, spread: f32) -> Vec<f32> {
     (0..n).map(|_| spread * (2.0 * rng.next_f32() - 1.0)).collect()
 }
 
-fn random_q4_0(rng: &mut Rng, n: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    for _ in 0..n / 32 {
-        out.extend_from_slice(&half::f16::from_f32(0.002 + 0.02 * rng.next_f32()).to_le_bytes());
-        (0..16).for_each(|_| out.push(rng.next_u64() as u8));
-    }
-    out
+/// `n` weights of random blocks of `ty`.
+fn random_blocks(rng: &mut Rng, ty: GgmlType, n: usize) -> Vec<u8> {
+    random_of_type(rng, ty, n)
 }
 
-/// `n` weights of random blocks of `ty` (Q4_1, Q4_0 or Q8_0).
-fn random_blocks(rng: &mut Rng, ty: GgmlType, n: usize) -> Vec<u8> {
-    match ty {
-        GgmlType::Q4_1 => random_q4_1(rng, n),
-        GgmlType::Q4_0 => random_q4_0(rng, n),
-        _ => random_q8_0(rng, n),
-    }
+/// Every type with a device format, and shapes (rows, cols, tokens) its blocks fit.
+fn formats_and_shapes() -> Vec<(GgmlType, [(usize, usize, usize); 6])> {
+    const K_SHAPES: [(usize, usize, usize); 6] =
+        [(1, 256, 1), (7, 512, 1), (130, 1536, 1), (64, 256, 3), (33, 512, 9), (96, 256, 17)];
+    use GgmlType::*;
+    vec![
+        (Q4_1, SHAPES),
+        (Q4_0, SHAPES),
+        (Q8_0, SHAPES),
+        (Q5_0, SHAPES),
+        (Q5_1, SHAPES),
+        (Q4_K, K_SHAPES),
+        (Q6_K, K_SHAPES),
+    ]
 }
 
 fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
@@ -84,8 +87,8 @@ fn gemv_matches_reference_for_each_format_shape_and_mode() {
     let Some(dev) = gpu() else { return };
     let a = anchor(&dev);
     let mut rng = Rng::new(11);
-    for ty in [GgmlType::Q4_1, GgmlType::Q4_0, GgmlType::Q8_0] {
-        for (rows, cols, m) in SHAPES {
+    for (ty, shapes) in formats_and_shapes() {
+        for (rows, cols, m) in shapes {
             let raw = random_blocks(&mut rng, ty, rows * cols);
             let x = random_vec(&mut rng, m * cols, 1.0);
             let want = gemv_reference(ty, &raw, rows, cols, &x);
@@ -108,21 +111,50 @@ fn gemv_swiglu_matches_reference() {
     let Some(dev) = gpu() else { return };
     let a = anchor(&dev);
     let mut rng = Rng::new(12);
-    for (rows, cols, m) in SHAPES {
-        let g_raw = random_q4_1(&mut rng, rows * cols);
-        let u_raw = random_q4_1(&mut rng, rows * cols);
+    // Gate and up in the same format, and in different ones (a file may mix them).
+    use GgmlType::*;
+    for (g_ty, u_ty, shapes) in [(Q4_1, Q4_1, SHAPES), (Q8_0, Q5_1, SHAPES), (Q4_K, Q6_K, formats_and_shapes()[5].1)] {
+        for (rows, cols, m) in shapes {
+            let g_raw = random_blocks(&mut rng, g_ty, rows * cols);
+            let u_raw = random_blocks(&mut rng, u_ty, rows * cols);
+            let x = random_vec(&mut rng, m * cols, 1.0);
+            let g = gemv_reference(g_ty, &g_raw, rows, cols, &x);
+            let u = gemv_reference(u_ty, &u_raw, rows, cols, &x);
+            let want: Vec<f32> = g.iter().zip(&u).map(|(g, u)| g / (1.0 + (-g).exp()) * u).collect();
+            let xc = kernels::upload_f32(&a, &x, [m, cols]);
+            let got = read_f32(&gemv_swiglu(
+                &qmatrix(&a, g_ty, &g_raw, rows, cols),
+                &qmatrix(&a, u_ty, &u_raw, rows, cols),
+                &xc,
+                m,
+            ));
+            assert_close(&got, &want, 1e-4, &format!("swiglu {g_ty:?}/{u_ty:?} {rows}x{cols} m={m}"));
+        }
+    }
+}
+
+/// Matrices of different formats stacked by rows write one output, each at its row offset.
+#[test]
+fn gemv_stacked_parts_of_different_formats() {
+    let Some(dev) = gpu() else { return };
+    let a = anchor(&dev);
+    let mut rng = Rng::new(17);
+    let cols = 512;
+    for m in [1usize, 5] {
+        let parts = [(GgmlType::Q4_K, 64), (GgmlType::Q6_K, 32), (GgmlType::Q8_0, 16)];
         let x = random_vec(&mut rng, m * cols, 1.0);
-        let g = gemv_reference(GgmlType::Q4_1, &g_raw, rows, cols, &x);
-        let u = gemv_reference(GgmlType::Q4_1, &u_raw, rows, cols, &x);
-        let want: Vec<f32> = g.iter().zip(&u).map(|(g, u)| g / (1.0 + (-g).exp()) * u).collect();
-        let xc = kernels::upload_f32(&a, &x, [m, cols]);
-        let got = read_f32(&gemv_swiglu(
-            &qmatrix(&a, GgmlType::Q4_1, &g_raw, rows, cols),
-            &qmatrix(&a, GgmlType::Q4_1, &u_raw, rows, cols),
-            &xc,
-            m,
-        ));
-        assert_close(&got, &want, 1e-4, &format!("swiglu {rows}x{cols} m={m}"));
+        let mut mats = Vec::new();
+        let mut want = vec![Vec::new(); m];
+        for (ty, rows) in parts {
+            let raw = random_blocks(&mut rng, ty, rows * cols);
+            let r = gemv_reference(ty, &raw, rows, cols, &x);
+            for (t, w) in want.iter_mut().enumerate() {
+                w.extend_from_slice(&r[t * rows..(t + 1) * rows]);
+            }
+            mats.push(qmatrix(&a, ty, &raw, rows, cols));
+        }
+        let got = read_f32(&gemv_stacked(&mats, &kernels::upload_f32(&a, &x, [m, cols]), m));
+        assert_close(&got, &want.concat(), 1e-4, &format!("stacked m={m}"));
     }
 }
 
@@ -249,19 +281,18 @@ fn embed_matches_dequantized_rows() {
     let Some(dev) = gpu() else { return };
     let a = anchor(&dev);
     let mut rng = Rng::new(15);
-    let (vocab, cols) = (50, 96);
-    for ty in [GgmlType::Q8_0, GgmlType::Q4_1] {
-        let raw = if ty == GgmlType::Q8_0 {
-            random_q8_0(&mut rng, vocab * cols)
-        } else {
-            random_q4_1(&mut rng, vocab * cols)
-        };
+    let vocab = 50;
+    for (ty, shapes) in formats_and_shapes() {
+        let cols = shapes[1].1; // 64 or 512
+        let raw = random_blocks(&mut rng, ty, vocab * cols);
         let table = quant::dequantize_to_vec(ty, &raw, vocab * cols).unwrap();
         let ids: Vec<u32> = vec![0, 49, 7, 7, 23];
         let ids_c = kernels::upload_u32(&a, &ids);
         let got = read_f32(&embed(&qmatrix(&a, ty, &raw, vocab, cols), &ids_c, ids.len()));
         let want: Vec<f32> = ids.iter().flat_map(|&i| table[i as usize * cols..][..cols].to_vec()).collect();
-        assert_close(&got, &want, 0.0, &format!("embed {ty:?}"));
+        // Exact, except where the upload rewrote (q - k)·d as q·d + (-k·d) (Q4_0, Q5_0).
+        let tol = if matches!(ty, GgmlType::Q4_0 | GgmlType::Q5_0) { 1e-6 } else { 0.0 };
+        assert_close(&got, &want, tol, &format!("embed {ty:?}"));
     }
 }
 
@@ -292,9 +323,9 @@ fn argmax_matches_reference_with_ties_to_the_lowest_index() {
 fn cpu_matvec_matches_reference_for_each_format_shape_and_mode() {
     use aisle::model::cpu::QMat;
     let mut rng = Rng::new(13);
-    let shapes = [(1, 32, 1), (7, 64, 1), (130, 576, 1), (64, 96, 3), (33, 256, 9), (200, 64, 17), (1536, 576, 2)];
-    for ty in [GgmlType::Q4_1, GgmlType::Q4_0, GgmlType::Q8_0] {
-        for (rows, cols, m) in shapes {
+    for (ty, shapes) in formats_and_shapes() {
+        let wide = if ty.block_size() == 32 { (1536, 576, 2) } else { (1536, 1536, 2) };
+        for (rows, cols, m) in shapes.into_iter().chain([wide]) {
             let raw = random_blocks(&mut rng, ty, rows * cols);
             let x = random_vec(&mut rng, m * cols, 1.0);
             let want = gemv_reference(ty, &raw, rows, cols, &x);
@@ -311,5 +342,6 @@ fn cpu_matvec_matches_reference_for_each_format_shape_and_mode() {
     }
     // A matrix whose bytes do not match its shape is refused, not read out of bounds.
     assert!(QMat::from_blocks(GgmlType::Q4_1, &[0u8; 19], 1, 32).is_err());
-    assert!(QMat::from_blocks(GgmlType::Q6_K, &[0u8; 210], 1, 256).is_err());
+    assert!(QMat::from_blocks(GgmlType::Q6_K, &[0u8; 209], 1, 256).is_err());
+    assert!(QMat::from_blocks(GgmlType::Q6_K, &[0u8; 210], 2, 128).is_err()); // a block across rows
 }

@@ -106,6 +106,7 @@ fn tiny_model_variants_untied_head_and_other_gqa() {
         TinyConfig { n_heads: 6, n_kv_heads: 2, n_embd: 96, n_layers: 3, rope_base: 100000.0, ..Default::default() },
         TinyConfig { arch: "qwen2", pre: "qwen2", rope_base: 1_000_000.0, ..Default::default() },
         TinyConfig { pre: "llama-bpe", rope_freqs: true, tied: false, ..Default::default() },
+        TinyConfig { mixed_types: true, n_embd: 256, n_ff: 512, ..Default::default() },
     ];
     for (k, cfg) in cfgs.into_iter().enumerate() {
         let bytes = tiny_model(cfg, 100 + k as u64);
@@ -129,6 +130,23 @@ fn tiny_model_variants_untied_head_and_other_gqa() {
             let d = max_abs_diff(&got, want.last().unwrap());
             assert!(d < TINY_TOL, "{name} config {k} {cfg:?}: max |diff| {d}");
         }
+    }
+}
+
+/// A llama.cpp-style mix of block types (K-quants, Q5_x, and query/key/value of two types)
+/// runs on the quantized paths by itself, not on the f32 burn-ops fallback.
+#[test]
+fn mixed_block_types_choose_the_quantized_paths() {
+    let bytes = tiny_model(TinyConfig { mixed_types: true, n_embd: 256, n_ff: 512, ..Default::default() }, 9);
+    let g = Gguf::parse(&bytes).unwrap();
+    for (name, dev) in devices() {
+        let model = Llama::load(&g, &bytes, &dev, 32).unwrap();
+        let want = if name == "gpu" { ForwardPath::Kernels } else { ForwardPath::CpuKernels };
+        assert_eq!(model.path(), want, "{name}");
+        // Weights stay at the file's size (Q5_0's 22-byte blocks widen to 24 on the GPU).
+        let file: u64 = g.tensors.iter().map(|t| t.n_bytes).sum();
+        let ratio = model.weight_bytes() as f64 / file as f64;
+        assert!(ratio < 1.1, "{name}: weights {} bytes for {file} in the file", model.weight_bytes());
     }
 }
 

@@ -11,7 +11,7 @@
 use super::ModelError;
 use super::config::{LlamaConfig, RopeKind};
 use super::kv_cache::KvCache;
-use super::weights::{LayerTensors, TensorSource, dequantized, stacked_blocks, tensor_of_shape, unsupported_tensor};
+use super::weights::{LayerTensors, TensorSource, dequantized, tensor_of_shape, unsupported_tensor};
 use crate::gguf::Gguf;
 use crate::quant::{self, GgmlType};
 
@@ -34,25 +34,41 @@ pub struct QMat {
     d: Vec<u16>,
     /// Per block: min `m` (f16 bits; Q4_0 as `-8d`; empty for Q8_0).
     m: Vec<u16>,
-    /// Q4_1: 16 bytes of nibbles per block; Q8_0: 32 signed bytes per block.
+    /// Q4_1: 16 bytes of nibbles per block; Q8_0: 32 signed bytes per block; any other type:
+    /// the GGUF blocks as stored.
     q: Vec<u8>,
     q8: bool,
+    /// Set for the types without a dedicated kernel (Q5_x, K-quants, f16, ...): their rows are
+    /// dequantized by the reference in [`crate::quant`] as they are used, so the weights still
+    /// stay at the file's size.
+    other: Option<GgmlType>,
 }
 
 impl QMat {
-    /// Whether a GGUF tensor type has a CPU kernel.
+    /// Whether a GGUF tensor type can be a CPU path weight: the types with a dedicated kernel
+    /// (Q4_0, Q4_1, Q8_0) and every other type the reference dequantizes.
     pub fn supports(ty: GgmlType) -> bool {
+        ty.can_dequantize()
+    }
+
+    /// Whether `ty` has a dedicated kernel (blocks split into scales and values).
+    fn dedicated(ty: GgmlType) -> bool {
         matches!(ty, GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0)
     }
 
-    /// Splits the GGUF blocks of a `[rows, cols]` matrix (`cols` a multiple of 32).
+    /// Takes the GGUF blocks of a `[rows, cols]` matrix (`cols` a multiple of 32 and of the
+    /// type's block), split into scales and values where `ty` has a dedicated kernel.
     pub fn from_blocks(ty: GgmlType, raw: &[u8], rows: usize, cols: usize) -> Result<Self, quant::QuantError> {
         if !Self::supports(ty) {
             return Err(quant::QuantError::Unsupported(ty));
         }
-        let expected = rows * cols / 32 * ty.type_size();
-        if !cols.is_multiple_of(32) || raw.len() != expected {
+        let expected = rows * cols / ty.block_size() * ty.type_size();
+        if !cols.is_multiple_of(32) || !cols.is_multiple_of(ty.block_size()) || raw.len() != expected {
             return Err(quant::QuantError::SizeMismatch { ty, n_bytes: raw.len(), n_elements: rows * cols, expected });
+        }
+        if !Self::dedicated(ty) {
+            let q = raw.to_vec();
+            return Ok(QMat { rows, cols, d: Vec::new(), m: Vec::new(), q, q8: false, other: Some(ty) });
         }
         let nb = rows * cols / 32;
         let half = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
@@ -87,7 +103,7 @@ impl QMat {
             }
             other => return Err(quant::QuantError::Unsupported(other)),
         }
-        Ok(QMat { rows, cols, d, m, q, q8: ty == GgmlType::Q8_0 })
+        Ok(QMat { rows, cols, d, m, q, q8: ty == GgmlType::Q8_0, other: None })
     }
 
     pub fn bytes(&self) -> u64 {
@@ -96,6 +112,13 @@ impl QMat {
 
     /// Row `r` dequantized into `out` (`cols` values).
     fn row(&self, r: usize, out: &mut [f32]) {
+        if let Some(ty) = self.other {
+            let len = self.q.len() / self.rows;
+            let blocks = &self.q[r * len..(r + 1) * len];
+            // Type and sizes were checked in `from_blocks`; a failure here is a bug of ours.
+            quant::dequantize(ty, blocks, out).expect("row blocks checked at load");
+            return;
+        }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         if !self.q8 {
             return simd::row_q4(self, r, out);
@@ -191,7 +214,7 @@ impl QMat {
         let nb = self.cols / 32;
         let len = block.len() / m;
         let cols = self.cols;
-        if m == 1 {
+        if m == 1 && self.other.is_none() {
             for (i, o) in block.iter_mut().enumerate() {
                 let v = self.dot(r0 + i, x, &sums[..nb]);
                 *o = if accumulate { *o + v } else { v };
@@ -478,9 +501,13 @@ struct Reader<'a> {
     total: u64,
 }
 
-impl TensorSource for Reader<'_> {
+impl<'a> TensorSource<'a> for Reader<'a> {
     type Vector = Vec<f32>;
     type Matrix = QMat;
+
+    fn file(&self) -> (&'a Gguf, &'a [u8]) {
+        (self.gguf, self.bytes)
+    }
 
     fn vector(&mut self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
         let v = dequantized(self.gguf, self.bytes, tensor_of_shape(self.gguf, name, &[len])?)?;
@@ -488,13 +515,28 @@ impl TensorSource for Reader<'_> {
         Ok(v)
     }
 
-    /// GGUF matrices of one type and width, rows stacked.
-    fn matrix(&mut self, names: &[String], cols: usize, rows: &[usize]) -> Result<QMat, ModelError> {
-        let (ty, raw) = stacked_blocks(self.gguf, self.bytes, names, cols, rows)?;
-        let m = QMat::from_blocks(ty, &raw, rows.iter().sum(), cols)
-            .map_err(|e| ModelError::Quant { tensor: names.join("+"), source: e })?;
+    fn matrix(&mut self, name: &str, ty: GgmlType, raw: &[u8], cols: usize, rows: usize) -> Result<QMat, ModelError> {
+        let m =
+            QMat::from_blocks(ty, raw, rows, cols).map_err(|e| ModelError::Quant { tensor: name.into(), source: e })?;
         self.total += m.bytes();
         Ok(m)
+    }
+}
+
+/// `out[t] = [W₀ x_t, W₁ x_t, ...]` for matrices stacked by rows (`out: [m, Σ rows]`).
+fn matvec_stacked(parts: &[QMat], x: &[f32], m: usize, out: &mut [f32]) {
+    if let [one] = parts {
+        return one.matvec(x, m, out, false);
+    }
+    let total: usize = parts.iter().map(|p| p.rows).sum();
+    let mut off = 0;
+    for p in parts {
+        let mut part = vec![0f32; m * p.rows];
+        p.matvec(x, m, &mut part, false);
+        for t in 0..m {
+            out[t * total + off..t * total + off + p.rows].copy_from_slice(&part[t * p.rows..(t + 1) * p.rows]);
+        }
+        off += p.rows;
     }
 }
 
@@ -508,9 +550,9 @@ impl CpuWeights {
     ) -> Result<Self, ModelError> {
         let mut rd = Reader { gguf, bytes, total: 0 };
         let e = cfg.n_embd;
-        let embd = rd.matrix(&["token_embd.weight".into()], e, &[cfg.vocab_size])?;
+        let embd = rd.single("token_embd.weight", e, cfg.vocab_size)?;
         let head = match gguf.tensor("output.weight") {
-            Some(_) => Some(rd.matrix(&["output.weight".into()], e, &[cfg.vocab_size])?),
+            Some(_) => Some(rd.single("output.weight", e, cfg.vocab_size)?),
             None => None,
         };
         let output_norm = rd.vector("output_norm.weight", e)?;
@@ -538,7 +580,7 @@ impl CpuWeights {
         let (mut gate, mut up) = (vec![0f32; m * cfg.n_ff], vec![0f32; m * cfg.n_ff]);
         for (i, w) in self.layers.iter().enumerate() {
             rms_norm(&x, &w.attn_norm, cfg.rms_eps, &mut h);
-            w.wqkv.matvec(&h, m, &mut qkv, false);
+            matvec_stacked(&w.wqkv, &h, m, &mut qkv);
             let (kc, vc) = &mut cache.host[i];
             for t in 0..m {
                 let row = &mut qkv[t * qkv_w..(t + 1) * qkv_w];

@@ -16,14 +16,15 @@ use burn_cubecl::tensor::CubeTensor;
 use super::ModelError;
 use super::config::{LlamaConfig, RopeKind};
 use super::kv_cache::KvCache;
-use super::weights::{LayerTensors, TensorSource, dequantized, stacked_blocks, tensor_of_shape, unsupported_tensor};
+use super::weights::{LayerTensors, TensorSource, dequantized, tensor_of_shape, unsupported_tensor};
 use crate::gguf::Gguf;
 use crate::kernels::attention::attention;
 use crate::kernels::embed::embed;
-use crate::kernels::gemv::{QFormat, QMatrix, gemv, gemv_swiglu, pack};
+use crate::kernels::gemv::{QFormat, QMatrix, gemv, gemv_stacked, gemv_swiglu, pack};
 use crate::kernels::rms_norm::{rms_norm, rms_norm_rows};
 use crate::kernels::rope_kv::{HeadLayout, RopeTables, rope_kv};
 use crate::kernels::{self, upload_f32, upload_u32};
+use crate::quant::GgmlType;
 
 type GpuLayer = LayerTensors<CubeTensor, QMatrix>;
 
@@ -53,9 +54,13 @@ struct Uploader<'a> {
     uploaded: u64,
 }
 
-impl TensorSource for Uploader<'_> {
+impl<'a> TensorSource<'a> for Uploader<'a> {
     type Vector = CubeTensor;
     type Matrix = QMatrix;
+
+    fn file(&self) -> (&'a Gguf, &'a [u8]) {
+        (self.gguf, self.bytes)
+    }
 
     fn vector(&mut self, name: &str, len: usize) -> Result<CubeTensor, ModelError> {
         let v = dequantized(self.gguf, self.bytes, tensor_of_shape(self.gguf, name, &[len])?)?;
@@ -63,14 +68,18 @@ impl TensorSource for Uploader<'_> {
         Ok(upload_f32(self.anchor, &v, [len]))
     }
 
-    /// One or more GGUF matrices of the same type and width, rows stacked, packed for the device.
-    fn matrix(&mut self, names: &[String], cols: usize, rows: &[usize]) -> Result<QMatrix, ModelError> {
-        let (ty, raw) = stacked_blocks(self.gguf, self.bytes, names, cols, rows)?;
-        let total: usize = rows.iter().sum();
-        let (format, words) =
-            pack(ty, &raw, total).map_err(|e| ModelError::Quant { tensor: names.join("+"), source: e })?;
+    /// Blocks packed for the device ([`pack`]) and uploaded.
+    fn matrix(
+        &mut self,
+        name: &str,
+        ty: GgmlType,
+        raw: &[u8],
+        cols: usize,
+        rows: usize,
+    ) -> Result<QMatrix, ModelError> {
+        let (format, words) = pack(ty, raw, rows).map_err(|e| ModelError::Quant { tensor: name.into(), source: e })?;
         self.uploaded += (words.len() * 4) as u64;
-        Ok(QMatrix { format, rows: total, cols, words: upload_u32(self.anchor, &words) })
+        Ok(QMatrix { format, rows, cols, words: upload_u32(self.anchor, &words) })
     }
 }
 
@@ -86,9 +95,9 @@ impl GpuWeights {
         let anchor = kernels::to_cube(Tensor::<1>::zeros([1], device));
         let mut up = Uploader { gguf, bytes, anchor: &anchor, uploaded: 0 };
         let (e, hd) = (cfg.n_embd, cfg.head_dim);
-        let embd = up.matrix(&["token_embd.weight".into()], e, &[cfg.vocab_size])?;
+        let embd = up.single("token_embd.weight", e, cfg.vocab_size)?;
         let head = match gguf.tensor("output.weight") {
-            Some(_) => up.matrix(&["output.weight".into()], e, &[cfg.vocab_size])?,
+            Some(_) => up.single("output.weight", e, cfg.vocab_size)?,
             None => embd.clone(),
         };
         let output_norm = up.vector("output_norm.weight", e)?;
@@ -131,7 +140,7 @@ impl GpuWeights {
             let k_cache = kernels::to_cube(cache.layers[i].k.clone());
             let v_cache = kernels::to_cube(cache.layers[i].v.clone());
             let h = rms_norm(&x, &w.attn_norm, m, cfg.rms_eps);
-            let qkv = gemv(&w.wqkv, &h, m, None); // [m, (H + 2KV)·hd]
+            let qkv = gemv_stacked(&w.wqkv, &h, m); // [m, (H + 2KV)·hd]
             rope_kv(&qkv, &self.rope, (&k_cache, &v_cache), self.layout, m, pos);
             let att = attention(&qkv, &k_cache, &v_cache, self.layout, m, pos); // [m, H·hd]
             x = gemv(&w.wo, &att, m, Some(x));

@@ -81,27 +81,43 @@ pub fn dequantized(gguf: &Gguf, bytes: &[u8], info: &TensorInfo) -> Result<Vec<f
         .map_err(|e| ModelError::Quant { tensor: info.name.clone(), source: e })
 }
 
-/// The raw blocks of GGUF matrices of one width (`[cols, rows[i]]` each) stacked row-wise, and
-/// their common type: the kernel paths fuse query, key and value into one matrix this way.
-pub fn stacked_blocks(
+/// Blocks of one type, stacked row-wise from one or more GGUF tensors.
+pub struct Run {
+    pub ty: GgmlType,
+    pub raw: Vec<u8>,
+    pub rows: usize,
+    /// The tensors' names, joined with `+` (for errors).
+    pub name: String,
+}
+
+/// The blocks of GGUF matrices of one width (`[cols, rows[i]]` each) stacked row-wise, one
+/// [`Run`] per stretch of consecutive tensors of one type: the kernel paths fuse query, key and
+/// value into one matrix this way, and llama.cpp's K-quant mixes (the value projection with
+/// more bits than query and key) make that two.
+pub fn stacked_runs(
     gguf: &Gguf,
     bytes: &[u8],
     names: &[String],
     cols: usize,
     rows: &[usize],
-) -> Result<(GgmlType, Vec<u8>), ModelError> {
-    let mut raw = Vec::new();
-    let mut ty = None;
+) -> Result<Vec<Run>, ModelError> {
+    let mut runs: Vec<Run> = Vec::new();
     for (name, &r) in names.iter().zip(rows) {
         let info = tensor_of_shape(gguf, name, &[cols, r])?;
-        if ty.is_some_and(|prev| prev != info.ggml_type) {
-            return Err(ModelError::Unsupported(format!("{name}: mixed quantization in a fused matrix")));
+        let data = gguf.tensor_bytes(bytes, info)?;
+        match runs.last_mut() {
+            Some(run) if run.ty == info.ggml_type => {
+                run.raw.extend_from_slice(data);
+                run.rows += r;
+                run.name = format!("{}+{name}", run.name);
+            }
+            _ => runs.push(Run { ty: info.ggml_type, raw: data.to_vec(), rows: r, name: name.clone() }),
         }
-        ty = Some(info.ggml_type);
-        raw.extend_from_slice(gguf.tensor_bytes(bytes, info)?);
     }
-    let ty = ty.ok_or_else(|| ModelError::Unsupported("a fused matrix of no tensors".into()))?;
-    Ok((ty, raw))
+    if runs.is_empty() {
+        return Err(ModelError::Unsupported("a fused matrix of no tensors".into()));
+    }
+    Ok(runs)
 }
 
 /// The first tensor a kernel path cannot run (a linear weight of a type `linear_ok` refuses,
@@ -119,10 +135,10 @@ pub fn unsupported_tensor(gguf: &Gguf, linear_ok: impl Fn(GgmlType) -> bool) -> 
 }
 
 /// The weights of one Llama layer, held as the forward path wants them: norms as `V`, linear
-/// weights as `M` (query, key and value rows stacked in one matrix).
+/// weights as `M` (query, key and value rows stacked: one matrix, or one per type run).
 pub struct LayerTensors<V, M> {
     pub attn_norm: V, // [n_embd]
-    pub wqkv: M,      // [(H + 2KV)·hd, n_embd]
+    pub wqkv: Vec<M>, // [(H + 2KV)·hd, n_embd] in total, parts stacked by rows
     pub wo: M,        // [n_embd, H·hd]
     pub ffn_norm: V,  // [n_embd]
     pub gate: M,      // [n_ff, n_embd]
@@ -130,13 +146,37 @@ pub struct LayerTensors<V, M> {
     pub down: M,      // [n_embd, n_ff]
 }
 
-/// Where a quantized forward path reads its tensors from: a norm vector, or linear weights
-/// whose rows may come from several GGUF tensors stacked (`cols` inputs, `rows[i]` outputs each).
-pub trait TensorSource {
+/// Where a quantized forward path reads its tensors from: norm vectors, and linear weights
+/// made from GGUF blocks (a matrix `[rows, cols]`: `rows` outputs of `cols` inputs).
+pub trait TensorSource<'a> {
     type Vector;
     type Matrix;
+    /// The file being read.
+    fn file(&self) -> (&'a Gguf, &'a [u8]);
     fn vector(&mut self, name: &str, len: usize) -> Result<Self::Vector, ModelError>;
-    fn matrix(&mut self, names: &[String], cols: usize, rows: &[usize]) -> Result<Self::Matrix, ModelError>;
+    /// A matrix from its blocks of type `ty`; `name` names it in errors.
+    fn matrix(
+        &mut self,
+        name: &str,
+        ty: GgmlType,
+        raw: &[u8],
+        cols: usize,
+        rows: usize,
+    ) -> Result<Self::Matrix, ModelError>;
+
+    /// The GGUF matrix `name`, `[cols, rows]`.
+    fn single(&mut self, name: &str, cols: usize, rows: usize) -> Result<Self::Matrix, ModelError> {
+        let (gguf, bytes) = self.file();
+        let info = tensor_of_shape(gguf, name, &[cols, rows])?;
+        self.matrix(name, info.ggml_type, gguf.tensor_bytes(bytes, info)?, cols, rows)
+    }
+
+    /// GGUF matrices `[cols, rows[i]]` stacked by rows, one matrix per run of one type.
+    fn stacked(&mut self, names: &[String], cols: usize, rows: &[usize]) -> Result<Vec<Self::Matrix>, ModelError> {
+        let (gguf, bytes) = self.file();
+        let runs = stacked_runs(gguf, bytes, names, cols, rows)?;
+        runs.iter().map(|r| self.matrix(&r.name, r.ty, &r.raw, cols, r.rows)).collect()
+    }
 
     /// Layer `i`'s tensors, by their GGUF names, shapes checked against the config.
     fn layer(&mut self, cfg: &LlamaConfig, i: usize) -> Result<LayerTensors<Self::Vector, Self::Matrix>, ModelError> {
@@ -144,12 +184,12 @@ pub trait TensorSource {
         let p = |s: &str| format!("blk.{i}.{s}.weight");
         Ok(LayerTensors {
             attn_norm: self.vector(&p("attn_norm"), e)?,
-            wqkv: self.matrix(&[p("attn_q"), p("attn_k"), p("attn_v")], e, &[q, kv, kv])?,
-            wo: self.matrix(&[p("attn_output")], q, &[e])?,
+            wqkv: self.stacked(&[p("attn_q"), p("attn_k"), p("attn_v")], e, &[q, kv, kv])?,
+            wo: self.single(&p("attn_output"), q, e)?,
             ffn_norm: self.vector(&p("ffn_norm"), e)?,
-            gate: self.matrix(&[p("ffn_gate")], e, &[ff])?,
-            up: self.matrix(&[p("ffn_up")], e, &[ff])?,
-            down: self.matrix(&[p("ffn_down")], ff, &[e])?,
+            gate: self.single(&p("ffn_gate"), e, ff)?,
+            up: self.single(&p("ffn_up"), e, ff)?,
+            down: self.single(&p("ffn_down"), ff, e)?,
         })
     }
 }

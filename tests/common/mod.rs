@@ -178,6 +178,9 @@ pub struct TinyConfig {
     /// Write a Llama 3 style `rope_freqs.weight` (per-pair frequency divisors).
     pub rope_freqs: bool,
     pub pre: &'static str,
+    /// Linear weights in a llama.cpp Q4_K_M-like mix of types (Q4_K, Q6_K, Q5_0, Q5_1, Q8_0)
+    /// instead of all Q4_1; needs `n_embd` and `n_ff` multiples of 256.
+    pub mixed_types: bool,
 }
 
 impl Default for TinyConfig {
@@ -195,6 +198,7 @@ impl Default for TinyConfig {
             arch: "llama",
             rope_freqs: false,
             pre: "smollm",
+            mixed_types: false,
         }
     }
 }
@@ -228,6 +232,73 @@ pub fn random_q8_0(rng: &mut Rng, n: usize) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Random Q5_0 blocks (weights within about ±0.1).
+pub fn random_q5_0(rng: &mut Rng, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n / 32 * 22);
+    for _ in 0..n / 32 {
+        out.extend_from_slice(&f16_bytes(0.003 + 0.004 * rng.next_f32()));
+        (0..20).for_each(|_| out.push(rng.next_u64() as u8));
+    }
+    out
+}
+
+/// Random Q5_1 blocks (weights within about ±0.1).
+pub fn random_q5_1(rng: &mut Rng, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n / 32 * 24);
+    for _ in 0..n / 32 {
+        let d = 0.003 + 0.004 * rng.next_f32();
+        out.extend_from_slice(&f16_bytes(d));
+        out.extend_from_slice(&f16_bytes(-15.5 * d + 0.01 * (rng.next_f32() - 0.5)));
+        (0..20).for_each(|_| out.push(rng.next_u64() as u8));
+    }
+    out
+}
+
+/// Random Q4_K blocks: every byte of scales, mins and nibbles random; `d`, `dmin` chosen so
+/// that weights stay within about ±0.2.
+pub fn random_q4_k(rng: &mut Rng, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n / 256 * 144);
+    for _ in 0..n / 256 {
+        out.extend_from_slice(&f16_bytes(0.0002 + 0.0003 * rng.next_f32()));
+        out.extend_from_slice(&f16_bytes(0.001 + 0.002 * rng.next_f32()));
+        (0..140).for_each(|_| out.push(rng.next_u64() as u8));
+    }
+    out
+}
+
+/// Random Q6_K blocks: random low and high bits and signed scales; `d` keeps weights within
+/// about ±0.2.
+pub fn random_q6_k(rng: &mut Rng, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n / 256 * 210);
+    for _ in 0..n / 256 {
+        (0..208).for_each(|_| out.push(rng.next_u64() as u8));
+        out.extend_from_slice(&f16_bytes(2e-5 + 3e-5 * rng.next_f32()));
+    }
+    out
+}
+
+/// `n` random weights of GGUF type `ty` (one of the types with a generator above).
+pub fn random_of_type(rng: &mut Rng, ty: aisle::quant::GgmlType, n: usize) -> Vec<u8> {
+    use aisle::quant::GgmlType::*;
+    match ty {
+        Q4_1 => random_q4_1(rng, n),
+        Q8_0 => random_q8_0(rng, n),
+        Q5_0 => random_q5_0(rng, n),
+        Q5_1 => random_q5_1(rng, n),
+        Q4_K => random_q4_k(rng, n),
+        Q6_K => random_q6_k(rng, n),
+        Q4_0 => {
+            let mut out = Vec::new();
+            for _ in 0..n / 32 {
+                out.extend_from_slice(&f16_bytes(0.002 + 0.02 * rng.next_f32()));
+                (0..16).for_each(|_| out.push(rng.next_u64() as u8));
+            }
+            out
+        }
+        other => panic!("no random generator for {other:?}"),
+    }
 }
 
 pub fn random_f32(rng: &mut Rng, n: usize, center: f32, spread: f32) -> Vec<u8> {
@@ -277,7 +348,17 @@ pub fn tiny_model(cfg: TinyConfig, seed: u64) -> Vec<u8> {
         .kv("tokenizer.ggml.eos_token_id", Value::U32(2));
 
     let v = cfg.vocab as u64;
-    w.tensor("token_embd.weight", &[e, v], 8, random_q8_0(&mut rng, (e * v) as usize));
+    use aisle::quant::GgmlType as T;
+    // (type of q and k, v, output, gate, up, down, embedding)
+    let t = if cfg.mixed_types {
+        [T::Q4_K, T::Q6_K, T::Q5_0, T::Q4_K, T::Q5_1, T::Q6_K, T::Q6_K]
+    } else {
+        [T::Q4_1, T::Q4_1, T::Q4_1, T::Q4_1, T::Q4_1, T::Q4_1, T::Q8_0]
+    };
+    let lin = |w: &mut GgufWriter, rng: &mut Rng, name: &str, dims: [u64; 2], ty: T| {
+        w.tensor(name, &dims, ty.id(), random_of_type(rng, ty, (dims[0] * dims[1]) as usize));
+    };
+    lin(&mut w, &mut rng, "token_embd.weight", [e, v], t[6]);
     w.tensor("output_norm.weight", &[e], 0, random_f32(&mut rng, e as usize, 1.0, 0.2));
     if cfg.rope_freqs {
         w.tensor("rope_freqs.weight", &[hd / 2], 0, random_f32(&mut rng, hd as usize / 2, 4.0, 6.0));
@@ -288,19 +369,19 @@ pub fn tiny_model(cfg: TinyConfig, seed: u64) -> Vec<u8> {
     for i in 0..cfg.n_layers {
         let p = |s: &str| format!("blk.{i}.{s}");
         w.tensor(&p("attn_norm.weight"), &[e], 0, random_f32(&mut rng, e as usize, 1.0, 0.2));
-        w.tensor(&p("attn_q.weight"), &[e, e], 3, random_q4_1(&mut rng, (e * e) as usize));
-        w.tensor(&p("attn_k.weight"), &[e, kv], 3, random_q4_1(&mut rng, (e * kv) as usize));
-        w.tensor(&p("attn_v.weight"), &[e, kv], 3, random_q4_1(&mut rng, (e * kv) as usize));
+        lin(&mut w, &mut rng, &p("attn_q.weight"), [e, e], t[0]);
+        lin(&mut w, &mut rng, &p("attn_k.weight"), [e, kv], t[0]);
+        lin(&mut w, &mut rng, &p("attn_v.weight"), [e, kv], t[1]);
         if cfg.arch == "qwen2" {
             w.tensor(&p("attn_q.bias"), &[e], 0, random_f32(&mut rng, e as usize, 0.0, 0.4));
             w.tensor(&p("attn_k.bias"), &[kv], 0, random_f32(&mut rng, kv as usize, 0.0, 0.4));
             w.tensor(&p("attn_v.bias"), &[kv], 0, random_f32(&mut rng, kv as usize, 0.0, 0.4));
         }
-        w.tensor(&p("attn_output.weight"), &[e, e], 3, random_q4_1(&mut rng, (e * e) as usize));
+        lin(&mut w, &mut rng, &p("attn_output.weight"), [e, e], t[2]);
         w.tensor(&p("ffn_norm.weight"), &[e], 0, random_f32(&mut rng, e as usize, 1.0, 0.2));
-        w.tensor(&p("ffn_gate.weight"), &[e, ff], 3, random_q4_1(&mut rng, (e * ff) as usize));
-        w.tensor(&p("ffn_up.weight"), &[e, ff], 3, random_q4_1(&mut rng, (e * ff) as usize));
-        w.tensor(&p("ffn_down.weight"), &[ff, e], 3, random_q4_1(&mut rng, (ff * e) as usize));
+        lin(&mut w, &mut rng, &p("ffn_gate.weight"), [e, ff], t[3]);
+        lin(&mut w, &mut rng, &p("ffn_up.weight"), [e, ff], t[4]);
+        lin(&mut w, &mut rng, &p("ffn_down.weight"), [ff, e], t[5]);
     }
     w.to_bytes()
 }
