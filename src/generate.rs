@@ -10,8 +10,9 @@ use std::time::Duration;
 use burn::tensor::Tensor;
 
 use crate::engine::{Engine, EngineError};
-use crate::model::{KvCache, ModelError};
-use crate::sampler::{Sampler, SamplerConfig};
+use crate::kernels;
+use crate::model::{ForwardPath, KvCache, ModelError};
+use crate::sampler::{Draw, Sampler, SamplerConfig};
 use crate::tokenizer::StreamingDecoder;
 
 #[derive(Debug, Clone)]
@@ -173,6 +174,23 @@ impl Decoder {
         Ok(id as u32)
     }
 
+    /// Whether [`Decoder::sample_on_device`] can run (the GPU kernel path).
+    pub fn samples_on_device(&self) -> bool {
+        self.engine.model.path() == ForwardPath::Kernels
+    }
+
+    /// The next token as `draw` picks it, chosen on the device (only its id is read back).
+    pub async fn sample_on_device(&mut self, draw: &Draw) -> Result<u32, EngineError> {
+        let start = now_ms();
+        let (logits, n) = self.run()?;
+        let vocab = logits.dims()[1];
+        let id = kernels::sample::sample(&kernels::to_cube(logits), vocab, draw);
+        let data = kernels::int_from_cube::<1>(id).into_data_async().await.map_err(readback)?;
+        let id = data.convert::<u32>().try_into_vec::<u32>().map_err(|e| readback(format!("{e:?}")))?;
+        self.account(n, start);
+        id.first().copied().ok_or_else(|| readback("no sampled id"))
+    }
+
     /// Gives the KV cache back to the engine; the decoder can run no more.
     pub fn release(&mut self) {
         if let Some(cache) = self.cache.take() {
@@ -212,8 +230,11 @@ impl Generation {
             self.stop();
             return Ok(None);
         }
+        let on_device = self.dec.samples_on_device();
         let token = if self.sampler.config().is_greedy() {
             self.dec.argmax().await?
+        } else if on_device && let Some(draw) = self.sampler.plan(self.dec.history(), kernels::sample::MAX_K) {
+            self.dec.sample_on_device(&draw).await?
         } else {
             let logits = self.dec.logits().await?;
             self.sampler.sample(&logits, self.dec.history())?

@@ -116,21 +116,49 @@ impl Sampler {
             return Ok(argmax(&logits));
         }
         let candidates = self.candidates(&logits);
-        Ok(self.draw(&candidates))
+        let u = self.rng.next_f32();
+        Ok(draw(&candidates, u))
+    }
+
+    /// What [`Sampler::sample`] would pick with the uniform draw `u` (the rng untouched): the
+    /// host's answer for a device that samples by itself.
+    pub fn sample_with(&self, logits: &[f32], history: &[u32], u: f32) -> u32 {
+        let mut logits = logits.to_vec();
+        self.apply_repetition_penalty(&mut logits, history);
+        if self.config.is_greedy() || self.config.temperature <= 0.0 {
+            return argmax(&logits);
+        }
+        draw(&self.candidates(&logits), u)
+    }
+
+    /// The next token's draw for a device that samples by itself (one random number taken, as
+    /// [`Sampler::sample`] takes), or `None` where the host must sample: greedy, no temperature,
+    /// or a top-k that is unlimited or wider than `max_k`.
+    pub fn plan(&mut self, history: &[u32], max_k: usize) -> Option<Draw> {
+        let c = &self.config;
+        if c.is_greedy() || c.temperature <= 0.0 || c.top_k == 0 || c.top_k > max_k {
+            return None;
+        }
+        let (penalty, top_k, temperature, top_p) = (c.repetition_penalty, c.top_k, c.temperature, c.top_p);
+        let penalized = self.penalized_ids(history);
+        Some(Draw { penalized, penalty, top_k, temperature, top_p, u: self.rng.next_f32() })
+    }
+
+    /// The distinct ids of the last `repeat_last_n` tokens (none when there is no penalty).
+    fn penalized_ids(&self, history: &[u32]) -> Vec<u32> {
+        if self.config.repetition_penalty == 1.0 {
+            return Vec::new();
+        }
+        let start = history.len().saturating_sub(self.config.repeat_last_n);
+        let mut seen = std::collections::HashSet::new();
+        history[start..].iter().copied().filter(|&id| seen.insert(id)).collect()
     }
 
     /// llama.cpp's penalty: positive logits are divided by it, negative ones multiplied.
     fn apply_repetition_penalty(&self, logits: &mut [f32], history: &[u32]) {
         let p = self.config.repetition_penalty;
-        if p == 1.0 {
-            return;
-        }
-        let start = history.len().saturating_sub(self.config.repeat_last_n);
-        let mut seen = std::collections::HashSet::new();
-        for &id in &history[start..] {
-            if let Some(l) = logits.get_mut(id as usize)
-                && seen.insert(id)
-            {
+        for id in self.penalized_ids(history) {
+            if let Some(l) = logits.get_mut(id as usize) {
                 *l = if *l > 0.0 { *l / p } else { *l * p };
             }
         }
@@ -168,17 +196,32 @@ impl Sampler {
         c
     }
 
-    fn draw(&mut self, candidates: &[(u32, f32)]) -> u32 {
-        let total: f32 = candidates.iter().map(|x| x.1).sum();
-        let mut r = self.rng.next_f32() * total;
-        for &(id, p) in candidates {
-            if r < p {
-                return id;
-            }
-            r -= p;
+}
+
+/// One token's sampling, as a device carries it out (`crate::kernels::sample`).
+#[derive(Debug, Clone)]
+pub struct Draw {
+    /// Distinct token ids whose logits the repetition penalty changes.
+    pub penalized: Vec<u32>,
+    pub penalty: f32,
+    pub top_k: usize,
+    pub temperature: f32,
+    pub top_p: f32,
+    /// The uniform random number in [0, 1) that picks among the candidates.
+    pub u: f32,
+}
+
+/// The candidate that `u` ∈ [0, 1) falls on, in proportion to the probabilities.
+fn draw(candidates: &[(u32, f32)], u: f32) -> u32 {
+    let total: f32 = candidates.iter().map(|x| x.1).sum();
+    let mut r = u * total;
+    for &(id, p) in candidates {
+        if r < p {
+            return id;
         }
-        candidates.last().map_or(0, |x| x.0)
+        r -= p;
     }
+    candidates.last().map_or(0, |x| x.0)
 }
 
 /// Index of the largest value; ties go to the lowest index (as in the references).

@@ -317,6 +317,81 @@ fn argmax_matches_reference_with_ties_to_the_lowest_index() {
     let _ = DType::F32;
 }
 
+fn read_u32(c: CubeTensor) -> Vec<u32> {
+    kernels::int_from_cube::<1>(c).into_data().convert::<u32>().try_into_vec::<u32>().unwrap()
+}
+
+#[test]
+fn topk_matches_sorted_reference_with_ties_and_nans() {
+    use aisle::kernels::sample::topk;
+    let Some(dev) = gpu() else { return };
+    let a = anchor(&dev);
+    let mut rng = Rng::new(18);
+    for n in [1usize, 5, 300, 1000, 49152] {
+        let mut x = random_vec(&mut rng, n, 8.0);
+        if n > 100 {
+            // Ties across chunks and within one, and NaNs (skipped, as on the host).
+            let top = x.iter().cloned().fold(f32::MIN, f32::max);
+            for i in [n / 2, 3, n - 1, 4] {
+                x[i] = top;
+            }
+            x[n / 3] = f32::NAN;
+            x[7] = f32::NAN;
+        }
+        let mut want: Vec<(u32, f32)> =
+            x.iter().enumerate().filter(|(_, v)| !v.is_nan()).map(|(i, &v)| (i as u32, v)).collect();
+        want.sort_by(|p, q| q.1.total_cmp(&p.1).then(p.0.cmp(&q.0)));
+        for k in [1usize, 7, 40, 64] {
+            let xc = kernels::upload_f32(&a, &x, [n]);
+            let (vals, idx) = topk(&xc, n, k);
+            let (got_v, got_i) = (read_f32(&vals), read_u32(idx));
+            let m = k.min(want.len());
+            let want_i: Vec<u32> = want[..m].iter().map(|p| p.0).collect();
+            assert_eq!(&got_i[..m], &want_i[..], "n={n} k={k}");
+            assert_eq!(&got_v[..m], &want[..m].iter().map(|p| p.1).collect::<Vec<_>>()[..], "n={n} k={k}");
+            assert!(got_i[m..].iter().all(|&i| i == u32::MAX), "n={n} k={k}: unfilled slots");
+        }
+    }
+}
+
+/// The device's draw picks what the host sampler picks for the same uniform number, through
+/// repetition penalty, top-k, temperature and top-p.
+#[test]
+fn device_sampling_matches_the_host_sampler() {
+    use aisle::sampler::{Draw, Sampler, SamplerConfig};
+    let Some(dev) = gpu() else { return };
+    let a = anchor(&dev);
+    let mut rng = Rng::new(19);
+    let n = 2000;
+    let logits = random_vec(&mut rng, n, 4.0);
+    // A history with repeats and an id outside the vocabulary (ignored on both sides).
+    let mut history: Vec<u32> = (0..90).map(|_| (rng.next_u64() % 60) as u32 * 31).collect();
+    history.push(n as u32 + 5);
+    let configs = [
+        (0.8, 40, 1.0, 1.0),
+        (1.3, 64, 0.9, 1.3),
+        (0.5, 1, 1.0, 1.0),
+        (2.0, 12, 0.5, 0.7),
+    ];
+    for (temperature, top_k, top_p, repetition_penalty) in configs {
+        let cfg = SamplerConfig { temperature, top_k, top_p, repetition_penalty, repeat_last_n: 64, seed: 3 };
+        let mut sampler = Sampler::new(cfg.clone()).unwrap();
+        for _ in 0..12 {
+            let draw: Draw = sampler.plan(&history, 64).expect("samples on the device");
+            let xc = kernels::upload_f32(&a, &logits, [n]);
+            let got = read_u32(aisle::kernels::sample::sample(&xc, n, &draw))[0];
+            let want = sampler.sample_with(&logits, &history, draw.u);
+            assert_eq!(got, want, "{cfg:?} u={}", draw.u);
+        }
+    }
+    // Unlimited or too wide a top-k, and greedy, stay on the host.
+    let mut s = Sampler::new(SamplerConfig { temperature: 0.7, top_k: 0, ..Default::default() }).unwrap();
+    assert!(s.plan(&history, 64).is_none());
+    let mut s = Sampler::new(SamplerConfig { temperature: 0.7, top_k: 65, ..Default::default() }).unwrap();
+    assert!(s.plan(&history, 64).is_none());
+    assert!(Sampler::new(SamplerConfig::greedy()).unwrap().plan(&history, 64).is_none());
+}
+
 /// The CPU path's quantized matrix-vector product (decode, one vector) and its tiled prefill
 /// (several vectors) against the same reference as the GPU kernels; no adapter needed.
 #[test]

@@ -15,6 +15,7 @@ pub mod embed;
 pub mod gemv;
 pub mod rms_norm;
 pub mod rope_kv;
+pub mod sample;
 
 use burn::backend::Cube;
 use burn::tensor::{DType, Int, Shape, Tensor};
