@@ -61,11 +61,18 @@ fn rate(n: usize, d: Duration) -> f64 {
     if n == 0 || d.is_zero() { 0.0 } else { n as f64 / d.as_secs_f64() }
 }
 
-/// Milliseconds on a monotonic clock; `std::time::Instant` panics in the browser.
-fn now_ms() -> f64 {
+/// Milliseconds on a monotonic clock; `std::time::Instant` panics in the browser, where this
+/// is `performance.now()` (window or worker), or `Date.now()` without it.
+pub(crate) fn now_ms() -> f64 {
     #[cfg(target_family = "wasm")]
     {
-        js_sys::Date::now()
+        use wasm_bindgen::JsCast;
+        let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok();
+        let now = perf.as_ref().and_then(|p| js_sys::Reflect::get(p, &"now".into()).ok());
+        match (perf, now.and_then(|f| f.dyn_into::<js_sys::Function>().ok())) {
+            (Some(p), Some(f)) => f.call0(&p).ok().and_then(|v| v.as_f64()).unwrap_or_else(js_sys::Date::now),
+            _ => js_sys::Date::now(),
+        }
     }
     #[cfg(not(target_family = "wasm"))]
     {

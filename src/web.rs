@@ -148,6 +148,22 @@ impl ModelLoader {
     }
 }
 
+/// The speed probe behind `backend: "auto"` on a software GPU adapter: milliseconds of one
+/// decode-sized quantized product on each side, `{cpuMs, webgpuMs}` (`webgpuMs` null when
+/// WebGPU cannot run it).
+#[wasm_bindgen(js_name = probeBackends)]
+pub async fn probe_backends() -> Result<JsValue, JsValue> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Probe {
+        cpu_ms: f64,
+        webgpu_ms: Option<f64>,
+    }
+    let webgpu_ms = device::probe_ms(DeviceKind::Gpu).await.ok();
+    let cpu_ms = device::probe_ms(DeviceKind::Cpu).await.map_err(js_err)?;
+    serde_wasm_bindgen::to_value(&Probe { cpu_ms, webgpu_ms }).map_err(js_err)
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -420,3 +420,16 @@ fn cpu_matvec_matches_reference_for_each_format_shape_and_mode() {
     assert!(QMat::from_blocks(GgmlType::Q6_K, &[0u8; 209], 1, 256).is_err());
     assert!(QMat::from_blocks(GgmlType::Q6_K, &[0u8; 210], 2, 128).is_err()); // a block across rows
 }
+
+/// The speed probe that `backend: "auto"` runs on a software adapter measures both sides.
+#[test]
+fn backend_probe_times_both_sides() {
+    let cpu = pollster::block_on(device::probe_ms(DeviceKind::Cpu)).unwrap();
+    assert!(cpu.is_finite() && cpu > 0.0, "cpu {cpu} ms");
+    if gpu().is_none() {
+        return;
+    }
+    let gpu_ms = pollster::block_on(device::probe_ms(DeviceKind::Gpu)).unwrap();
+    assert!(gpu_ms.is_finite() && gpu_ms > 0.0, "gpu {gpu_ms} ms");
+    eprintln!("probe: cpu {cpu:.3} ms, gpu {gpu_ms:.3} ms per 1536x576 Q4_1 product");
+}

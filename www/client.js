@@ -4,6 +4,7 @@
 //   import { Aisle } from "./www/aisle.js";
 //   const aisle = await Aisle.load({ model: url, sha256, onProgress, backend: "auto" });
 //   aisle.backend;                                  // "webgpu" or "cpu"
+//   aisle.probe;                                    // how "auto" chose on a software adapter
 //   for await (const piece of aisle.chat(messages, { maxTokens, temperature, topK, topP, seed, signal })) { … }
 //   await aisle.tokenize(text);                     // number[]
 //   aisle.dispose();
@@ -98,6 +99,15 @@ export class Aisle {
   /** "webgpu" or "cpu". */
   get backend() {
     return this.#info.backend;
+  }
+
+  /**
+   * How "auto" chose on a software GPU adapter: `{cpuMs, webgpuMs, ms, remembered}` (one
+   * decode-sized product on each side; the time the choice took; whether it was this
+   * adapter's remembered verdict rather than a new measurement); otherwise null.
+   */
+  get probe() {
+    return this.#info.probe ?? null;
   }
 
   /** The GPU adapter's name, or "cpu". */

@@ -9,12 +9,14 @@
 //               {type:"fault", kind}  (tests only: honoured when "load" had `faults: true`)
 // Messages out: {type:"progress", phase, loaded, total}  {type:"note", text}
 //               {type:"lost", message}  (the GPU device was lost: the client restarts us on the CPU)
-//               {type:"ready", backend, adapter, weightBytes, loadMs, cached}
+//               {type:"ready", backend, adapter, weightBytes, loadMs, cached, probe}
+//                 (probe: {cpuMs, webgpuMs, ms, remembered} when "auto" judged a software adapter)
 //               {type:"piece", id, text | event}  {type:"done", id, stats, aborted}
 //               {type:"result", id, value}  {type:"error", id?, message}
 
-import init, { ModelLoader } from "../pkg/aisle.js";
+import init, { ModelLoader, probeBackends } from "../pkg/aisle.js";
 import { openCached, storeInCache, dropCached } from "./weights.js";
+import { resolveBackend } from "./backend.js";
 
 let assistant = null;
 let wasm = null; // the instance's exports (its memory, for the soak test's figures)
@@ -29,6 +31,9 @@ const post = (msg) => self.postMessage(msg);
 // test (a leak shows as a growing count).
 const devices = [];
 let liveBuffers = 0;
+/** The backend being loaded or run; a device lost under the CPU backend (the one "auto"'s
+ * probe opened) concerns no one. */
+let activeBackend = null;
 let markLost;
 const deviceLost = new Promise((r) => (markLost = r));
 if (self.GPUAdapter && self.GPUDevice) {
@@ -37,6 +42,7 @@ if (self.GPUAdapter && self.GPUDevice) {
     const device = await requestDevice.apply(this, args);
     devices.push(device);
     device.lost.then((info) => {
+      if (activeBackend === "cpu") return;
       markLost();
       post({ type: "lost", message: info.message || info.reason || "device lost" });
     });
@@ -124,30 +130,13 @@ async function download(url, sha256, onProgress) {
   return { loader, stored };
 }
 
-/**
- * The backend "auto" resolves to: WebGPU on a hardware adapter; the CPU (wasm SIMD) when there
- * is no adapter or only a software one (SwiftShader, `isFallbackAdapter`), which runs shaders
- * on the CPU far slower than our wasm kernels do.
- */
-async function resolveBackend(requested) {
-  if (requested !== "auto") return requested;
-  if (!self.navigator?.gpu) return "cpu";
-  try {
-    const adapter = await navigator.gpu.requestAdapter();
-    if (!adapter) return "cpu";
-    const info = adapter.info || {};
-    return info.isFallbackAdapter || adapter.isFallbackAdapter ? "cpu" : "webgpu";
-  } catch {
-    return "cpu";
-  }
-}
-
 async function load(msg) {
   const t0 = performance.now();
   faults = !!msg.faults;
   wasm = await init();
   const progress = (p) => post({ type: "progress", ...p });
-  const backend = await resolveBackend(msg.backend || "auto");
+  const { backend, probe } = await resolveBackend(msg.backend || "auto", probeBackends);
+  activeBackend = backend;
   const options = { backend, sha256: msg.sha256 || undefined, maxContext: msg.maxContext };
   let cached = false;
   let loaded = null;
@@ -184,6 +173,7 @@ async function load(msg) {
     weightBytes: assistant.weightBytes,
     loadMs: performance.now() - t0,
     cached,
+    probe,
   });
 }
 

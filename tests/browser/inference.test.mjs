@@ -140,6 +140,43 @@ test("a wrong sha256 is refused with a clear error", { timeout: 300_000 }, async
   await page.close();
 });
 
+test("on a software adapter (SwiftShader), auto measures both backends and takes the faster", { timeout: 300_000 }, async () => {
+  const page = await browser.context.newPage();
+  page.on("request", (r) => requests.push(r.url()));
+  await page.goto(`${server.url}/tests/browser/blank.html`);
+  const r = await page.evaluate(
+    async ({ model, sha256 }) => {
+      const { Aisle } = await import("/www/aisle.js");
+      const adapter = await navigator.gpu.requestAdapter();
+      const fallback = !!(adapter.info?.isFallbackAdapter || adapter.isFallbackAdapter);
+      await caches.delete("aisle-probe-v1");
+      const a = await Aisle.load({ model, sha256, backend: "auto" });
+      let text = "";
+      for await (const p of a.chat([{ role: "user", content: "Hi" }], { maxTokens: 4 })) text += p;
+      const out = { fallback, backend: a.backend, probe: a.probe, text };
+      a.dispose();
+      // The next load recalls the verdict instead of measuring again.
+      const b = await Aisle.load({ model, sha256, backend: "auto" });
+      out.again = { backend: b.backend, probe: b.probe };
+      b.dispose();
+      return out;
+    },
+    { model: MODEL_URL, sha256: MODEL_SHA256 },
+  );
+  assert.equal(r.fallback, true, "SwiftShader reports itself as a fallback adapter");
+  const { cpuMs, webgpuMs, ms } = r.probe;
+  console.log(`auto: probe cpu ${cpuMs.toFixed(3)} ms, webgpu ${webgpuMs.toFixed(3)} ms per product (probe took ${ms.toFixed(0)} ms) -> ${r.backend}`);
+  assert.ok(cpuMs > 0 && webgpuMs > 0, JSON.stringify(r.probe));
+  assert.equal(r.backend, webgpuMs < cpuMs ? "webgpu" : "cpu");
+  assert.equal(r.probe.remembered, false);
+  assert.ok(r.text.length > 0);
+  console.log(`auto again: remembered ${r.again.probe.remembered} in ${r.again.probe.ms.toFixed(1)} ms -> ${r.again.backend}`);
+  assert.equal(r.again.probe.remembered, true);
+  assert.equal(r.again.backend, r.backend);
+  assert.equal(r.again.probe.cpuMs, cpuMs);
+  await page.close();
+});
+
 test("without WebGPU, backend webgpu fails clearly and auto falls back to the CPU", { timeout: 300_000 }, async () => {
   const plain = await launch({ webgpu: false });
   try {
