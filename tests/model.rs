@@ -66,6 +66,15 @@ fn logits(model: &Llama, tokens: &[u32], cache: &mut aisle::model::KvCache) -> V
 /// for the GPU's different summation order without hiding a real bug (those are >= 0.1).
 const TINY_TOL: f32 = 2e-3;
 
+/// The CPU path's decode rounds activations to 8 bits natively (llama.cpp's scheme): about
+/// 1e-2 here; a real bug (a wrong position, head or cache row) is still ≥ 0.1.
+const INT8_TOL: f32 = 5e-2;
+
+/// Tolerance for a decode step (one token) on `setup`.
+fn decode_tol(setup: &str) -> f32 {
+    if setup == "cpu/kernels" && aisle::model::cpu::int8_decode() { INT8_TOL } else { TINY_TOL }
+}
+
 #[test]
 fn tiny_model_matches_naive_reference_token_by_token_and_in_prefill() {
     let bytes = tiny_model(TinyConfig::default(), 7);
@@ -80,7 +89,7 @@ fn tiny_model_matches_naive_reference_token_by_token_and_in_prefill() {
         for (i, &t) in tokens.iter().enumerate() {
             let got = logits(&model, &[t], &mut cache);
             let d = max_abs_diff(&got, &want[i]);
-            assert!(d < TINY_TOL, "{name}: decode position {i}: max |diff| {d}");
+            assert!(d < decode_tol(name), "{name}: decode position {i}: max |diff| {d}");
         }
         // The whole prompt at once (prefill with a causal mask).
         let mut cache = model.new_cache();
@@ -93,7 +102,7 @@ fn tiny_model_matches_naive_reference_token_by_token_and_in_prefill() {
         let got = logits(&model, &tokens[5..11], &mut cache);
         assert!(max_abs_diff(&got, &want[10]) < TINY_TOL, "{name}: chunked prefill");
         let got = logits(&model, &tokens[11..], &mut cache);
-        assert!(max_abs_diff(&got, &want[11]) < TINY_TOL, "{name}: decode after chunked prefill");
+        assert!(max_abs_diff(&got, &want[11]) < decode_tol(name), "{name}: decode after chunked prefill");
         assert_eq!(cache.len(), tokens.len());
     }
 }

@@ -115,6 +115,25 @@ test("abort stops within one token; the next chat works; calls queue", { timeout
   await page.close();
 });
 
+test("webgpu: sampling on the device is seeded: the same seed repeats, another seed differs", { timeout: 600_000 }, async () => {
+  const { page } = await openPage("webgpu");
+  const r = await page.evaluate(async () => {
+    const messages = [{ role: "user", content: "Describe a good coffee mug in one sentence." }];
+    const run = async (seed) => {
+      let text = "";
+      const opts = { maxTokens: 12, temperature: 1.5, topK: 40, topP: 0.95, repetitionPenalty: 1.1, seed };
+      for await (const p of window.aisle.chat(messages, opts)) text += p;
+      return text;
+    };
+    return { a: await run(7), again: await run(7), b: await run(8) };
+  });
+  console.log(`webgpu sampled: seed 7 ${JSON.stringify(r.a)}; seed 8 ${JSON.stringify(r.b)}`);
+  assert.ok(r.a.length > 0);
+  assert.equal(r.again, r.a, "the same seed gives the same reply");
+  assert.notEqual(r.b, r.a, "another seed gives another reply");
+  await page.close();
+});
+
 test("tokenize agrees with the native tokenizer", { timeout: 300_000 }, async () => {
   const { page } = await openPage("cpu");
   const text = "Hello <|im_start|> 12 € 我想";
