@@ -101,7 +101,8 @@ pub async fn probe_ms(kind: DeviceKind) -> Result<f64, DeviceError> {
             use crate::kernels::{self, gemv};
             let dev = open(DeviceKind::Gpu).await?;
             let anchor = kernels::to_cube(burn::tensor::Tensor::<1>::zeros([1], &dev));
-            let (format, words) = gemv::pack(GgmlType::Q4_1, &raw, rows).map_err(|e| DeviceError::Probe(e.to_string()))?;
+            let (format, words) =
+                gemv::pack(GgmlType::Q4_1, &raw, rows).map_err(|e| DeviceError::Probe(e.to_string()))?;
             let w = gemv::QMatrix { format, rows, cols, words: kernels::upload_u32(&anchor, &words) };
             let xc = kernels::upload_f32(&anchor, &x, [1, cols]);
             for round in 0..4 {
@@ -110,7 +111,10 @@ pub async fn probe_ms(kind: DeviceKind) -> Result<f64, DeviceError> {
                 for _ in 1..PROBE_BATCH {
                     out = gemv::gemv(&w, &xc, 1, Some(out));
                 }
-                kernels::from_cube::<2>(out).into_data_async().await.map_err(|e| DeviceError::Probe(format!("{e:?}")))?;
+                kernels::from_cube::<2>(out)
+                    .into_data_async()
+                    .await
+                    .map_err(|e| DeviceError::Probe(format!("{e:?}")))?;
                 if round > 0 {
                     best = best.min(crate::generate::now_ms() - t0);
                 }

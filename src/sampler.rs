@@ -195,7 +195,6 @@ impl Sampler {
         }
         c
     }
-
 }
 
 /// One token's sampling, as a device carries it out (`crate::kernels::sample`).

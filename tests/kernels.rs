@@ -51,10 +51,12 @@ fn random_blocks(rng: &mut Rng, ty: GgmlType, n: usize) -> Vec<u8> {
     random_of_type(rng, ty, n)
 }
 
-/// Every type with a device format, and shapes (rows, cols, tokens) its blocks fit.
-fn formats_and_shapes() -> Vec<(GgmlType, [(usize, usize, usize); 6])> {
-    const K_SHAPES: [(usize, usize, usize); 6] =
-        [(1, 256, 1), (7, 512, 1), (130, 1536, 1), (64, 256, 3), (33, 512, 9), (96, 256, 17)];
+/// Six (rows, cols, tokens) shapes.
+type Shapes = [(usize, usize, usize); 6];
+
+/// Every type with a device format, and shapes its blocks fit.
+fn formats_and_shapes() -> Vec<(GgmlType, Shapes)> {
+    const K_SHAPES: Shapes = [(1, 256, 1), (7, 512, 1), (130, 1536, 1), (64, 256, 3), (33, 512, 9), (96, 256, 17)];
     use GgmlType::*;
     vec![
         (Q4_1, SHAPES),
@@ -79,8 +81,7 @@ fn qmatrix(anchor: &CubeTensor, ty: GgmlType, raw: &[u8], rows: usize, cols: usi
     QMatrix { format, rows, cols, words: kernels::upload_u32(anchor, &words) }
 }
 
-const SHAPES: [(usize, usize, usize); 6] =
-    [(1, 32, 1), (7, 64, 1), (130, 576, 1), (64, 96, 3), (33, 256, 9), (96, 64, 17)];
+const SHAPES: Shapes = [(1, 32, 1), (7, 64, 1), (130, 576, 1), (64, 96, 3), (33, 256, 9), (96, 64, 17)];
 
 #[test]
 fn gemv_matches_reference_for_each_format_shape_and_mode() {
@@ -367,12 +368,7 @@ fn device_sampling_matches_the_host_sampler() {
     // A history with repeats and an id outside the vocabulary (ignored on both sides).
     let mut history: Vec<u32> = (0..90).map(|_| (rng.next_u64() % 60) as u32 * 31).collect();
     history.push(n as u32 + 5);
-    let configs = [
-        (0.8, 40, 1.0, 1.0),
-        (1.3, 64, 0.9, 1.3),
-        (0.5, 1, 1.0, 1.0),
-        (2.0, 12, 0.5, 0.7),
-    ];
+    let configs = [(0.8, 40, 1.0, 1.0), (1.3, 64, 0.9, 1.3), (0.5, 1, 1.0, 1.0), (2.0, 12, 0.5, 0.7)];
     for (temperature, top_k, top_p, repetition_penalty) in configs {
         let cfg = SamplerConfig { temperature, top_k, top_p, repetition_penalty, repeat_last_n: 64, seed: 3 };
         let mut sampler = Sampler::new(cfg.clone()).unwrap();
@@ -415,7 +411,11 @@ fn cpu_matvec_matches_reference_for_each_format_shape_and_mode() {
             let exact = gemv_reference(ty, &raw, rows, cols, &x);
             // Decode may round the vector to 8 bits per block (llama.cpp's scheme): then the
             // product must be exactly that of the rounded vector, and close to the exact one.
-            let want = if m == 1 && w.int8_decode() { gemv_reference(ty, &raw, rows, cols, &rounded(&x)) } else { exact.clone() };
+            let want = if m == 1 && w.int8_decode() {
+                gemv_reference(ty, &raw, rows, cols, &rounded(&x))
+            } else {
+                exact.clone()
+            };
             let mut got = vec![0f32; m * rows];
             w.matvec(&x, m, &mut got, false);
             assert_close(&got, &want, 1e-4, &format!("cpu {ty:?} {rows}x{cols} m={m}"));

@@ -142,6 +142,47 @@ fn tiny_model_variants_untied_head_and_other_gqa() {
     }
 }
 
+/// Our test quantizers (round to nearest) round-trip within about half a step of each format.
+#[test]
+fn test_quantizers_round_trip() {
+    use aisle::quant::{GgmlType::*, dequantize_to_vec};
+    let mut rng = aisle::sampler::Rng::new(21);
+    let x: Vec<f32> = (0..4096).map(|_| 0.2 * (rng.next_f32() - 0.5) + 0.01).collect();
+    // Levels per block: relative to the block's range (K-quants lose a little to 6-bit scales).
+    for (ty, rel) in [(Q5_0, 0.04), (Q5_1, 0.02), (Q8_0, 0.005), (Q4_K, 0.06), (Q6_K, 0.02)] {
+        let back = dequantize_to_vec(ty, &requant::quantize(ty, &x), x.len()).unwrap();
+        let worst = x.iter().zip(&back).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst <= rel * 0.2, "{ty:?}: worst error {worst}");
+    }
+}
+
+/// The real SmolLM2 requantized into a llama.cpp-style mix (Q5_0, Q5_1, Q8_0, Q4_K, Q6_K; query
+/// and key of one type, value of another; gate and up of different types) runs on the
+/// quantized paths by itself, and every path computes the burn-ops reference's first logits.
+#[test]
+fn real_model_in_a_k_quant_mix_agrees_across_paths() {
+    let Some(bytes) = model_bytes() else { return };
+    let mixed = requant::mixed_model(&bytes);
+    let g = Gguf::parse(&mixed).unwrap();
+    let r = &references()[0];
+    let reference = Llama::load_with(&g, &mixed, &Device::flex(), 256, Some(ForwardPath::BurnOps)).unwrap();
+    let want = logits(&reference, &r.prompt_ids, &mut reference.new_cache());
+    for (name, dev, path) in setups() {
+        if name == "cpu/burn-ops" {
+            continue;
+        }
+        let model = Llama::load_with(&g, &mixed, &dev, 256, Some(path)).unwrap();
+        let got = logits(&model, &r.prompt_ids, &mut model.new_cache());
+        let d = max_abs_diff(&got, &want);
+        assert!(d <= F32_TOL, "{name}: max |diff| {d} against burn ops on the same file");
+        assert_eq!(aisle::sampler::argmax(&got), aisle::sampler::argmax(&want), "{name}: first token");
+    }
+    for (name, dev) in devices() {
+        let auto = Llama::load(&g, &mixed, &dev, 64).unwrap().path();
+        assert_ne!(auto, ForwardPath::BurnOps, "{name}: the mix runs on the quantized path");
+    }
+}
+
 /// A llama.cpp-style mix of block types (K-quants, Q5_x, and query/key/value of two types)
 /// runs on the quantized paths by itself, not on the f32 burn-ops fallback.
 #[test]

@@ -35,16 +35,11 @@ fn before(v: f32, i: u32, w: f32, j: u32) -> bool {
 }
 
 /// Each invocation: the top `k` of its chunk, sorted, into `vals`/`idx[part·MAX_K ..]`; unused
-/// slots get the lowest f32 and index `u32::MAX` (WGSL has no infinity). NaN logits are skipped (as on the host).
+/// slots get the lowest f32 and index `u32::MAX` (WGSL has no infinity). NaN logits are skipped (as on the host:
+/// `v == v` is false only for NaN).
+#[allow(clippy::eq_op)]
 #[cube(launch_unchecked)]
-pub fn topk_partial_kernel(
-    x: &Tensor<f32>,
-    vals: &mut Tensor<f32>,
-    idx: &mut Tensor<u32>,
-    n: u32,
-    chunk: u32,
-    k: u32,
-) {
+pub fn topk_partial_kernel(x: &Tensor<f32>, vals: &mut Tensor<f32>, idx: &mut Tensor<u32>, n: u32, chunk: u32, k: u32) {
     let part = ABSOLUTE_POS;
     if part >= PARTS {
         terminate!();

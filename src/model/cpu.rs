@@ -191,6 +191,8 @@ impl QMat {
 
     /// [`QMat::matvec`], with 8-bit activations for a single vector only if `int8` allows.
     pub fn matvec_with(&self, x: &[f32], m: usize, out: &mut [f32], accumulate: bool, int8: bool) {
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = int8; // 8-bit activations are an AVX2 path
         #[cfg(target_arch = "x86_64")]
         if int8 && m == 1 && self.int8_decode() {
             let act = int8::Act::new(x);
@@ -297,7 +299,8 @@ pub mod int8 {
     impl Act {
         pub fn new(x: &[f32]) -> Act {
             let nb = x.len() / 32;
-            let (mut q, mut d, mut sums) = (Vec::with_capacity(nb * 32), Vec::with_capacity(nb), Vec::with_capacity(nb));
+            let (mut q, mut d, mut sums) =
+                (Vec::with_capacity(nb * 32), Vec::with_capacity(nb), Vec::with_capacity(nb));
             for b in x.chunks_exact(32) {
                 let amax = b.iter().fold(0f32, |a, v| a.max(v.abs()));
                 let scale = amax / 127.0;

@@ -15,15 +15,16 @@ export function referenceChats() {
   return JSON.parse(readFileSync(path.join(REPO, "tests/reference/prompts.json"), "utf8"));
 }
 
-/// The native CLI's greedy reply to `messages` (same library, CPU device).
-export function nativeReply(messages, maxTokens) {
+/// The native CLI's greedy reply to `messages` (same library, CPU device), by default with the
+/// default model.
+export function nativeReply(messages, maxTokens, model = MODEL_PATH) {
   const dir = mkdtempSync(path.join(tmpdir(), "aisle-native-"));
   const file = path.join(dir, "messages.json");
   writeFileSync(file, JSON.stringify(messages));
   // The oracle is the f32 implementation: natively the CLI's decode would otherwise round
   // activations to 8 bits (llama.cpp's scheme), which the browser's wasm path does not.
   const env = { ...process.env, AISLE_F32_DECODE: "1" };
-  const out = execFileSync(AISLE_BIN, ["generate", "--model", MODEL_PATH, "--messages", file, "--max-tokens", String(maxTokens), "--device", "cpu", "--json"], { encoding: "utf8", env });
+  const out = execFileSync(AISLE_BIN, ["generate", "--model", model, "--messages", file, "--max-tokens", String(maxTokens), "--device", "cpu", "--json"], { encoding: "utf8", env });
   return JSON.parse(out.trim().split("\n").pop());
 }
 

@@ -8,6 +8,8 @@ use aisle::gguf::{Value, ValueType};
 use aisle::sampler::Rng;
 use half::f16;
 
+pub mod requant;
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
