@@ -409,26 +409,23 @@ fn cpu_matvec_matches_reference_for_each_format_shape_and_mode() {
             let x = random_vec(&mut rng, m * cols, 1.0);
             let w = QMat::from_blocks(ty, &raw, rows, cols).unwrap();
             let exact = gemv_reference(ty, &raw, rows, cols, &x);
-            // Decode may round the vector to 8 bits per block (llama.cpp's scheme): then the
-            // product must be exactly that of the rounded vector, and close to the exact one.
-            let want = if m == 1 && w.int8_decode() {
-                gemv_reference(ty, &raw, rows, cols, &rounded(&x))
-            } else {
-                exact.clone()
-            };
-            let mut got = vec![0f32; m * rows];
-            w.matvec(&x, m, &mut got, false);
-            assert_close(&got, &want, 1e-4, &format!("cpu {ty:?} {rows}x{cols} m={m}"));
-            let scale = exact.iter().fold(1f32, |a, v| a.max(v.abs()));
-            assert_close(&got, &exact, 0.02 * scale, &format!("cpu {ty:?} {rows}x{cols} m={m} vs exact"));
-            // The f32 product (wasm's decode, the LM head's) stays exact.
             let mut got = vec![0f32; m * rows];
             w.matvec_with(&x, m, &mut got, false, false);
-            assert_close(&got, &exact, 1e-4, &format!("cpu {ty:?} {rows}x{cols} m={m} f32"));
+            assert_close(&got, &exact, 1e-4, &format!("cpu {ty:?} {rows}x{cols} m={m}"));
+            // The opt-in 8-bit activations (llama.cpp's scheme, one vector): exactly the product
+            // of the rounded vector, and close to the exact one.
+            if m == 1 && w.int8_capable() {
+                let want = gemv_reference(ty, &raw, rows, cols, &rounded(&x));
+                let mut got = vec![0f32; rows];
+                w.matvec_with(&x, 1, &mut got, false, true);
+                assert_close(&got, &want, 1e-4, &format!("cpu int8 {ty:?} {rows}x{cols}"));
+                let scale = exact.iter().fold(1f32, |a, v| a.max(v.abs()));
+                assert_close(&got, &exact, 0.02 * scale, &format!("cpu int8 {ty:?} {rows}x{cols} vs exact"));
+            }
             let res = random_vec(&mut rng, m * rows, 2.0);
             let mut got = res.clone();
-            w.matvec(&x, m, &mut got, true);
-            let want_res: Vec<f32> = want.iter().zip(&res).map(|(a, b)| a + b).collect();
+            w.matvec_with(&x, m, &mut got, true, false);
+            let want_res: Vec<f32> = exact.iter().zip(&res).map(|(a, b)| a + b).collect();
             assert_close(&got, &want_res, 1e-4, &format!("cpu {ty:?} {rows}x{cols} m={m} accumulate"));
         }
     }

@@ -66,8 +66,8 @@ fn logits(model: &Llama, tokens: &[u32], cache: &mut aisle::model::KvCache) -> V
 /// for the GPU's different summation order without hiding a real bug (those are >= 0.1).
 const TINY_TOL: f32 = 2e-3;
 
-/// The CPU path's decode rounds activations to 8 bits natively (llama.cpp's scheme): about
-/// 1e-2 here; a real bug (a wrong position, head or cache row) is still ≥ 0.1.
+/// With `AISLE_INT8_DECODE=1` the CPU path's decode rounds activations to 8 bits (llama.cpp's
+/// scheme): about 1e-2 here; a real bug (a wrong position, head or cache row) is still ≥ 0.1.
 const INT8_TOL: f32 = 5e-2;
 
 /// Tolerance for a decode step (one token) on `setup`.
