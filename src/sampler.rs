@@ -110,14 +110,9 @@ impl Sampler {
         if self.config.is_greedy() {
             return Ok(argmax(logits));
         }
-        let mut logits = logits.to_vec();
-        self.apply_repetition_penalty(&mut logits, history);
-        if self.config.temperature <= 0.0 {
-            return Ok(argmax(&logits));
-        }
-        let candidates = self.candidates(&logits);
-        let u = self.rng.next_f32();
-        Ok(draw(&candidates, u))
+        // The random number is taken only where it is used, so seeds replay the same way.
+        let u = if self.config.temperature <= 0.0 { 0.0 } else { self.rng.next_f32() };
+        Ok(self.sample_with(logits, history, u))
     }
 
     /// What [`Sampler::sample`] would pick with the uniform draw `u` (the rng untouched): the

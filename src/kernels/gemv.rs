@@ -45,13 +45,7 @@ pub enum QFormat {
 
 impl QFormat {
     pub const fn words_per_block(self) -> usize {
-        match self {
-            QFormat::Q4_1 => 5,
-            QFormat::Q8_0 => 9,
-            QFormat::Q5_1 => 6,
-            QFormat::Q4_K => 36,
-            QFormat::Q6_K => 53,
-        }
+        words_per_block(self.id())
     }
 
     /// Weights per block.
@@ -83,6 +77,17 @@ impl QFormat {
             QFormat::Q4_K => Q4_K,
             QFormat::Q6_K => Q6_K,
         }
+    }
+}
+
+/// Words per block of a kernel format number (the one table of the device layouts' sizes).
+const fn words_per_block(format: u32) -> usize {
+    match format {
+        Q4_1 => 5,
+        Q8_0 => 9,
+        Q5_1 => 6,
+        Q4_K => 36,
+        _ => 53, // Q6_K
     }
 }
 
@@ -186,8 +191,8 @@ fn decode_group(
     coef: &mut Array<f32>,
     #[comptime] format: u32,
 ) {
+    let wpb = comptime![words_per_block(format)];
     if comptime![format == Q4_1 || format == Q5_1] {
-        let wpb = comptime![if format == Q4_1 { 5usize } else { 6usize }];
         let nib = comptime![if format == Q4_1 { 1usize } else { 2usize }];
         let wb = g * wpb * rows + row;
         #[unroll]
@@ -213,7 +218,7 @@ fn decode_group(
         coef[1] = d;
         coef[2] = f16_to_f32(dm >> 16);
     } else if comptime![format == Q8_0] {
-        let wb = g * 9 * rows + row;
+        let wb = g * wpb * rows + row;
         #[unroll]
         for i in 0..8usize {
             let word = w[wb + (1 + i) * rows];
@@ -229,7 +234,7 @@ fn decode_group(
     } else if comptime![format == Q4_K] {
         // Sub-block `sub` of a 256-weight block: scale and min are 6-bit numbers packed in
         // 12 bytes (llama.cpp's get_scale_min_k4); nibbles of 32-byte chunk `sub / 2`.
-        let wb = (g / 8) * 36 * rows + row;
+        let wb = (g / 8) * wpb * rows + row;
         let sub = g % 8;
         let s = wb + rows; // the scale bytes start at word 1
         let j = sub % 4;
@@ -256,7 +261,7 @@ fn decode_group(
     } else {
         // Q6_K: group `sub` is quarter `sub % 4` of 128-weight half `sub / 4`; 16 weights per
         // signed scale, so the two halves of a group have their own.
-        let wb = (g / 8) * 53 * rows + row;
+        let wb = (g / 8) * wpb * rows + row;
         let sub = g % 8;
         let n = sub / 4;
         let quarter = sub % 4;

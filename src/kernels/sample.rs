@@ -137,10 +137,16 @@ pub fn draw_kernel(
             n = j + 1;
         }
     }
+    // Softmax of the candidates, each probability computed once.
     let top = top_val[0] / temperature;
+    let mut p = Array::<f32>::new(MAX_K);
     let mut sum = 0.0f32;
     for j in 0..n {
-        sum += f32::exp(top_val[j] / temperature - top);
+        p[j] = f32::exp(top_val[j] / temperature - top);
+        sum += p[j];
+    }
+    for j in 0..n {
+        p[j] /= sum;
     }
     // The prefix reaching top_p (all of them when top_p is 1), and its mass.
     let mut keep = n;
@@ -148,7 +154,7 @@ pub fn draw_kernel(
     let mut found = false;
     for j in 0..n {
         if !found {
-            acc += f32::exp(top_val[j] / temperature - top) / sum;
+            acc += p[j];
             if acc >= top_p {
                 keep = j + 1;
                 found = true;
@@ -157,19 +163,18 @@ pub fn draw_kernel(
     }
     let mut total = 0.0f32;
     for j in 0..keep {
-        total += f32::exp(top_val[j] / temperature - top) / sum;
+        total += p[j];
     }
     let mut r = u * total;
     let mut pick = top_idx[max(keep, 1) - 1];
     let mut done = false;
     for j in 0..keep {
-        let p = f32::exp(top_val[j] / temperature - top) / sum;
         if !done {
-            if r < p {
+            if r < p[j] {
                 pick = top_idx[j];
                 done = true;
             } else {
-                r -= p;
+                r -= p[j];
             }
         }
     }

@@ -11,7 +11,7 @@
 use super::ModelError;
 use super::config::{LlamaConfig, RopeKind};
 use super::kv_cache::KvCache;
-use super::weights::{LayerTensors, TensorSource, dequantized, tensor_of_shape, unsupported_tensor};
+use super::weights::{LayerTensors, TensorSource, unsupported_tensor};
 use crate::gguf::Gguf;
 use crate::quant::{self, GgmlType};
 
@@ -670,7 +670,7 @@ impl<'a> TensorSource<'a> for Reader<'a> {
     }
 
     fn vector(&mut self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
-        let v = dequantized(self.gguf, self.bytes, tensor_of_shape(self.gguf, name, &[len])?)?;
+        let v = self.values(name, len)?;
         self.total += (len * 4) as u64;
         Ok(v)
     }

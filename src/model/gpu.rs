@@ -16,7 +16,7 @@ use burn_cubecl::tensor::CubeTensor;
 use super::ModelError;
 use super::config::{LlamaConfig, RopeKind};
 use super::kv_cache::KvCache;
-use super::weights::{LayerTensors, TensorSource, dequantized, tensor_of_shape, unsupported_tensor};
+use super::weights::{LayerTensors, TensorSource, unsupported_tensor};
 use crate::gguf::Gguf;
 use crate::kernels::attention::attention;
 use crate::kernels::embed::embed;
@@ -63,7 +63,7 @@ impl<'a> TensorSource<'a> for Uploader<'a> {
     }
 
     fn vector(&mut self, name: &str, len: usize) -> Result<CubeTensor, ModelError> {
-        let v = dequantized(self.gguf, self.bytes, tensor_of_shape(self.gguf, name, &[len])?)?;
+        let v = self.values(name, len)?;
         self.uploaded += (len * 4) as u64;
         Ok(upload_f32(self.anchor, &v, [len]))
     }

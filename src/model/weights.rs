@@ -164,6 +164,12 @@ pub trait TensorSource<'a> {
         rows: usize,
     ) -> Result<Self::Matrix, ModelError>;
 
+    /// The values of the GGUF vector `name` (`len` long), dequantized to f32.
+    fn values(&self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
+        let (gguf, bytes) = self.file();
+        dequantized(gguf, bytes, tensor_of_shape(gguf, name, &[len])?)
+    }
+
     /// The GGUF matrix `name`, `[cols, rows]`.
     fn single(&mut self, name: &str, cols: usize, rows: usize) -> Result<Self::Matrix, ModelError> {
         let (gguf, bytes) = self.file();
