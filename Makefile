@@ -43,7 +43,8 @@ test-rust: setup
 
 test-browser: wasm build
 	$(CARGO) build --release --locked --example test_models
-	AISLE_BIN=$(TARGET_DIR)/release/aisle node --test --test-concurrency=1 tests/browser/
+	AISLE_BIN=$(TARGET_DIR)/release/aisle AISLE_TEST_MODELS=$(TARGET_DIR)/release/examples/test_models \
+	  node --test --test-concurrency=1 tests/browser/
 
 demo: wasm build
 	@echo "Open http://127.0.0.1:$(PORT)/ in a browser with WebGPU (Chrome, Edge)."

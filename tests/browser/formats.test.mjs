@@ -12,11 +12,12 @@ import path from "node:path";
 
 import { serve } from "../../scripts/serve.mjs";
 import { launch } from "./chromium.mjs";
-import { REPO, referenceChats, nativeReply } from "./util.mjs";
+import { AISLE_BIN, referenceChats, nativeReply } from "./util.mjs";
 
 const TOKENS = 10;
 const DIR = mkdtempSync(path.join(tmpdir(), "aisle-formats-"));
-const WRITER = process.env.AISLE_TEST_MODELS || path.join(REPO, "target/release/examples/test_models");
+// Beside the CLI in the same cargo target directory (CI builds outside the checkout).
+const WRITER = process.env.AISLE_TEST_MODELS || path.join(path.dirname(AISLE_BIN), "examples/test_models");
 let server;
 let browser;
 let file;
