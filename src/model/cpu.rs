@@ -240,6 +240,11 @@ impl QMat {
         let len = block.len() / m;
         let cols = self.cols;
         if m == 1 && self.other.is_none() {
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the features were just detected.
+                return unsafe { avx2::rows(self, r0, block, x, &sums[..nb], accumulate) };
+            }
             for (i, o) in block.iter_mut().enumerate() {
                 let v = self.dot(r0 + i, x, &sums[..nb]);
                 *o = if accumulate { *o + v } else { v };
@@ -279,6 +284,124 @@ impl QMat {
                 t += k;
             }
         }
+    }
+}
+
+/// Decode (one token) with f32 activations in AVX2 + FMA: per block, the weights widened to
+/// f32 in registers and multiplied with `x` in four fused multiply-adds, then scaled by `d` in
+/// one more; LLVM's vectorization of [`QMat::dot_portable`] kept separate multiplies and adds
+/// (no contraction without fast-math) in one serial chain and summed the lanes per row in
+/// order. The reference is `dot_portable`; the kernel tests compare both with the exact product.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use core::arch::x86_64::*;
+
+    use super::QMat;
+
+    /// Rows `r0..` of the product with one vector: `block[i] (+)= (W x)[r0 + i]`; `sums[b]` is
+    /// `Σ x` over block `b` (the min term).
+    ///
+    /// # Safety
+    /// The processor must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn rows(w: &QMat, r0: usize, block: &mut [f32], x: &[f32], sums: &[f32], accumulate: bool) {
+        let nb = w.cols / 32;
+        assert!(x.len() >= nb * 32 && sums.len() >= nb && r0 + block.len() <= w.rows);
+        for (i, o) in block.iter_mut().enumerate() {
+            // SAFETY: the caller guarantees AVX2 + FMA; lengths asserted above.
+            let v = unsafe { if w.q8 { row_q8(w, r0 + i, x) } else { row_q4(w, r0 + i, x, sums) } };
+            *o = if accumulate { *o + v } else { v };
+        }
+    }
+
+    /// Lanes summed pairwise.
+    #[inline(always)]
+    unsafe fn hsum(v: __m256) -> f32 {
+        // SAFETY: AVX is implied by the caller's AVX2.
+        unsafe {
+            let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+            _mm_cvtss_f32(s)
+        }
+    }
+
+    /// Eight bytes (zero- or sign-extended) as eight f32.
+    #[inline(always)]
+    unsafe fn u8x8(v: __m128i) -> __m256 {
+        // SAFETY: AVX2 per the caller.
+        unsafe { _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)) }
+    }
+
+    #[inline(always)]
+    unsafe fn i8x8(v: __m128i) -> __m256 {
+        // SAFETY: AVX2 per the caller.
+        unsafe { _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)) }
+    }
+
+    /// Q4_1 (and Q4_0 stored as Q4_1) row `r`: `Σ_b d_b·Σ q·x + Σ_b m_b·Σ x`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row_q4(w: &QMat, r: usize, x: &[f32], sums: &[f32]) -> f32 {
+        let nb = w.cols / 32;
+        let f16: &[f32; 65536] = &super::F16_TO_F32;
+        let (d, m) = (&w.d[r * nb..(r + 1) * nb], &w.m[r * nb..(r + 1) * nb]);
+        let q = &w.q[r * nb * 16..(r + 1) * nb * 16];
+        let low = _mm_set1_epi8(0x0F);
+        // Two accumulators: consecutive blocks do not wait on each other's last add.
+        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut min_term = 0f32;
+        for b in 0..nb {
+            // SAFETY: 16 bytes of nibbles and 32 values of x per block (the caller's asserts).
+            unsafe {
+                let raw = _mm_loadu_si128(q.as_ptr().add(b * 16) as *const __m128i);
+                let lo = _mm_and_si128(raw, low); // elements 0..16
+                let hi = _mm_and_si128(_mm_srli_epi16(raw, 4), low); // elements 16..32
+                let xp = x.as_ptr().add(b * 32);
+                let mut s = _mm256_mul_ps(u8x8(lo), _mm256_loadu_ps(xp));
+                s = _mm256_fmadd_ps(u8x8(_mm_unpackhi_epi64(lo, lo)), _mm256_loadu_ps(xp.add(8)), s);
+                s = _mm256_fmadd_ps(u8x8(hi), _mm256_loadu_ps(xp.add(16)), s);
+                s = _mm256_fmadd_ps(u8x8(_mm_unpackhi_epi64(hi, hi)), _mm256_loadu_ps(xp.add(24)), s);
+                let scale = _mm256_set1_ps(f16[d[b] as usize]);
+                if b % 2 == 0 {
+                    acc0 = _mm256_fmadd_ps(scale, s, acc0);
+                } else {
+                    acc1 = _mm256_fmadd_ps(scale, s, acc1);
+                }
+            }
+            min_term += f16[m[b] as usize] * sums[b];
+        }
+        // SAFETY: AVX2 per this function's target features.
+        unsafe { hsum(_mm256_add_ps(acc0, acc1)) + min_term }
+    }
+
+    /// Q8_0 row `r`: `Σ_b d_b·Σ q·x`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row_q8(w: &QMat, r: usize, x: &[f32]) -> f32 {
+        let nb = w.cols / 32;
+        let f16: &[f32; 65536] = &super::F16_TO_F32;
+        let d = &w.d[r * nb..(r + 1) * nb];
+        let q = &w.q[r * nb * 32..(r + 1) * nb * 32];
+        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        for b in 0..nb {
+            // SAFETY: 32 weight bytes and 32 values of x per block (the caller's asserts).
+            unsafe {
+                let qa = _mm_loadu_si128(q.as_ptr().add(b * 32) as *const __m128i);
+                let qb = _mm_loadu_si128(q.as_ptr().add(b * 32 + 16) as *const __m128i);
+                let xp = x.as_ptr().add(b * 32);
+                let mut s = _mm256_mul_ps(i8x8(qa), _mm256_loadu_ps(xp));
+                s = _mm256_fmadd_ps(i8x8(_mm_unpackhi_epi64(qa, qa)), _mm256_loadu_ps(xp.add(8)), s);
+                s = _mm256_fmadd_ps(i8x8(qb), _mm256_loadu_ps(xp.add(16)), s);
+                s = _mm256_fmadd_ps(i8x8(_mm_unpackhi_epi64(qb, qb)), _mm256_loadu_ps(xp.add(24)), s);
+                let scale = _mm256_set1_ps(f16[d[b] as usize]);
+                if b % 2 == 0 {
+                    acc0 = _mm256_fmadd_ps(scale, s, acc0);
+                } else {
+                    acc1 = _mm256_fmadd_ps(scale, s, acc1);
+                }
+            }
+        }
+        // SAFETY: AVX2 per this function's target features.
+        unsafe { hsum(_mm256_add_ps(acc0, acc1)) }
     }
 }
 
@@ -727,6 +850,10 @@ impl CpuWeights {
     /// Runs `tokens` at positions `cache.len()..` (checked by the caller), writes their keys and
     /// values into the cache, and returns the last token's logits.
     pub fn forward(&self, cfg: &LlamaConfig, tokens: &[u32], cache: &mut KvCache) -> Vec<f32> {
+        on_pool(|| self.forward_here(cfg, tokens, cache))
+    }
+
+    fn forward_here(&self, cfg: &LlamaConfig, tokens: &[u32], cache: &mut KvCache) -> Vec<f32> {
         let (m, pos, e, capacity) = (tokens.len(), cache.len(), cfg.n_embd, cache.capacity());
         let (hd, nh, nkv) = (cfg.head_dim, cfg.n_heads, cfg.n_kv_heads);
         let qkv_w = (nh + 2 * nkv) * hd;
@@ -787,6 +914,20 @@ impl CpuWeights {
             v[b] = x0 * sin[i] + x1 * cos[i];
         }
     }
+}
+
+/// Runs `work` on a thread of the pool that splits the matrix products (natively). Called from
+/// outside the pool, every parallel product would hand its parts to the pool's threads and put
+/// the caller to sleep until they finish: two thread switches per product, ~200 per token, and
+/// on two cores the pool's spinning threads competed with the caller's own work. On a pool
+/// thread, the caller takes its share of each product itself.
+fn on_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        rayon::scope(|_| work())
+    }
+    #[cfg(target_family = "wasm")]
+    work()
 }
 
 /// `out[t] = x[t] / sqrt(mean(x[t]²) + eps) · w` for every row of `x`.
