@@ -296,7 +296,7 @@ impl QMat {
 mod avx2 {
     use core::arch::x86_64::*;
 
-    use super::QMat;
+    use super::{QMat, ROWS};
 
     /// Rows `r0..` of the product with one vector: `block[i] (+)= (W x)[r0 + i]`; `sums[b]` is
     /// `Σ x` over block `b` (the min term).
@@ -312,6 +312,30 @@ mod avx2 {
             let v = unsafe { if w.q8 { row_q8(w, r0 + i, x) } else { row_q4(w, r0 + i, x, sums) } };
             *o = if accumulate { *o + v } else { v };
         }
+    }
+
+    /// [`super::dot_block`] (prefill) with fused multiply-adds: `out[t][r] = w_r · xs[t]`.
+    ///
+    /// # Safety
+    /// The processor must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_block<const T: usize>(w: &[f32], xs: [&[f32]; T], cols: usize) -> [[f32; ROWS]; T] {
+        let mut acc = [[_mm256_setzero_ps(); ROWS]; T];
+        assert!(w.len() >= ROWS * cols && xs.iter().all(|x| x.len() >= cols) && cols.is_multiple_of(8));
+        for c in (0..cols).step_by(8) {
+            // SAFETY: `w` holds ROWS rows of `cols` floats and each x `cols` (asserted above).
+            unsafe {
+                let xv: [__m256; T] = core::array::from_fn(|t| _mm256_loadu_ps(xs[t].as_ptr().add(c)));
+                for r in 0..ROWS {
+                    let wv = _mm256_loadu_ps(w.as_ptr().add(r * cols + c));
+                    for t in 0..T {
+                        acc[t][r] = _mm256_fmadd_ps(wv, xv[t], acc[t][r]);
+                    }
+                }
+            }
+        }
+        // SAFETY: AVX2 per this function's target features.
+        acc.map(|a| a.map(|v| unsafe { hsum(v) }))
     }
 
     /// Lanes summed pairwise.
@@ -560,6 +584,11 @@ fn dot_block<const T: usize>(w: &[f32], xs: [&[f32]; T], cols: usize) -> [[f32; 
     {
         simd::dot_block(w, xs, cols)
     }
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the features were just detected.
+        return unsafe { avx2::dot_block(w, xs, cols) };
+    }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
         let mut acc = [[[0f32; 8]; ROWS]; T];
@@ -642,16 +671,18 @@ mod simd {
         }
     }
 
-    /// 16 unsigned bytes as four f32x4 (lanes 0-3, 4-7, 8-11, 12-15).
+    /// 16 unsigned bytes as four f32x4 (lanes 0-3, 4-7, 8-11, 12-15). Converted as signed
+    /// integers (the values are below 256): x86 has no unsigned conversion, and V8 emulates
+    /// `f32x4.convert_i32x4_u` in several instructions there.
     #[inline(always)]
     fn u8_to_f32(v: v128) -> [v128; 4] {
         let lo = u16x8_extend_low_u8x16(v);
         let hi = u16x8_extend_high_u8x16(v);
         [
-            f32x4_convert_u32x4(u32x4_extend_low_u16x8(lo)),
-            f32x4_convert_u32x4(u32x4_extend_high_u16x8(lo)),
-            f32x4_convert_u32x4(u32x4_extend_low_u16x8(hi)),
-            f32x4_convert_u32x4(u32x4_extend_high_u16x8(hi)),
+            f32x4_convert_i32x4(u32x4_extend_low_u16x8(lo)),
+            f32x4_convert_i32x4(u32x4_extend_high_u16x8(lo)),
+            f32x4_convert_i32x4(u32x4_extend_low_u16x8(hi)),
+            f32x4_convert_i32x4(u32x4_extend_high_u16x8(hi)),
         ]
     }
 
@@ -668,49 +699,51 @@ mod simd {
         ]
     }
 
+    /// `Σ_j a[j]·x[j..j+4]` for the four vectors of 16 values at `xp`, in two chains (one
+    /// serial chain of eight adds per block was the loop's latency).
+    ///
+    /// # Safety
+    /// 16 floats must be readable at `xp`.
+    #[inline(always)]
+    unsafe fn dot16(a: [v128; 4], xp: *const f32) -> v128 {
+        // SAFETY: per the caller.
+        unsafe {
+            let s0 = f32x4_add(f32x4_mul(a[0], load(xp)), f32x4_mul(a[1], load(xp.add(4))));
+            let s1 = f32x4_add(f32x4_mul(a[2], load(xp.add(8))), f32x4_mul(a[3], load(xp.add(12))));
+            f32x4_add(s0, s1)
+        }
+    }
+
     /// `Σ_k W[r, k] · x[k]`, as [`QMat::dot_portable`] computes it (per-block scale, Q4_1 min
     /// term from the block sums).
     pub fn dot_row(w: &QMat, r: usize, x: &[f32], sums: &[f32]) -> f32 {
         let nb = w.cols / 32;
         let f16: &[f32; 65536] = &super::F16_TO_F32;
-        let mut acc = f32x4_splat(0.0);
+        assert!(x.len() >= nb * 32 && sums.len() >= nb && (r + 1) * nb <= w.d.len());
+        // Two accumulators: consecutive blocks do not wait on each other's add.
+        let mut acc = [f32x4_splat(0.0); 2];
         let mut min_term = 0f32;
         for b in 0..nb {
             let k = r * nb + b;
-            let xb = &x[b * 32..b * 32 + 32];
-            let xp = xb.as_ptr();
-            // SAFETY: a block is 32 floats of x and 16 (Q4_1) or 32 (Q8_0) bytes of q.
+            let xp = x[b * 32..].as_ptr();
+            // SAFETY: a block is 32 floats of x (asserted) and 16 (Q4_1) or 32 (Q8_0) bytes of q.
             let s = unsafe {
                 if w.q8 {
                     let qp = w.q.as_ptr().add(k * 32);
                     let a = i8_to_f32(v128_load(qp as *const v128));
                     let c = i8_to_f32(v128_load(qp.add(16) as *const v128));
-                    let mut s = f32x4_mul(a[0], load(xp));
-                    for j in 1..4 {
-                        s = f32x4_add(s, f32x4_mul(a[j], load(xp.add(4 * j))));
-                    }
-                    for j in 0..4 {
-                        s = f32x4_add(s, f32x4_mul(c[j], load(xp.add(16 + 4 * j))));
-                    }
-                    s
+                    f32x4_add(dot16(a, xp), dot16(c, xp.add(16)))
                 } else {
                     let bytes = v128_load(w.q.as_ptr().add(k * 16) as *const v128);
                     let lo = u8_to_f32(v128_and(bytes, u8x16_splat(15)));
                     let hi = u8_to_f32(u8x16_shr(bytes, 4));
-                    let mut s = f32x4_mul(lo[0], load(xp));
-                    for j in 1..4 {
-                        s = f32x4_add(s, f32x4_mul(lo[j], load(xp.add(4 * j))));
-                    }
-                    for j in 0..4 {
-                        s = f32x4_add(s, f32x4_mul(hi[j], load(xp.add(16 + 4 * j))));
-                    }
                     min_term += f16[w.m[k] as usize] * sums[b];
-                    s
+                    f32x4_add(dot16(lo, xp), dot16(hi, xp.add(16)))
                 }
             };
-            acc = f32x4_add(acc, f32x4_mul(f32x4_splat(f16[w.d[k] as usize]), s));
+            acc[b % 2] = f32x4_add(acc[b % 2], f32x4_mul(f32x4_splat(f16[w.d[k] as usize]), s));
         }
-        hsum(acc) + min_term
+        hsum(f32x4_add(acc[0], acc[1])) + min_term
     }
 }
 
