@@ -319,6 +319,7 @@ mod avx2 {
     /// # Safety
     /// The processor must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::needless_range_loop)] // r and t index two dimensions of `acc`
     pub unsafe fn dot_block<const T: usize>(w: &[f32], xs: [&[f32]; T], cols: usize) -> [[f32; ROWS]; T] {
         let mut acc = [[_mm256_setzero_ps(); ROWS]; T];
         assert!(w.len() >= ROWS * cols && xs.iter().all(|x| x.len() >= cols) && cols.is_multiple_of(8));
