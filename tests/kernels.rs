@@ -429,7 +429,7 @@ fn cpu_matvec_matches_reference_for_each_format_shape_and_mode() {
             assert_close(&got, &want_res, 1e-4, &format!("cpu {ty:?} {rows}x{cols} m={m} accumulate"));
         }
     }
-    // Q4_0 keeps its `-8·d` as an f16 min on both paths (`-16·d` for Q5_0 on the device): a
+    // Q4_0 and Q5_0 keep their `-8·d` / `-16·d` as an f16 min on both paths: a
     // scale whose multiple overflows f16 is refused by both, not computed as infinity.
     let block = |ty: GgmlType, d: f32| {
         let mut b = vec![0x37u8; ty.type_size()];
@@ -441,8 +441,10 @@ fn cpu_matvec_matches_reference_for_each_format_shape_and_mode() {
         let err = pack(ty, &block(ty, d_bad), 1).unwrap_err();
         assert!(matches!(err, quant::QuantError::Range { .. }), "{ty:?} d={d_bad}: {err}");
     }
-    assert!(QMat::from_blocks(GgmlType::Q4_0, &block(GgmlType::Q4_0, 8000.0), 1, 32).is_ok());
-    assert!(QMat::from_blocks(GgmlType::Q4_0, &block(GgmlType::Q4_0, 8192.0), 1, 32).is_err());
+    for (ty, d_ok, d_bad) in [(GgmlType::Q4_0, 8000.0, 8192.0), (GgmlType::Q5_0, 4000.0, 4096.0)] {
+        assert!(QMat::from_blocks(ty, &block(ty, d_ok), 1, 32).is_ok(), "cpu {ty:?} d={d_ok}");
+        assert!(QMat::from_blocks(ty, &block(ty, d_bad), 1, 32).is_err(), "cpu {ty:?} d={d_bad}");
+    }
     // A matrix whose bytes do not match its shape is refused, not read out of bounds.
     assert!(QMat::from_blocks(GgmlType::Q4_1, &[0u8; 19], 1, 32).is_err());
     assert!(QMat::from_blocks(GgmlType::Q6_K, &[0u8; 209], 1, 256).is_err());

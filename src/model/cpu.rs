@@ -32,11 +32,14 @@ pub struct QMat {
     pub cols: usize,
     /// Per block: scale `d` (f16 bits).
     d: Vec<u16>,
-    /// Per block: min `m` (f16 bits; Q4_0 as `-8d`; empty for Q8_0).
+    /// Per block: min `m` (f16 bits; Q4_0 as `-8d`, Q5_0 as `-16d`; empty for Q8_0).
     m: Vec<u16>,
-    /// Q4_1: 16 bytes of nibbles per block; Q8_0: 32 signed bytes per block; any other type:
-    /// the GGUF blocks as stored.
+    /// Q4_x/Q5_x: 16 bytes of nibbles per block; Q8_0: 32 signed bytes per block; any other
+    /// type: the GGUF blocks as stored.
     q: Vec<u8>,
+    /// Q5_0/Q5_1: per block the fifth bits (bit `j` adds 16 to element `j`); empty otherwise.
+    /// Q5 is Q4 plus `16·d·Σ_{bit j set} x[j]`, so the Q4 kernels serve it with one more term.
+    qh: Vec<u32>,
     q8: bool,
     /// Set for the types without a dedicated kernel (Q5_x, K-quants, f16, ...): their rows are
     /// dequantized by the reference in [`crate::quant`] as they are used, so the weights still
@@ -46,14 +49,14 @@ pub struct QMat {
 
 impl QMat {
     /// Whether a GGUF tensor type can be a CPU path weight: the types with a dedicated kernel
-    /// (Q4_0, Q4_1, Q8_0) and every other type the reference dequantizes.
+    /// (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) and every other type the reference dequantizes.
     pub fn supports(ty: GgmlType) -> bool {
         ty.can_dequantize()
     }
 
     /// Whether `ty` has a dedicated kernel (blocks split into scales and values).
     fn dedicated(ty: GgmlType) -> bool {
-        matches!(ty, GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0)
+        matches!(ty, GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0)
     }
 
     /// Takes the GGUF blocks of a `[rows, cols]` matrix (`cols` a multiple of 32 and of the
@@ -68,11 +71,22 @@ impl QMat {
         }
         if !Self::dedicated(ty) {
             let q = raw.to_vec();
-            return Ok(QMat { rows, cols, d: Vec::new(), m: Vec::new(), q, q8: false, other: Some(ty) });
+            let (d, m, qh) = (Vec::new(), Vec::new(), Vec::new());
+            return Ok(QMat { rows, cols, d, m, q, qh, q8: false, other: Some(ty) });
         }
         let nb = rows * cols / 32;
         let half = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
-        let (mut d, mut m, mut q) = (Vec::with_capacity(nb), Vec::new(), Vec::new());
+        let (mut d, mut m, mut q, mut qh) = (Vec::with_capacity(nb), Vec::new(), Vec::new(), Vec::new());
+        let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        // (q - k)·d = q·d + (-k·d): Q4_0 and Q5_0 as Q4_1 and Q5_1; exact in f16 unless it
+        // overflows (refused, as on the GPU).
+        let min_of = |scale: u16, k: f32, what: &'static str| {
+            let min = half::f16::from_f32(-k * half::f16::from_bits(scale).to_f32());
+            if !min.is_finite() {
+                return Err(quant::QuantError::Range { ty, what });
+            }
+            Ok(min.to_bits())
+        };
         match ty {
             GgmlType::Q4_1 | GgmlType::Q4_0 => {
                 m.reserve(nb);
@@ -84,13 +98,26 @@ impl QMat {
                         m.push(half(b, 2));
                         q.extend_from_slice(&b[4..20]);
                     } else {
-                        // (q - 8)·d = q·d + (-8d): Q4_0 as Q4_1; -8d is exact in f16 below 8192.
-                        let min = half::f16::from_f32(-8.0 * half::f16::from_bits(scale).to_f32());
-                        if !min.is_finite() {
-                            return Err(quant::QuantError::Range { ty, what: "block scale d ≥ 8192" });
-                        }
-                        m.push(min.to_bits());
+                        m.push(min_of(scale, 8.0, "block scale d ≥ 8192")?);
                         q.extend_from_slice(&b[2..18]);
+                    }
+                }
+            }
+            GgmlType::Q5_1 | GgmlType::Q5_0 => {
+                m.reserve(nb);
+                q.reserve(nb * 16);
+                qh.reserve(nb);
+                for b in raw.chunks_exact(ty.type_size()) {
+                    let scale = half(b, 0);
+                    d.push(scale);
+                    if ty == GgmlType::Q5_1 {
+                        m.push(half(b, 2));
+                        qh.push(word(b, 4));
+                        q.extend_from_slice(&b[8..24]);
+                    } else {
+                        m.push(min_of(scale, 16.0, "block scale d ≥ 4096")?);
+                        qh.push(word(b, 2));
+                        q.extend_from_slice(&b[6..22]);
                     }
                 }
             }
@@ -103,11 +130,17 @@ impl QMat {
             }
             other => return Err(quant::QuantError::Unsupported(other)),
         }
-        Ok(QMat { rows, cols, d, m, q, q8: ty == GgmlType::Q8_0, other: None })
+        Ok(QMat { rows, cols, d, m, q, qh, q8: ty == GgmlType::Q8_0, other: None })
     }
 
     pub fn bytes(&self) -> u64 {
-        ((self.d.len() + self.m.len()) * 2 + self.q.len()) as u64
+        ((self.d.len() + self.m.len()) * 2 + self.q.len() + self.qh.len() * 4) as u64
+    }
+
+    /// The fifth bits of block `k` (0 for Q4 and Q8 layouts).
+    #[inline(always)]
+    fn high_bits(&self, k: usize) -> u32 {
+        self.qh.get(k).copied().unwrap_or(0)
     }
 
     /// Row `r` dequantized into `out` (`cols` values).
@@ -120,7 +153,7 @@ impl QMat {
             return;
         }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        if !self.q8 {
+        if !self.q8 && self.qh.is_empty() {
             return simd::row_q4(self, r, out);
         }
         let nb = self.cols / 32;
@@ -136,9 +169,11 @@ impl QMat {
             } else {
                 let q = &self.q[k * 16..k * 16 + 16];
                 let (d, m) = (f16[self.d[k] as usize], f16[self.m[k] as usize]);
+                let h = self.high_bits(k);
                 for j in 0..16 {
-                    y[j] = (q[j] & 15) as f32 * d + m;
-                    y[j + 16] = (q[j] >> 4) as f32 * d + m;
+                    let (h0, h1) = ((h >> j) & 1, (h >> (j + 16)) & 1);
+                    y[j] = ((q[j] & 15) as u32 | h0 << 4) as f32 * d + m;
+                    y[j + 16] = ((q[j] >> 4) as u32 | h1 << 4) as f32 * d + m;
                 }
             }
         }
@@ -175,8 +210,11 @@ impl QMat {
                 }
             } else {
                 let q = &self.q[k * 16..k * 16 + 16];
+                let h = self.high_bits(k);
                 for j in 0..16 {
-                    acc[j] += d * ((q[j] & 15) as f32 * xb[j] + (q[j] >> 4) as f32 * xb[j + 16]);
+                    let (h0, h1) = ((h >> j) & 1, (h >> (j + 16)) & 1);
+                    let (lo, hi) = ((q[j] & 15) as u32 | h0 << 4, (q[j] >> 4) as u32 | h1 << 4);
+                    acc[j] += d * (lo as f32 * xb[j] + hi as f32 * xb[j + 16]);
                 }
                 min_term += f16[self.m[k] as usize] * sums[b];
             }
@@ -210,7 +248,10 @@ impl QMat {
     /// dedicated kernel, on a processor with AVX2 + FMA.
     pub fn int8_capable(&self) -> bool {
         #[cfg(target_arch = "x86_64")]
-        return self.other.is_none() && std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        return self.other.is_none()
+            && self.qh.is_empty()
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma");
         #[cfg(not(target_arch = "x86_64"))]
         false
     }
@@ -364,7 +405,25 @@ mod avx2 {
         unsafe { _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)) }
     }
 
-    /// Q4_1 (and Q4_0 stored as Q4_1) row `r`: `Σ_b d_b·Σ q·x + Σ_b m_b·Σ x`.
+    /// `Σ_{bit j of h set} x[j]` over the 32 values at `xp`, in eight lanes.
+    #[inline(always)]
+    unsafe fn masked_sum(h: u32, xp: *const f32) -> __m256 {
+        // SAFETY: AVX2 per the caller; 32 floats readable at `xp` (the caller's asserts).
+        unsafe {
+            let hv = _mm256_set1_epi32(h as i32);
+            let mut bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+            let mut s = _mm256_setzero_ps();
+            for i in 0..4 {
+                let set = _mm256_cmpeq_epi32(_mm256_and_si256(hv, bits), bits);
+                s = _mm256_add_ps(s, _mm256_and_ps(_mm256_castsi256_ps(set), _mm256_loadu_ps(xp.add(8 * i))));
+                bits = _mm256_slli_epi32(bits, 8);
+            }
+            s
+        }
+    }
+
+    /// Q4_1 (Q4_0, Q5_x stored as Q4_1 plus fifth bits) row `r`:
+    /// `Σ_b d_b·(Σ q·x + 16·Σ_{h} x) + Σ_b m_b·Σ x`.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn row_q4(w: &QMat, r: usize, x: &[f32], sums: &[f32]) -> f32 {
         let nb = w.cols / 32;
@@ -372,6 +431,7 @@ mod avx2 {
         let (d, m) = (&w.d[r * nb..(r + 1) * nb], &w.m[r * nb..(r + 1) * nb]);
         let q = &w.q[r * nb * 16..(r + 1) * nb * 16];
         let low = _mm_set1_epi8(0x0F);
+        let q5 = !w.qh.is_empty();
         // Two accumulators: consecutive blocks do not wait on each other's last add.
         let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
         let mut min_term = 0f32;
@@ -386,6 +446,9 @@ mod avx2 {
                 s = _mm256_fmadd_ps(u8x8(_mm_unpackhi_epi64(lo, lo)), _mm256_loadu_ps(xp.add(8)), s);
                 s = _mm256_fmadd_ps(u8x8(hi), _mm256_loadu_ps(xp.add(16)), s);
                 s = _mm256_fmadd_ps(u8x8(_mm_unpackhi_epi64(hi, hi)), _mm256_loadu_ps(xp.add(24)), s);
+                if q5 {
+                    s = _mm256_fmadd_ps(_mm256_set1_ps(16.0), masked_sum(w.qh[r * nb + b], xp), s);
+                }
                 let scale = _mm256_set1_ps(f16[d[b] as usize]);
                 if b % 2 == 0 {
                     acc0 = _mm256_fmadd_ps(scale, s, acc0);
@@ -715,8 +778,26 @@ mod simd {
         }
     }
 
+    /// `Σ_{bit j of h set} x[j]` over the 32 values at `xp`, in four lanes.
+    ///
+    /// # Safety
+    /// 32 floats must be readable at `xp`.
+    #[inline(always)]
+    unsafe fn masked_sum(h: u32, xp: *const f32) -> v128 {
+        let hv = u32x4_splat(h);
+        let mut bits = u32x4(1, 2, 4, 8);
+        let mut s = f32x4_splat(0.0);
+        for i in 0..8 {
+            let set = u32x4_eq(v128_and(hv, bits), bits);
+            // SAFETY: per the caller.
+            s = f32x4_add(s, v128_and(set, unsafe { load(xp.add(4 * i)) }));
+            bits = u32x4_shl(bits, 4);
+        }
+        s
+    }
+
     /// `Σ_k W[r, k] · x[k]`, as [`QMat::dot_portable`] computes it (per-block scale, Q4_1 min
-    /// term from the block sums).
+    /// term from the block sums, Q5's fifth bits).
     pub fn dot_row(w: &QMat, r: usize, x: &[f32], sums: &[f32]) -> f32 {
         let nb = w.cols / 32;
         let f16: &[f32; 65536] = &super::F16_TO_F32;
@@ -739,7 +820,11 @@ mod simd {
                     let lo = u8_to_f32(v128_and(bytes, u8x16_splat(15)));
                     let hi = u8_to_f32(u8x16_shr(bytes, 4));
                     min_term += f16[w.m[k] as usize] * sums[b];
-                    f32x4_add(dot16(lo, xp), dot16(hi, xp.add(16)))
+                    let s = f32x4_add(dot16(lo, xp), dot16(hi, xp.add(16)));
+                    match w.qh.get(k) {
+                        Some(&h) => f32x4_add(s, f32x4_mul(f32x4_splat(16.0), masked_sum(h, xp))),
+                        None => s,
+                    }
                 }
             };
             acc[b % 2] = f32x4_add(acc[b % 2], f32x4_mul(f32x4_splat(f16[w.d[k] as usize]), s));
