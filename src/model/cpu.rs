@@ -382,7 +382,7 @@ mod avx2 {
 
     /// Lanes summed pairwise.
     #[inline(always)]
-    unsafe fn hsum(v: __m256) -> f32 {
+    pub(super) unsafe fn hsum(v: __m256) -> f32 {
         // SAFETY: AVX is implied by the caller's AVX2.
         unsafe {
             let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -501,6 +501,7 @@ pub mod int8 {
     use core::arch::x86_64::*;
 
     use super::QMat;
+    use super::avx2::hsum;
 
     /// A vector rounded to 8 bits per block of 32: `x ≈ d[b]·q[32b + j]`.
     pub struct Act {
@@ -548,17 +549,6 @@ pub mod int8 {
             // SAFETY: the caller guarantees AVX2 + FMA.
             let v = unsafe { if w.q8 { row_q8(w, r0 + i, x) } else { row_q4(w, r0 + i, x) } };
             *o = if accumulate { *o + v } else { v };
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn hsum(v: __m256) -> f32 {
-        // SAFETY: AVX is implied by the caller's AVX2.
-        unsafe {
-            let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-            let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-            _mm_cvtss_f32(s)
         }
     }
 
