@@ -314,7 +314,7 @@ fn unpack_q3_k_scales(s: &[u8]) -> [u8; 16] {
 }
 
 /// Scale and min number `j` (0..8) of a Q4_K/Q5_K block, packed 6 bits each in 12 bytes.
-fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
+pub(crate) fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
     if j < 4 {
         (q[j] & 63, q[j + 4] & 63)
     } else {

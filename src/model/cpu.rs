@@ -137,6 +137,19 @@ impl QMat {
         ((self.d.len() + self.m.len()) * 2 + self.q.len() + self.qh.len() * 4) as u64
     }
 
+    /// Whether this is a Q4_K or Q6_K matrix (kept as stored, with decode kernels of its own
+    /// in AVX2 and SIMD128; prefill and other processors dequantize its rows).
+    fn k_quant(&self) -> bool {
+        matches!(self.other, Some(GgmlType::Q4_K | GgmlType::Q6_K))
+    }
+
+    /// Row `r`'s blocks as the file stores them (types kept as stored).
+    #[inline(always)]
+    fn raw_row(&self, r: usize) -> &[u8] {
+        let len = self.q.len() / self.rows;
+        &self.q[r * len..(r + 1) * len]
+    }
+
     /// The fifth bits of block `k` (0 for Q4 and Q8 layouts).
     #[inline(always)]
     fn high_bits(&self, k: usize) -> u32 {
@@ -146,10 +159,8 @@ impl QMat {
     /// Row `r` dequantized into `out` (`cols` values).
     fn row(&self, r: usize, out: &mut [f32]) {
         if let Some(ty) = self.other {
-            let len = self.q.len() / self.rows;
-            let blocks = &self.q[r * len..(r + 1) * len];
             // Type and sizes were checked in `from_blocks`; a failure here is a bug of ours.
-            quant::dequantize(ty, blocks, out).expect("row blocks checked at load");
+            quant::dequantize(ty, self.raw_row(r), out).expect("row blocks checked at load");
             return;
         }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -280,12 +291,17 @@ impl QMat {
         let nb = self.cols / 32;
         let len = block.len() / m;
         let cols = self.cols;
-        if m == 1 && self.other.is_none() {
-            #[cfg(target_arch = "x86_64")]
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: the features were just detected.
-                return unsafe { avx2::rows(self, r0, block, x, &sums[..nb], accumulate) };
-            }
+        #[cfg(target_arch = "x86_64")]
+        if m == 1
+            && (self.other.is_none() || self.k_quant())
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the features were just detected.
+            return unsafe { avx2::rows(self, r0, block, x, &sums[..nb], accumulate) };
+        }
+        let simd_k = cfg!(all(target_arch = "wasm32", target_feature = "simd128")) && self.k_quant();
+        if m == 1 && (self.other.is_none() || simd_k) {
             for (i, o) in block.iter_mut().enumerate() {
                 let v = self.dot(r0 + i, x, &sums[..nb]);
                 *o = if accumulate { *o + v } else { v };
@@ -338,6 +354,7 @@ mod avx2 {
     use core::arch::x86_64::*;
 
     use super::{QMat, ROWS};
+    use crate::quant::{GgmlType, scale_min_k4};
 
     /// Rows `r0..` of the product with one vector: `block[i] (+)= (W x)[r0 + i]`; `sums[b]` is
     /// `Σ x` over block `b` (the min term).
@@ -350,7 +367,14 @@ mod avx2 {
         assert!(x.len() >= nb * 32 && sums.len() >= nb && r0 + block.len() <= w.rows);
         for (i, o) in block.iter_mut().enumerate() {
             // SAFETY: the caller guarantees AVX2 + FMA; lengths asserted above.
-            let v = unsafe { if w.q8 { row_q8(w, r0 + i, x) } else { row_q4(w, r0 + i, x, sums) } };
+            let v = unsafe {
+                match w.other {
+                    Some(GgmlType::Q4_K) => row_q4_k(w.raw_row(r0 + i), x, sums),
+                    Some(GgmlType::Q6_K) => row_q6_k(w.raw_row(r0 + i), x),
+                    _ if w.q8 => row_q8(w, r0 + i, x),
+                    _ => row_q4(w, r0 + i, x, sums),
+                }
+            };
             *o = if accumulate { *o + v } else { v };
         }
     }
@@ -392,17 +416,91 @@ mod avx2 {
         }
     }
 
-    /// Eight bytes (zero- or sign-extended) as eight f32.
+    /// `acc + Σ v[j]·x[j]` in eight lanes for the 16 bytes of `v` (signed or unsigned) and
+    /// the 16 floats at `xp`.
     #[inline(always)]
-    unsafe fn u8x8(v: __m128i) -> __m256 {
-        // SAFETY: AVX2 per the caller.
-        unsafe { _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)) }
+    unsafe fn fma16<const SIGNED: bool>(v: __m128i, xp: *const f32, acc: __m256) -> __m256 {
+        // SAFETY: AVX2 + FMA per the caller; 16 floats readable at `xp` (the caller's asserts).
+        unsafe {
+            let widen =
+                |v: __m128i| _mm256_cvtepi32_ps(if SIGNED { _mm256_cvtepi8_epi32(v) } else { _mm256_cvtepu8_epi32(v) });
+            let acc = _mm256_fmadd_ps(widen(v), _mm256_loadu_ps(xp), acc);
+            _mm256_fmadd_ps(widen(_mm_unpackhi_epi64(v, v)), _mm256_loadu_ps(xp.add(8)), acc)
+        }
     }
 
-    #[inline(always)]
-    unsafe fn i8x8(v: __m128i) -> __m256 {
-        // SAFETY: AVX2 per the caller.
-        unsafe { _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)) }
+    /// A Q4_K row (`raw`: its 144-byte blocks as stored): per block of 256, eight sub-blocks of
+    /// 32 with 6-bit scales and mins, `y = d·sc·q - dmin·m`; the min term from `sums`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row_q4_k(raw: &[u8], x: &[f32], sums: &[f32]) -> f32 {
+        let f16: &[f32; 65536] = &super::F16_TO_F32;
+        let half = |b: &[u8], i: usize| f16[u16::from_le_bytes([b[i], b[i + 1]]) as usize];
+        let low = _mm_set1_epi8(0x0F);
+        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut min_term = 0f32;
+        for (sb, b) in raw.chunks_exact(144).enumerate() {
+            let (d, dmin, scales) = (half(b, 0), half(b, 2), &b[4..16]);
+            for c in 0..4 {
+                let (sc1, m1) = scale_min_k4(2 * c, scales);
+                let (sc2, m2) = scale_min_k4(2 * c + 1, scales);
+                // SAFETY: 32 bytes of nibbles at 16 + 32c in a 144-byte block; 64 values of x
+                // at 256·sb + 64c (the caller's asserts).
+                unsafe {
+                    let qp = b.as_ptr().add(16 + 32 * c);
+                    let (a, e) = (_mm_loadu_si128(qp as *const __m128i), _mm_loadu_si128(qp.add(16) as *const __m128i));
+                    let xp = x.as_ptr().add(256 * sb + 64 * c);
+                    let zero = _mm256_setzero_ps();
+                    let nib = |v| _mm_and_si128(v, low);
+                    let top = |v| _mm_and_si128(_mm_srli_epi16(v, 4), low);
+                    let s1 = fma16::<false>(nib(e), xp.add(16), fma16::<false>(nib(a), xp, zero));
+                    let s2 = fma16::<false>(top(e), xp.add(48), fma16::<false>(top(a), xp.add(32), zero));
+                    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1 as f32), s1, acc0);
+                    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d * sc2 as f32), s2, acc1);
+                }
+                let k = 8 * sb + 2 * c;
+                min_term += dmin * (m1 as f32 * sums[k] + m2 as f32 * sums[k + 1]);
+            }
+        }
+        // SAFETY: AVX2 per this function's target features.
+        unsafe { hsum(_mm256_add_ps(acc0, acc1)) - min_term }
+    }
+
+    /// A Q6_K row (`raw`: its 210-byte blocks as stored): per block of 256, sixteen sub-blocks
+    /// of 16 with signed 8-bit scales, `y = d·sc·(q - 32)` with `q` from four low and two high
+    /// bits.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row_q6_k(raw: &[u8], x: &[f32]) -> f32 {
+        let f16: &[f32; 65536] = &super::F16_TO_F32;
+        let (low, three, bias) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(3), _mm256_set1_epi8(32));
+        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        for (sb, b) in raw.chunks_exact(210).enumerate() {
+            let d = f16[u16::from_le_bytes([b[208], b[209]]) as usize];
+            for h in 0..2 {
+                let sc = &b[192 + 8 * h..200 + 8 * h];
+                // SAFETY: ql (128 bytes), qh (64) within the block; 128 values of x at
+                // 256·sb + 128h (the caller's asserts).
+                unsafe {
+                    let qh = _mm256_loadu_si256(b.as_ptr().add(128 + 32 * h) as *const __m256i);
+                    for g in 0..4 {
+                        // Group g: 32 values from the low (g < 2) or high nibbles of ql at
+                        // 64h + 32(g % 2), with bits 2g, 2g+1 of qh.
+                        let ql = _mm256_loadu_si256(b.as_ptr().add(64 * h + 32 * (g % 2)) as *const __m256i);
+                        let ql = if g < 2 { ql } else { _mm256_srli_epi16(ql, 4) };
+                        let hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g as i32)), three);
+                        let q = _mm256_or_si256(_mm256_and_si256(ql, low), _mm256_slli_epi16(hi, 4));
+                        let q = _mm256_sub_epi8(q, bias); // [32] in -32..32
+                        let xp = x.as_ptr().add(256 * sb + 128 * h + 32 * g);
+                        let zero = _mm256_setzero_ps();
+                        let s1 = fma16::<true>(_mm256_castsi256_si128(q), xp, zero);
+                        let s2 = fma16::<true>(_mm256_extracti128_si256(q, 1), xp.add(16), zero);
+                        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d * (sc[2 * g] as i8) as f32), s1, acc0);
+                        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d * (sc[2 * g + 1] as i8) as f32), s2, acc1);
+                    }
+                }
+            }
+        }
+        // SAFETY: AVX2 per this function's target features.
+        unsafe { hsum(_mm256_add_ps(acc0, acc1)) }
     }
 
     /// `Σ_{bit j of h set} x[j]` over the 32 values at `xp`, in eight lanes.
@@ -442,10 +540,7 @@ mod avx2 {
                 let lo = _mm_and_si128(raw, low); // elements 0..16
                 let hi = _mm_and_si128(_mm_srli_epi16(raw, 4), low); // elements 16..32
                 let xp = x.as_ptr().add(b * 32);
-                let mut s = _mm256_mul_ps(u8x8(lo), _mm256_loadu_ps(xp));
-                s = _mm256_fmadd_ps(u8x8(_mm_unpackhi_epi64(lo, lo)), _mm256_loadu_ps(xp.add(8)), s);
-                s = _mm256_fmadd_ps(u8x8(hi), _mm256_loadu_ps(xp.add(16)), s);
-                s = _mm256_fmadd_ps(u8x8(_mm_unpackhi_epi64(hi, hi)), _mm256_loadu_ps(xp.add(24)), s);
+                let mut s = fma16::<false>(hi, xp.add(16), fma16::<false>(lo, xp, _mm256_setzero_ps()));
                 if q5 {
                     s = _mm256_fmadd_ps(_mm256_set1_ps(16.0), masked_sum(w.qh[r * nb + b], xp), s);
                 }
@@ -476,10 +571,7 @@ mod avx2 {
                 let qa = _mm_loadu_si128(q.as_ptr().add(b * 32) as *const __m128i);
                 let qb = _mm_loadu_si128(q.as_ptr().add(b * 32 + 16) as *const __m128i);
                 let xp = x.as_ptr().add(b * 32);
-                let mut s = _mm256_mul_ps(i8x8(qa), _mm256_loadu_ps(xp));
-                s = _mm256_fmadd_ps(i8x8(_mm_unpackhi_epi64(qa, qa)), _mm256_loadu_ps(xp.add(8)), s);
-                s = _mm256_fmadd_ps(i8x8(qb), _mm256_loadu_ps(xp.add(16)), s);
-                s = _mm256_fmadd_ps(i8x8(_mm_unpackhi_epi64(qb, qb)), _mm256_loadu_ps(xp.add(24)), s);
+                let s = fma16::<true>(qb, xp.add(16), fma16::<true>(qa, xp, _mm256_setzero_ps()));
                 let scale = _mm256_set1_ps(f16[d[b] as usize]);
                 if b % 2 == 0 {
                     acc0 = _mm256_fmadd_ps(scale, s, acc0);
@@ -669,6 +761,7 @@ mod simd {
     use core::arch::wasm32::*;
 
     use super::QMat;
+    use crate::quant::{GgmlType, scale_min_k4};
 
     /// Four f32 lanes from 16 bytes at `p` (unaligned).
     #[inline(always)]
@@ -768,6 +861,74 @@ mod simd {
         }
     }
 
+    /// A Q4_K row (`raw`: its 144-byte blocks as stored; `x` at least as long as the row):
+    /// as `avx2::row_q4_k`.
+    fn row_q4_k(raw: &[u8], x: &[f32], sums: &[f32]) -> f32 {
+        let f16: &[f32; 65536] = &super::F16_TO_F32;
+        let half = |b: &[u8], i: usize| f16[u16::from_le_bytes([b[i], b[i + 1]]) as usize];
+        assert!(x.len() >= raw.len() / 144 * 256);
+        let mut acc = [f32x4_splat(0.0); 2];
+        let mut min_term = 0f32;
+        for (sb, b) in raw.chunks_exact(144).enumerate() {
+            let (d, dmin, scales) = (half(b, 0), half(b, 2), &b[4..16]);
+            for c in 0..4 {
+                let (sc1, m1) = scale_min_k4(2 * c, scales);
+                let (sc2, m2) = scale_min_k4(2 * c + 1, scales);
+                // SAFETY: 32 bytes of nibbles at 16 + 32c in a 144-byte block; 64 values of x
+                // at 256·sb + 64c (asserted above).
+                unsafe {
+                    let qp = b.as_ptr().add(16 + 32 * c);
+                    let (a, e) = (v128_load(qp as *const v128), v128_load(qp.add(16) as *const v128));
+                    let xp = x.as_ptr().add(256 * sb + 64 * c);
+                    let nib = |v| u8_to_f32(v128_and(v, u8x16_splat(15)));
+                    let s1 = f32x4_add(dot16(nib(a), xp), dot16(nib(e), xp.add(16)));
+                    let s2 = f32x4_add(
+                        dot16(u8_to_f32(u8x16_shr(a, 4)), xp.add(32)),
+                        dot16(u8_to_f32(u8x16_shr(e, 4)), xp.add(48)),
+                    );
+                    acc[0] = f32x4_add(acc[0], f32x4_mul(f32x4_splat(d * sc1 as f32), s1));
+                    acc[1] = f32x4_add(acc[1], f32x4_mul(f32x4_splat(d * sc2 as f32), s2));
+                }
+                let k = 8 * sb + 2 * c;
+                min_term += dmin * (m1 as f32 * sums[k] + m2 as f32 * sums[k + 1]);
+            }
+        }
+        hsum(f32x4_add(acc[0], acc[1])) - min_term
+    }
+
+    /// A Q6_K row (`raw`: its 210-byte blocks as stored): as `avx2::row_q6_k`.
+    fn row_q6_k(raw: &[u8], x: &[f32]) -> f32 {
+        let f16: &[f32; 65536] = &super::F16_TO_F32;
+        assert!(x.len() >= raw.len() / 210 * 256);
+        let mut acc = [f32x4_splat(0.0); 2];
+        for (sb, b) in raw.chunks_exact(210).enumerate() {
+            let d = f16[u16::from_le_bytes([b[208], b[209]]) as usize];
+            for h in 0..2 {
+                let sc = &b[192 + 8 * h..200 + 8 * h];
+                for g in 0..4 {
+                    for part in 0..2 {
+                        // 16 values: ql at 64h + 32(g % 2) + 16·part (low nibbles for g < 2),
+                        // bits 2g, 2g+1 of qh at 128 + 32h + 16·part.
+                        // SAFETY: within the 210-byte block; 16 values of x at the offset
+                        // below (asserted above).
+                        unsafe {
+                            let ql = v128_load(b.as_ptr().add(64 * h + 32 * (g % 2) + 16 * part) as *const v128);
+                            let qh = v128_load(b.as_ptr().add(128 + 32 * h + 16 * part) as *const v128);
+                            let lo = if g < 2 { v128_and(ql, u8x16_splat(15)) } else { u8x16_shr(ql, 4) };
+                            let hi = u8x16_shl(v128_and(u8x16_shr(qh, 2 * g as u32), u8x16_splat(3)), 4);
+                            let q = i8x16_sub(v128_or(lo, hi), i8x16_splat(32));
+                            let xp = x.as_ptr().add(256 * sb + 128 * h + 32 * g + 16 * part);
+                            let s = dot16(i8_to_f32(q), xp);
+                            let scale = f32x4_splat(d * (sc[2 * g + part] as i8) as f32);
+                            acc[part] = f32x4_add(acc[part], f32x4_mul(scale, s));
+                        }
+                    }
+                }
+            }
+        }
+        hsum(f32x4_add(acc[0], acc[1]))
+    }
+
     /// `Σ_{bit j of h set} x[j]` over the 32 values at `xp`, in four lanes.
     ///
     /// # Safety
@@ -791,7 +952,12 @@ mod simd {
     pub fn dot_row(w: &QMat, r: usize, x: &[f32], sums: &[f32]) -> f32 {
         let nb = w.cols / 32;
         let f16: &[f32; 65536] = &super::F16_TO_F32;
-        assert!(x.len() >= nb * 32 && sums.len() >= nb && (r + 1) * nb <= w.d.len());
+        assert!(x.len() >= nb * 32 && sums.len() >= nb);
+        match w.other {
+            Some(GgmlType::Q4_K) => return row_q4_k(w.raw_row(r), x, sums),
+            Some(GgmlType::Q6_K) => return row_q6_k(w.raw_row(r), x),
+            _ => assert!((r + 1) * nb <= w.d.len()),
+        }
         // Two accumulators: consecutive blocks do not wait on each other's add.
         let mut acc = [f32x4_splat(0.0); 2];
         let mut min_term = 0f32;
