@@ -354,7 +354,7 @@ mod avx2 {
     use core::arch::x86_64::*;
 
     use super::{QMat, ROWS};
-    use crate::quant::{GgmlType, scale_min_k4};
+    use crate::quant::GgmlType;
 
     /// Rows `r0..` of the product with one vector: `block[i] (+)= (W x)[r0 + i]`; `sums[b]` is
     /// `Σ x` over block `b` (the min term).
@@ -433,34 +433,23 @@ mod avx2 {
     /// 32 with 6-bit scales and mins, `y = d·sc·q - dmin·m`; the min term from `sums`.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn row_q4_k(raw: &[u8], x: &[f32], sums: &[f32]) -> f32 {
-        let f16: &[f32; 65536] = &super::F16_TO_F32;
-        let half = |b: &[u8], i: usize| f16[u16::from_le_bytes([b[i], b[i + 1]]) as usize];
         let low = _mm_set1_epi8(0x0F);
         let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let mut min_term = 0f32;
-        for (sb, b) in raw.chunks_exact(144).enumerate() {
-            let (d, dmin, scales) = (half(b, 0), half(b, 2), &b[4..16]);
-            for c in 0..4 {
-                let (sc1, m1) = scale_min_k4(2 * c, scales);
-                let (sc2, m2) = scale_min_k4(2 * c + 1, scales);
-                // SAFETY: 32 bytes of nibbles at 16 + 32c in a 144-byte block; 64 values of x
-                // at 256·sb + 64c (the caller's asserts).
-                unsafe {
-                    let qp = b.as_ptr().add(16 + 32 * c);
-                    let (a, e) = (_mm_loadu_si128(qp as *const __m128i), _mm_loadu_si128(qp.add(16) as *const __m128i));
-                    let xp = x.as_ptr().add(256 * sb + 64 * c);
-                    let zero = _mm256_setzero_ps();
-                    let nib = |v| _mm_and_si128(v, low);
-                    let top = |v| _mm_and_si128(_mm_srli_epi16(v, 4), low);
-                    let s1 = fma16::<false>(nib(e), xp.add(16), fma16::<false>(nib(a), xp, zero));
-                    let s2 = fma16::<false>(top(e), xp.add(48), fma16::<false>(top(a), xp.add(32), zero));
-                    acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d * sc1 as f32), s1, acc0);
-                    acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d * sc2 as f32), s2, acc1);
-                }
-                let k = 8 * sb + 2 * c;
-                min_term += dmin * (m1 as f32 * sums[k] + m2 as f32 * sums[k + 1]);
+        let min_term = super::q4_k_chunks(raw, sums, |q, at, d1, d2| {
+            // SAFETY: 32 bytes of nibbles; 64 values of x at `at` (the caller's asserts).
+            unsafe {
+                let qp = q.as_ptr();
+                let (a, e) = (_mm_loadu_si128(qp as *const __m128i), _mm_loadu_si128(qp.add(16) as *const __m128i));
+                let xp = x.as_ptr().add(at);
+                let zero = _mm256_setzero_ps();
+                let nib = |v| _mm_and_si128(v, low);
+                let top = |v| _mm_and_si128(_mm_srli_epi16(v, 4), low);
+                let s1 = fma16::<false>(nib(e), xp.add(16), fma16::<false>(nib(a), xp, zero));
+                let s2 = fma16::<false>(top(e), xp.add(48), fma16::<false>(top(a), xp.add(32), zero));
+                acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d1), s1, acc0);
+                acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d2), s2, acc1);
             }
-        }
+        });
         // SAFETY: AVX2 per this function's target features.
         unsafe { hsum(_mm256_add_ps(acc0, acc1)) - min_term }
     }
@@ -761,7 +750,7 @@ mod simd {
     use core::arch::wasm32::*;
 
     use super::QMat;
-    use crate::quant::{GgmlType, scale_min_k4};
+    use crate::quant::GgmlType;
 
     /// Four f32 lanes from 16 bytes at `p` (unaligned).
     #[inline(always)]
@@ -864,35 +853,22 @@ mod simd {
     /// A Q4_K row (`raw`: its 144-byte blocks as stored; `x` at least as long as the row):
     /// as `avx2::row_q4_k`.
     fn row_q4_k(raw: &[u8], x: &[f32], sums: &[f32]) -> f32 {
-        let f16: &[f32; 65536] = &super::F16_TO_F32;
-        let half = |b: &[u8], i: usize| f16[u16::from_le_bytes([b[i], b[i + 1]]) as usize];
         assert!(x.len() >= raw.len() / 144 * 256);
         let mut acc = [f32x4_splat(0.0); 2];
-        let mut min_term = 0f32;
-        for (sb, b) in raw.chunks_exact(144).enumerate() {
-            let (d, dmin, scales) = (half(b, 0), half(b, 2), &b[4..16]);
-            for c in 0..4 {
-                let (sc1, m1) = scale_min_k4(2 * c, scales);
-                let (sc2, m2) = scale_min_k4(2 * c + 1, scales);
-                // SAFETY: 32 bytes of nibbles at 16 + 32c in a 144-byte block; 64 values of x
-                // at 256·sb + 64c (asserted above).
-                unsafe {
-                    let qp = b.as_ptr().add(16 + 32 * c);
-                    let (a, e) = (v128_load(qp as *const v128), v128_load(qp.add(16) as *const v128));
-                    let xp = x.as_ptr().add(256 * sb + 64 * c);
-                    let nib = |v| u8_to_f32(v128_and(v, u8x16_splat(15)));
-                    let s1 = f32x4_add(dot16(nib(a), xp), dot16(nib(e), xp.add(16)));
-                    let s2 = f32x4_add(
-                        dot16(u8_to_f32(u8x16_shr(a, 4)), xp.add(32)),
-                        dot16(u8_to_f32(u8x16_shr(e, 4)), xp.add(48)),
-                    );
-                    acc[0] = f32x4_add(acc[0], f32x4_mul(f32x4_splat(d * sc1 as f32), s1));
-                    acc[1] = f32x4_add(acc[1], f32x4_mul(f32x4_splat(d * sc2 as f32), s2));
-                }
-                let k = 8 * sb + 2 * c;
-                min_term += dmin * (m1 as f32 * sums[k] + m2 as f32 * sums[k + 1]);
+        let min_term = super::q4_k_chunks(raw, sums, |q, at, d1, d2| {
+            // SAFETY: 32 bytes of nibbles; 64 values of x at `at` (asserted above).
+            unsafe {
+                let qp = q.as_ptr();
+                let (a, e) = (v128_load(qp as *const v128), v128_load(qp.add(16) as *const v128));
+                let xp = x.as_ptr().add(at);
+                let nib = |v| u8_to_f32(v128_and(v, u8x16_splat(15)));
+                let top = |v| u8_to_f32(u8x16_shr(v, 4));
+                let s1 = f32x4_add(dot16(nib(a), xp), dot16(nib(e), xp.add(16)));
+                let s2 = f32x4_add(dot16(top(a), xp.add(32)), dot16(top(e), xp.add(48)));
+                acc[0] = f32x4_add(acc[0], f32x4_mul(f32x4_splat(d1), s1));
+                acc[1] = f32x4_add(acc[1], f32x4_mul(f32x4_splat(d2), s2));
             }
-        }
+        });
         hsum(f32x4_add(acc[0], acc[1])) - min_term
     }
 
@@ -987,6 +963,28 @@ mod simd {
         }
         hsum(f32x4_add(acc[0], acc[1])) + min_term
     }
+}
+
+/// Walks a Q4_K row (`raw`: its 144-byte blocks as stored) in chunks of 64 values, calling
+/// `chunk(nibbles, at, d1, d2)` for each: 32 bytes whose low nibbles are values `at..at+32`
+/// (scale `d1`) and high nibbles `at+32..at+64` (scale `d2`). Returns the min term
+/// `Σ dmin·m·Σx` from the per-32 sums of x, which the caller subtracts.
+#[inline(always)]
+fn q4_k_chunks(raw: &[u8], sums: &[f32], mut chunk: impl FnMut(&[u8], usize, f32, f32)) -> f32 {
+    let f16: &[f32; 65536] = &F16_TO_F32;
+    let half = |b: &[u8], i: usize| f16[u16::from_le_bytes([b[i], b[i + 1]]) as usize];
+    let mut min_term = 0f32;
+    for (sb, b) in raw.chunks_exact(144).enumerate() {
+        let (d, dmin, scales) = (half(b, 0), half(b, 2), &b[4..16]);
+        for c in 0..4 {
+            let (sc1, m1) = quant::scale_min_k4(2 * c, scales);
+            let (sc2, m2) = quant::scale_min_k4(2 * c + 1, scales);
+            chunk(&b[16 + 32 * c..48 + 32 * c], 256 * sb + 64 * c, d * sc1 as f32, d * sc2 as f32);
+            let k = 8 * sb + 2 * c;
+            min_term += dmin * (m1 as f32 * sums[k] + m2 as f32 * sums[k + 1]);
+        }
+    }
+    min_term
 }
 
 /// Splits `out: [m, rows]` into row ranges, runs `work(first_row, block)` on each (in
