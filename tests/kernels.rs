@@ -412,6 +412,13 @@ fn cpu_matvec_matches_reference_for_each_format_shape_and_mode() {
             let mut got = vec![0f32; m * rows];
             w.matvec_with(&x, m, &mut got, false, false);
             assert_close(&got, &exact, 1e-4, &format!("cpu {ty:?} {rows}x{cols} m={m}"));
+            // The portable loop (processors without AVX2 + FMA) for the dedicated layouts, which
+            // the dispatch above does not reach on a machine that has them.
+            if matches!(ty, GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0) {
+                let sums: Vec<f32> = x[..cols].chunks_exact(32).map(|c| c.iter().sum()).collect();
+                let got: Vec<f32> = (0..rows).map(|r| w.dot_portable(r, &x[..cols], &sums)).collect();
+                assert_close(&got, &exact[..rows], 1e-4, &format!("cpu portable {ty:?} {rows}x{cols}"));
+            }
             // The opt-in 8-bit activations (llama.cpp's scheme, one vector): exactly the product
             // of the rounded vector, and close to the exact one.
             if m == 1 && w.int8_capable() {

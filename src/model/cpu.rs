@@ -43,7 +43,7 @@ pub struct QMat {
     /// Q5 is Q4 plus `16·d·Σ_{bit j set} x[j]`, so the Q4 kernels serve it with one more term.
     qh: Vec<u32>,
     q8: bool,
-    /// Set for the types without a dedicated kernel (Q5_x, K-quants, f16, ...): their rows are
+    /// Set for the types without a dedicated layout (K-quants, f16, ...): their rows are
     /// dequantized by the reference in [`crate::quant`] as they are used, so the weights still
     /// stay at the file's size.
     other: Option<GgmlType>,
@@ -350,7 +350,8 @@ impl QMat {
 /// f32 in registers and multiplied with `x` in four fused multiply-adds, then scaled by `d` in
 /// one more; LLVM's vectorization of [`QMat::dot_portable`] kept separate multiplies and adds
 /// (no contraction without fast-math) in one serial chain and summed the lanes per row in
-/// order. The reference is `dot_portable`; the kernel tests compare both with the exact product.
+/// order. `dot_portable` stays the path for other processors; the kernel tests compare both with
+/// the exact product.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use core::arch::x86_64::*;
