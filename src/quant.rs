@@ -179,6 +179,22 @@ fn f16_at(b: &[u8], i: usize) -> f32 {
     f16::from_le_bytes([b[i], b[i + 1]]).to_f32()
 }
 
+/// The min `-k·d` that lets a Q4_0 (k = 8) or Q5_0 (k = 16) block run as Q4_1/Q5_1:
+/// `(q - k)·d = q·d + (-k·d)`. Exact in f16 unless it overflows; such a block is refused (both
+/// kernel paths keep the min in f16), rather than computed as infinity.
+pub fn offset_min(ty: GgmlType, d: f16) -> Result<f16, QuantError> {
+    let (k, what) = match ty {
+        GgmlType::Q4_0 => (8.0, "block scale d ≥ 8192"),
+        GgmlType::Q5_0 => (16.0, "block scale d ≥ 4096"),
+        other => return Err(QuantError::Unsupported(other)),
+    };
+    let m = f16::from_f32(-k * d.to_f32());
+    if !m.is_finite() {
+        return Err(QuantError::Range { ty, what });
+    }
+    Ok(m)
+}
+
 /// `d` f16, 16 bytes of nibbles: x = (q - 8)·d; low nibbles are elements 0..16, high 16..32.
 fn block_q4_0(b: &[u8], y: &mut [f32]) {
     let d = f16_at(b, 0);

@@ -30,7 +30,7 @@ use cubecl::prelude::*;
 use half::f16;
 
 use super::{f16_to_f32, grid, i8_at};
-use crate::quant::{GgmlType, QuantError};
+use crate::quant::{GgmlType, QuantError, offset_min};
 
 /// Device layout of a quantized matrix.
 #[allow(non_camel_case_types)] // GGUF's names
@@ -122,27 +122,22 @@ fn pack_blocks(ty: GgmlType, raw: &[u8]) -> Result<(QFormat, Vec<u32>), QuantErr
     let blocks = raw.chunks_exact(ty.type_size());
     let mut words = Vec::with_capacity(blocks.len() * format.words_per_block());
     let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    // `d` and `k·d` as the two halves of a word (Q4_0, Q5_0 as Q4_1, Q5_1). `k·d` is exact in
-    // f16 unless it overflows (d ≥ 8192 for Q4_0, ≥ 4096 for Q5_0): such a block is refused,
-    // as the CPU path refuses it, rather than computed as infinity.
-    let d_and_multiple = |b: &[u8], k: f32, what: &'static str| {
+    // `d` and the min `-k·d` as the two halves of a word (Q4_0, Q5_0 as Q4_1, Q5_1).
+    let d_and_min = |b: &[u8]| {
         let d = f16::from_le_bytes([b[0], b[1]]);
-        let m = f16::from_f32(k * d.to_f32());
-        if !m.is_finite() {
-            return Err(QuantError::Range { ty, what });
-        }
-        Ok(d.to_bits() as u32 | (m.to_bits() as u32) << 16)
+        let m = offset_min(ty, d)?;
+        Ok::<u32, QuantError>(d.to_bits() as u32 | (m.to_bits() as u32) << 16)
     };
     for b in blocks {
         match ty {
             GgmlType::Q4_1 => (0..5).for_each(|i| words.push(word(b, 4 * i))),
             GgmlType::Q4_0 => {
-                words.push(d_and_multiple(b, -8.0, "block scale d ≥ 8192")?);
+                words.push(d_and_min(b)?);
                 (0..4).for_each(|i| words.push(word(b, 2 + 4 * i)));
             }
             GgmlType::Q5_1 => (0..6).for_each(|i| words.push(word(b, 4 * i))),
             GgmlType::Q5_0 => {
-                words.push(d_and_multiple(b, -16.0, "block scale d ≥ 4096")?);
+                words.push(d_and_min(b)?);
                 (0..5).for_each(|i| words.push(word(b, 2 + 4 * i)));
             }
             GgmlType::Q8_0 => {

@@ -80,15 +80,8 @@ impl QMat {
         let half = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
         let (mut d, mut m, mut q, mut qh) = (Vec::with_capacity(nb), Vec::new(), Vec::new(), Vec::new());
         let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        // (q - k)·d = q·d + (-k·d): Q4_0 and Q5_0 as Q4_1 and Q5_1; exact in f16 unless it
-        // overflows (refused, as on the GPU).
-        let min_of = |scale: u16, k: f32, what: &'static str| {
-            let min = half::f16::from_f32(-k * half::f16::from_bits(scale).to_f32());
-            if !min.is_finite() {
-                return Err(quant::QuantError::Range { ty, what });
-            }
-            Ok(min.to_bits())
-        };
+        // Q4_0 and Q5_0 as Q4_1 and Q5_1 with the min -k·d.
+        let min_of = |scale: u16| quant::offset_min(ty, half::f16::from_bits(scale)).map(|m| m.to_bits());
         match ty {
             GgmlType::Q4_1 | GgmlType::Q4_0 => {
                 m.reserve(nb);
@@ -100,7 +93,7 @@ impl QMat {
                         m.push(half(b, 2));
                         q.extend_from_slice(&b[4..20]);
                     } else {
-                        m.push(min_of(scale, 8.0, "block scale d ≥ 8192")?);
+                        m.push(min_of(scale)?);
                         q.extend_from_slice(&b[2..18]);
                     }
                 }
@@ -117,7 +110,7 @@ impl QMat {
                         qh.push(word(b, 4));
                         q.extend_from_slice(&b[8..24]);
                     } else {
-                        m.push(min_of(scale, 16.0, "block scale d ≥ 4096")?);
+                        m.push(min_of(scale)?);
                         qh.push(word(b, 2));
                         q.extend_from_slice(&b[6..22]);
                     }
