@@ -262,11 +262,15 @@ impl QMat {
         false
     }
 
-    /// [`QMat::rows_into`] compiled for AVX2 + FMA when the processor has them.
+    /// When the processor has AVX2 + FMA: decode through the [`avx2`] kernels, prefill through
+    /// [`QMat::rows_into`] compiled for them. Otherwise `rows_into` as it is.
     fn rows_dispatch(&self, r0: usize, block: &mut [f32], x: &[f32], sums: &[f32], m: usize, accumulate: bool) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the features were just detected.
+            // SAFETY (both): the features were just detected.
+            if m == 1 && (self.other.is_none() || self.k_quant()) {
+                return unsafe { avx2::rows(self, r0, block, x, sums, accumulate) };
+            }
             return unsafe { self.rows_avx2(r0, block, x, sums, m, accumulate) };
         }
         self.rows_into(r0, block, x, sums, m, accumulate)
@@ -286,15 +290,6 @@ impl QMat {
         let nb = self.cols / 32;
         let len = block.len() / m;
         let cols = self.cols;
-        #[cfg(target_arch = "x86_64")]
-        if m == 1
-            && (self.other.is_none() || self.k_quant())
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the features were just detected.
-            return unsafe { avx2::rows(self, r0, block, x, &sums[..nb], accumulate) };
-        }
         let simd_k = cfg!(all(target_arch = "wasm32", target_feature = "simd128")) && self.k_quant();
         if m == 1 && (self.other.is_none() || simd_k) {
             for (i, o) in block.iter_mut().enumerate() {
