@@ -450,35 +450,25 @@ mod avx2 {
     /// bits.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn row_q6_k(raw: &[u8], x: &[f32]) -> f32 {
-        let f16: &[f32; 65536] = &super::F16_TO_F32;
         let (low, three, bias) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(3), _mm256_set1_epi8(32));
         let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        for (sb, b) in raw.chunks_exact(210).enumerate() {
-            let d = f16[u16::from_le_bytes([b[208], b[209]]) as usize];
-            for h in 0..2 {
-                let sc = &b[192 + 8 * h..200 + 8 * h];
-                // SAFETY: ql (128 bytes), qh (64) within the block; 128 values of x at
-                // 256·sb + 128h (the caller's asserts).
-                unsafe {
-                    let qh = _mm256_loadu_si256(b.as_ptr().add(128 + 32 * h) as *const __m256i);
-                    for g in 0..4 {
-                        // Group g: 32 values from the low (g < 2) or high nibbles of ql at
-                        // 64h + 32(g % 2), with bits 2g, 2g+1 of qh.
-                        let ql = _mm256_loadu_si256(b.as_ptr().add(64 * h + 32 * (g % 2)) as *const __m256i);
-                        let ql = if g < 2 { ql } else { _mm256_srli_epi16(ql, 4) };
-                        let hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g as i32)), three);
-                        let q = _mm256_or_si256(_mm256_and_si256(ql, low), _mm256_slli_epi16(hi, 4));
-                        let q = _mm256_sub_epi8(q, bias); // [32] in -32..32
-                        let xp = x.as_ptr().add(256 * sb + 128 * h + 32 * g);
-                        let zero = _mm256_setzero_ps();
-                        let s1 = fma16::<true>(_mm256_castsi256_si128(q), xp, zero);
-                        let s2 = fma16::<true>(_mm256_extracti128_si256(q, 1), xp.add(16), zero);
-                        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d * (sc[2 * g] as i8) as f32), s1, acc0);
-                        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d * (sc[2 * g + 1] as i8) as f32), s2, acc1);
-                    }
-                }
+        super::q6_k_groups(raw, |ql, high, qh, shift, at, d1, d2| {
+            // SAFETY: 32 bytes each of ql and qh; 32 values of x at `at` (the caller's asserts).
+            unsafe {
+                let ql = _mm256_loadu_si256(ql.as_ptr() as *const __m256i);
+                let ql = if high { _mm256_srli_epi16(ql, 4) } else { ql };
+                let qh = _mm256_loadu_si256(qh.as_ptr() as *const __m256i);
+                let hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(shift as i32)), three);
+                let q = _mm256_or_si256(_mm256_and_si256(ql, low), _mm256_slli_epi16(hi, 4));
+                let q = _mm256_sub_epi8(q, bias); // [32] in -32..32
+                let xp = x.as_ptr().add(at);
+                let zero = _mm256_setzero_ps();
+                let s1 = fma16::<true>(_mm256_castsi256_si128(q), xp, zero);
+                let s2 = fma16::<true>(_mm256_extracti128_si256(q, 1), xp.add(16), zero);
+                acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d1), s1, acc0);
+                acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d2), s2, acc1);
             }
-        }
+        });
         // SAFETY: AVX2 per this function's target features.
         unsafe { hsum(_mm256_add_ps(acc0, acc1)) }
     }
@@ -865,34 +855,23 @@ mod simd {
 
     /// A Q6_K row (`raw`: its 210-byte blocks as stored): as `avx2::row_q6_k`.
     fn row_q6_k(raw: &[u8], x: &[f32]) -> f32 {
-        let f16: &[f32; 65536] = &super::F16_TO_F32;
         assert!(x.len() >= raw.len() / 210 * 256);
         let mut acc = [f32x4_splat(0.0); 2];
-        for (sb, b) in raw.chunks_exact(210).enumerate() {
-            let d = f16[u16::from_le_bytes([b[208], b[209]]) as usize];
-            for h in 0..2 {
-                let sc = &b[192 + 8 * h..200 + 8 * h];
-                for g in 0..4 {
-                    for part in 0..2 {
-                        // 16 values: ql at 64h + 32(g % 2) + 16·part (low nibbles for g < 2),
-                        // bits 2g, 2g+1 of qh at 128 + 32h + 16·part.
-                        // SAFETY: within the 210-byte block; 16 values of x at the offset
-                        // below (asserted above).
-                        unsafe {
-                            let ql = v128_load(b.as_ptr().add(64 * h + 32 * (g % 2) + 16 * part) as *const v128);
-                            let qh = v128_load(b.as_ptr().add(128 + 32 * h + 16 * part) as *const v128);
-                            let lo = if g < 2 { v128_and(ql, u8x16_splat(15)) } else { u8x16_shr(ql, 4) };
-                            let hi = u8x16_shl(v128_and(u8x16_shr(qh, 2 * g as u32), u8x16_splat(3)), 4);
-                            let q = i8x16_sub(v128_or(lo, hi), i8x16_splat(32));
-                            let xp = x.as_ptr().add(256 * sb + 128 * h + 32 * g + 16 * part);
-                            let s = dot16(i8_to_f32(q), xp);
-                            let scale = f32x4_splat(d * (sc[2 * g + part] as i8) as f32);
-                            acc[part] = f32x4_add(acc[part], f32x4_mul(scale, s));
-                        }
-                    }
+        super::q6_k_groups(raw, |ql, high, qh, shift, at, d1, d2| {
+            for (part, scale) in [d1, d2].into_iter().enumerate() {
+                // SAFETY: 16 bytes each of ql and qh at 16·part; 16 values of x at
+                // `at + 16·part` (asserted above).
+                unsafe {
+                    let ql = v128_load(ql.as_ptr().add(16 * part) as *const v128);
+                    let qh = v128_load(qh.as_ptr().add(16 * part) as *const v128);
+                    let lo = if high { u8x16_shr(ql, 4) } else { v128_and(ql, u8x16_splat(15)) };
+                    let hi = u8x16_shl(v128_and(u8x16_shr(qh, shift), u8x16_splat(3)), 4);
+                    let q = i8x16_sub(v128_or(lo, hi), i8x16_splat(32));
+                    let s = dot16(i8_to_f32(q), x.as_ptr().add(at + 16 * part));
+                    acc[part] = f32x4_add(acc[part], f32x4_mul(f32x4_splat(scale), s));
                 }
             }
-        }
+        });
         hsum(f32x4_add(acc[0], acc[1]))
     }
 
@@ -976,6 +955,28 @@ fn q4_k_chunks(raw: &[u8], sums: &[f32], mut chunk: impl FnMut(&[u8], usize, f32
         }
     }
     min_term
+}
+
+/// Walks a Q6_K row (`raw`: its 210-byte blocks as stored) in groups of 32 values, calling
+/// `group(ql, high, qh, shift, at, d1, d2)` for each: values `at..at+32` are the low (or, if
+/// `high`, the high) nibbles of the 32 bytes `ql`, with bits `shift`, `shift+1` of the 32 bytes
+/// `qh` as their fifth and sixth bits, minus 32; the first 16 scaled by `d1`, the rest by `d2`.
+#[inline(always)]
+fn q6_k_groups(raw: &[u8], mut group: impl FnMut(&[u8], bool, &[u8], u32, usize, f32, f32)) {
+    let f16: &[f32; 65536] = &F16_TO_F32;
+    for (sb, b) in raw.chunks_exact(210).enumerate() {
+        let d = f16[u16::from_le_bytes([b[208], b[209]]) as usize];
+        for h in 0..2 {
+            // Half h: ql[64h..64h+64], qh[128+32h..], scales[192+8h..]; group g takes the low
+            // (g < 2) or high nibbles of ql at 64h + 32(g % 2) and bits 2g, 2g+1 of qh.
+            let (qh, sc) = (&b[128 + 32 * h..160 + 32 * h], &b[192 + 8 * h..200 + 8 * h]);
+            for g in 0..4 {
+                let ql = &b[64 * h + 32 * (g % 2)..64 * h + 32 * (g % 2) + 32];
+                let scale = |i: usize| d * (sc[i] as i8) as f32;
+                group(ql, g >= 2, qh, 2 * g as u32, 256 * sb + 128 * h + 32 * g, scale(2 * g), scale(2 * g + 1));
+            }
+        }
+    }
 }
 
 /// Splits `out: [m, rows]` into row ranges, runs `work(first_row, block)` on each (in
