@@ -3,11 +3,15 @@
 catalog JSON in a cache folder (their data is not ours to commit: Vendure's sample data is
 GPL-3.0-or-later, the labels in tests/eval/ are ours).
 
-    scripts/eval_catalogs.py OUT_DIR      writes OUT_DIR/vendure-catalog.json
+    scripts/eval_catalogs.py OUT_DIR      writes OUT_DIR/vendure-catalog.json and OUT_DIR/commercetools-catalog.json
 
 Vendure (`@vendure/create`, assets/products.csv): one row per variant; the first row of a
 product carries its name, slug, description and facets (`category:…|brand:…|color:…`). The
 product's price is its cheapest variant's; sizes and other options become attributes.
+
+commercetools (`@commercetools/composable-commerce-test-data`, MIT): its "B2C lifestyle" sample
+data, 117 home and kitchen products in English and German, built by the package's own presets
+(scripts/commercetools_catalog.cjs).
 """
 import csv
 import io
@@ -18,6 +22,7 @@ import sys
 import tarfile
 
 VENDURE = "@vendure/create@3.7.3"
+COMMERCETOOLS = "@commercetools/composable-commerce-test-data@11.0.0"
 
 
 def npm_pack(spec, out_dir):
@@ -82,6 +87,13 @@ def main():
     with open(dest, "w", encoding="utf-8") as f:
         json.dump(catalog, f, ensure_ascii=False, indent=1)
     print(f"{dest}: {len(catalog['products'])} products from {VENDURE}")
+    prefix = os.path.join(out_dir, "commercetools-npm")
+    if not os.path.exists(os.path.join(prefix, "node_modules", *COMMERCETOOLS.rsplit("@", 1)[0].split("/"))):
+        subprocess.run(["npm", "install", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error", COMMERCETOOLS],
+                       check=True)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "commercetools_catalog.cjs")
+    subprocess.run(["node", script, os.path.join(prefix, "node_modules"), os.path.join(out_dir, "commercetools-catalog.json")],
+                   check=True)
 
 
 if __name__ == "__main__":
