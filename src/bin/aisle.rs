@@ -374,10 +374,18 @@ fn suggest(args: &SuggestArgs) -> CliResult {
     let profile = Profile::from_events(&events, &shop.catalog, |t| shop.search_categories(t));
     let classes = Arc::new(TokenClasses::new(&engine.tokenizer));
     let opts = SuggestOptions { lang, ..SuggestOptions::default() };
+    // Timed from the request (the model is loaded): what a shopper waits for.
+    let start = std::time::Instant::now();
     let mut s = Suggestion::new(engine, shop, classes, &args.request, Some(&profile), opts)?;
     let said = stream_events(args.json, || pollster::block_on(s.next()))?;
     if args.json {
-        println!("{}", serde_json::json!({ "products": said.products, "text": said.text }));
+        let work = s.work();
+        let timing = serde_json::json!({
+            "prefill_tokens": work.prefill_tokens,
+            "scored_tokens": work.scored_tokens,
+            "ms": (start.elapsed().as_secs_f64() * 1e4).round() / 10.0,
+        });
+        println!("{}", serde_json::json!({ "products": said.products, "text": said.text, "timing": timing }));
     }
     Ok(())
 }

@@ -240,6 +240,14 @@ enum Phase {
     Done,
 }
 
+/// The model work of one answer: the prompt it prefilled, and the tokens it ran after the
+/// prompt (forced text, and the tokens it chose among titles and sentences).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Work {
+    pub prefill_tokens: usize,
+    pub scored_tokens: usize,
+}
+
 /// A streamed, grounded suggestion.
 pub struct Suggestion {
     shop: Arc<Shop>,
@@ -307,6 +315,14 @@ impl Suggestion {
 
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// The model work this answer has cost so far.
+    pub fn work(&self) -> Work {
+        self.dec.as_ref().map_or(Work::default(), |d| Work {
+            prefill_tokens: d.prompt_tokens().len(),
+            scored_tokens: d.generated_tokens().len(),
+        })
     }
 
     /// The next event; `None` when the suggestion is complete.
@@ -381,8 +397,7 @@ impl Suggestion {
             self.phase = Phase::Done;
             return Ok(());
         }
-        let logits = dec.logits().await?;
-        let Some(tok) = best_of(&logits, self.trie.allowed(node)) else {
+        let Some(tok) = choose(dec, self.trie.allowed(node)).await? else {
             self.phase = Phase::Done;
             return Ok(());
         };
@@ -495,8 +510,7 @@ impl Suggestion {
             self.phase = Phase::Done;
             return Ok(());
         }
-        let logits = dec.logits().await?;
-        let Some(tok) = best_of(&logits, self.sentence_trie.allowed(node)) else {
+        let Some(tok) = choose(dec, self.sentence_trie.allowed(node)).await? else {
             self.end_reason()?;
             self.phase = Phase::Continue(item);
             return Ok(());
@@ -565,6 +579,18 @@ impl Suggestion {
         let rest = self.text.finish();
         self.emit(rest);
     }
+}
+
+/// The model's choice among `allowed` tokens. A single allowed token is taken without asking
+/// the model (it runs with the next choice, batched): a title or sentence costs one forward
+/// pass where it branches, not one per token.
+async fn choose(dec: &mut Decoder, allowed: impl Iterator<Item = u32>) -> Result<Option<u32>, EngineError> {
+    let allowed: Vec<u32> = allowed.collect();
+    if let [only] = allowed[..] {
+        return Ok(Some(only));
+    }
+    let logits = dec.logits().await?;
+    Ok(best_of(&logits, allowed.into_iter()))
 }
 
 /// Whether `text` ends a sentence (a full stop after a digit is a decimal point).
@@ -664,11 +690,10 @@ impl Extractive {
         let eog = dec.engine().tokenizer.end_of_generation().to_vec();
         let mut node = 0;
         loop {
-            let logits = dec.logits().await?;
             // After the first sentence the model may end its reply instead of adding one.
             let may_stop = node == 0 && !self.chosen.is_empty();
             let allowed = trie.allowed(node).chain(eog.iter().copied().filter(|_| may_stop));
-            let Some(tok) = best_of(&logits, allowed) else { break };
+            let Some(tok) = choose(dec, allowed).await? else { break };
             if eog.contains(&tok) {
                 break;
             }
@@ -722,9 +747,9 @@ const ANSWER_SENTENCES: usize = 3;
 /// Search terms (with the lexicon's English words) that `question` and `sentence` share.
 fn word_overlap(question: &str, sentence: &str) -> usize {
     let expand = |text: &str| -> Vec<String> {
-        let mut t = super::retrieve::terms(text);
+        let mut t = super::text::terms(text);
         let english: Vec<String> =
-            t.iter().flat_map(|w| super::lexicon::english_for(w)).flat_map(super::retrieve::terms).collect();
+            t.iter().flat_map(|w| super::lexicon::translate(w)).flat_map(super::text::terms).collect();
         t.extend(english);
         t.sort();
         t.dedup();

@@ -12,6 +12,7 @@ pub mod prompt;
 pub mod query;
 pub mod retrieve;
 pub mod reviews;
+pub mod text;
 
 #[cfg(feature = "model")]
 pub use assist::{Answer, AssistEvent, Plan, Shop, SuggestOptions, Suggestion};

@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+use super::text::is_cjk;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
@@ -31,10 +33,6 @@ impl Lang {
             _ => None,
         }
     }
-}
-
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x3040..=0x30FF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF)
 }
 
 const GERMAN_WORDS: [&str; 40] = [
@@ -102,6 +100,9 @@ pub struct Constraints {
     pub colors: Vec<String>,
     /// Requested size as written in catalogs ("M", "XL", "42").
     pub size: Option<String>,
+    /// Search terms the request says it does not want ("not leather"), with their English
+    /// words from the lexicon.
+    pub exclude: Vec<String>,
 }
 
 impl Constraints {
@@ -277,6 +278,12 @@ pub fn parse_constraints(text: &str) -> Constraints {
     if c.size.is_none() {
         c.size = letter_size(text);
     }
+    for t in excluded_words(text) {
+        let english: Vec<String> = super::lexicon::english_for(&t).into_iter().flat_map(super::text::terms).collect();
+        c.exclude.push(t);
+        c.exclude.extend(english);
+    }
+    c.exclude.dedup();
     c
 }
 
@@ -300,4 +307,505 @@ fn letter_size(text: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// What a word of a request does for search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A word of the thing asked for ("running shoes", "a dining table"): a product must
+    /// contain these to fit, and a core word no product contains means the shop lacks it.
+    Core,
+    /// A word around it ("for the gym", "who loves photography" once the core is elsewhere):
+    /// it ranks, and counts half towards fit; when no product has it, it does not count.
+    Context,
+    /// Intent and quality words ("gift", "cozy", "comfortable"): they rank when a product has
+    /// them and never make a request unanswerable.
+    Soft,
+}
+
+/// A request read for search: its terms with their roles, and whether it asks for a gift.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RequestWords {
+    pub words: Vec<(String, Role)>,
+    pub gift: bool,
+}
+
+impl RequestWords {
+    pub fn has_core(&self) -> bool {
+        self.words.iter().any(|(_, r)| *r == Role::Core)
+    }
+}
+
+/// Words about who an item is for, when, and the shopper's own situation: not about the
+/// product, so they are not searched for ("my wife", "next weekend", "he's into cooking").
+const FRAME: &[&str] = &[
+    // en
+    "wife",
+    "husband",
+    "dad",
+    "daddy",
+    "father",
+    "mom",
+    "mum",
+    "mommy",
+    "mother",
+    "parents",
+    "parent",
+    "son",
+    "daughter",
+    "sister",
+    "brother",
+    "grandma",
+    "grandmother",
+    "granny",
+    "grandpa",
+    "grandfather",
+    "grandparents",
+    "nephew",
+    "niece",
+    "friend",
+    "friends",
+    "boyfriend",
+    "girlfriend",
+    "partner",
+    "colleague",
+    "coworker",
+    "boss",
+    "teacher",
+    "neighbor",
+    "neighbour",
+    "someone",
+    "somebody",
+    "anyone",
+    "everyone",
+    "he",
+    "she",
+    "him",
+    "her",
+    "his",
+    "hers",
+    "they",
+    "them",
+    "their",
+    "us",
+    "myself",
+    "birthday",
+    "christmas",
+    "xmas",
+    "anniversary",
+    "wedding",
+    "housewarming",
+    "valentine",
+    "valentines",
+    "graduation",
+    "retirement",
+    "holiday",
+    "holidays",
+    "occasion",
+    "weekend",
+    "week",
+    "month",
+    "tomorrow",
+    "today",
+    "tonight",
+    "soon",
+    "next",
+    "trip",
+    "vacation",
+    "going",
+    "go",
+    "goes",
+    "started",
+    "starting",
+    "start",
+    "planning",
+    "plan",
+    "keep",
+    "keeps",
+    "dying",
+    "help",
+    "make",
+    "making",
+    "use",
+    "using",
+    "take",
+    "taking",
+    "bring",
+    "stuff",
+    "things",
+    "idea",
+    "ideas",
+    "options",
+    "everything",
+    "enjoy",
+    "enjoys",
+    "into",
+    "favorite",
+    "favourite",
+    "wants",
+    "hosting",
+    "host",
+    "put",
+    "somewhere",
+    "place",
+    "work",
+    "working",
+    "works",
+    "lot",
+    "upgrade",
+    "replacement",
+    "beginner",
+    "beginners",
+    // de
+    "frau",
+    "ehefrau",
+    "mann",
+    "ehemann",
+    "vater",
+    "papa",
+    "vati",
+    "mutter",
+    "mama",
+    "mutti",
+    "eltern",
+    "sohn",
+    "tochter",
+    "schwester",
+    "bruder",
+    "oma",
+    "opa",
+    "großmutter",
+    "großvater",
+    "neffe",
+    "nichte",
+    "freund",
+    "freundin",
+    "freunde",
+    "kollege",
+    "kollegin",
+    "er",
+    "sie",
+    "ihn",
+    "ihm",
+    "sein",
+    "seine",
+    "seinen",
+    "jemand",
+    "jemanden",
+    "geburtstag",
+    "weihnachten",
+    "hochzeit",
+    "jahrestag",
+    "einweihung",
+    "wochenende",
+    "woche",
+    "monat",
+    "morgen",
+    "heute",
+    "nächste",
+    "nächsten",
+    "nächstes",
+    "bald",
+    "gehe",
+    "gehen",
+    "fahre",
+    "fahren",
+    "trinkt",
+    "macht",
+    "geht",
+    "idee",
+    "ideen",
+    "sachen",
+    "alles",
+    "braucht",
+];
+
+/// Frame words of Chinese requests, removed from the text before it is cut into bigrams.
+const FRAME_ZH: &[&str] = &[
+    "送给",
+    "爸爸",
+    "妈妈",
+    "父亲",
+    "母亲",
+    "老婆",
+    "妻子",
+    "太太",
+    "老公",
+    "丈夫",
+    "儿子",
+    "女儿",
+    "姐姐",
+    "妹妹",
+    "哥哥",
+    "弟弟",
+    "奶奶",
+    "爷爷",
+    "外婆",
+    "外公",
+    "男朋友",
+    "女朋友",
+    "朋友",
+    "同事",
+    "老板",
+    "老师",
+    "生日",
+    "圣诞",
+    "周末",
+    "下周",
+    "下个月",
+    "明天",
+    "需要",
+    "喜欢",
+    "适合",
+    "孩子",
+    "小孩",
+    "想",
+    "送",
+    "去",
+    "用",
+];
+
+/// Intent and quality words (see [`Role::Soft`]).
+const SOFT: &[&str] = &[
+    // en
+    "gift",
+    "gifts",
+    "present",
+    "presents",
+    "cozy",
+    "cosy",
+    "comfy",
+    "comfortable",
+    "cute",
+    "pretty",
+    "beautiful",
+    "lovely",
+    "elegant",
+    "stylish",
+    "fancy",
+    "classy",
+    "luxurious",
+    "luxury",
+    "cool",
+    "fun",
+    "unique",
+    "special",
+    "perfect",
+    "quality",
+    "durable",
+    "sturdy",
+    "practical",
+    "useful",
+    "simple",
+    "affordable",
+    "inexpensive",
+    "premium",
+    "popular",
+    "trendy",
+    "small",
+    "little",
+    "big",
+    "large",
+    "bigger",
+    "smaller",
+    "satisfying",
+    "easy",
+    "low",
+    "maintenance",
+    "real",
+    "proper",
+    "decent",
+    "warm",
+    "retro",
+    "vintage",
+    "classic",
+    "antique",
+    "modern",
+    // de
+    "geschenk",
+    "geschenke",
+    "geschenkidee",
+    "geschenkideen",
+    "gemütlich",
+    "gemütliche",
+    "gemütlicher",
+    "gemütliches",
+    "kuschelig",
+    "kuschelige",
+    "kuscheliger",
+    "bequem",
+    "bequeme",
+    "bequemes",
+    "bequemer",
+    "schön",
+    "schöne",
+    "schönes",
+    "hübsch",
+    "hübsche",
+    "praktisch",
+    "praktische",
+    "günstig",
+    "günstige",
+    "billig",
+    "groß",
+    "große",
+    "großes",
+    "klein",
+    "kleine",
+    "kleines",
+    "wenig",
+    "pflege",
+    // zh
+    "礼物",
+    "礼品",
+    "舒适",
+    "舒服",
+    "好看",
+    "漂亮",
+    "便宜",
+    "实用",
+    "好用",
+    "好养",
+    "高档",
+];
+
+/// Intent words that mark a request for a gift.
+const GIFT: &[&str] =
+    &["gift", "gifts", "present", "presents", "geschenk", "geschenke", "geschenkidee", "geschenkideen", "礼物", "礼品"];
+
+/// Words that end one part of a request and start the next ("headphones | for the gym").
+const BREAK: &[&str] = &[
+    "for", "to", "with", "that", "which", "who", "whom", "where", "when", "because", "so", "but", "under", "below",
+    "over", "above", "around", "about", "between", "from", "like", "as", "if", "than", "at", "on", "in", "what", "für",
+    "fürs", "mit", "unter", "bis", "über", "zum", "zur", "weil", "aber", "wenn", "dass", "als", "im", "am", "auf",
+    "was", "die", "der", "das",
+];
+
+/// Words after which the next content word is unwanted ("not leather", "ohne Leder").
+const NEGATION: &[&str] = &[
+    "not", "isn", "isnt", "aren", "arent", "no", "without", "non", "except", "nicht", "kein", "keine", "keinen", "ohne",
+];
+const NEGATION_ZH: &[&str] = &["不要", "不是", "没有", "不含"];
+
+/// Filler between a negation and what it negates ("isn't made of jute").
+const NEGATION_FILLER: &[&str] = &["t", "made", "of", "any", "too", "a", "an", "the", "from", "aus", "mit", "zu"];
+
+/// The request's words with their roles. Its parts are cut at punctuation and at [`BREAK`]
+/// words; the *core* is the first part with a non-soft word (the last, in Chinese, where the
+/// head comes after 的: "适合健身房的耳机"); frame words are dropped, negated words too (they
+/// are [`Constraints::exclude`]), and budgets are constraints, not words.
+pub fn request_words(text: &str) -> RequestWords {
+    let lower = text.to_lowercase();
+    let mut parts: Vec<String> = vec![String::new()];
+    let mut negate_next = false;
+    let mut gift = false;
+    let zh = lower.chars().any(is_cjk);
+    let mut cleaned = lower.clone();
+    if zh {
+        for w in FRAME_ZH.iter().chain(NEGATION_ZH) {
+            cleaned = cleaned.replace(w, "的");
+        }
+    }
+    for word in split_words(&cleaned) {
+        if word.chars().all(|c| !c.is_alphanumeric()) || BREAK.contains(&word.as_str()) || word == "的" {
+            parts.push(String::new());
+            continue;
+        }
+        gift |= GIFT.iter().any(|g| word.contains(g));
+        if NEGATION.contains(&word.as_str()) {
+            negate_next = true;
+            continue;
+        }
+        if negate_next {
+            if NEGATION_FILLER.contains(&word.as_str()) {
+                continue;
+            }
+            negate_next = false;
+            continue;
+        }
+        if FRAME.contains(&word.as_str()) {
+            continue;
+        }
+        let part = parts.last_mut().expect("one part at least");
+        part.push_str(&word);
+        part.push(' ');
+    }
+    let soft = |t: &str| SOFT.iter().any(|s| super::text::stem(s) == t || *s == t);
+    let parts: Vec<Vec<String>> = parts.iter().map(|p| super::text::terms(p)).filter(|t| !t.is_empty()).collect();
+    let has_core = |p: &&Vec<String>| p.iter().any(|t| !soft(t));
+    let core = if zh { parts.iter().rposition(|p| has_core(&p)) } else { parts.iter().position(|p| has_core(&p)) };
+    let mut words = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        for t in part {
+            let role = if soft(t) {
+                Role::Soft
+            } else if Some(i) == core {
+                Role::Core
+            } else {
+                Role::Context
+            };
+            if !words.iter().any(|(w, _): &(String, Role)| w == t) {
+                words.push((t.clone(), role));
+            }
+        }
+    }
+    RequestWords { words, gift }
+}
+
+/// The words a request says it does not want ("a couch that isn't leather" -> leather).
+pub fn excluded_words(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    let mut out = Vec::new();
+    let mut negate_next = false;
+    for word in split_words(&lower) {
+        if NEGATION.contains(&word.as_str()) {
+            negate_next = true;
+        } else if negate_next && !NEGATION_FILLER.contains(&word.as_str()) {
+            negate_next = false;
+            out.extend(super::text::terms(&word));
+        }
+    }
+    for neg in NEGATION_ZH {
+        if let Some(at) = lower.find(neg) {
+            let after: String =
+                lower[at + neg.len()..].chars().take_while(|c| is_cjk(*c) && *c != '的').take(2).collect();
+            out.extend(super::text::terms(&after));
+        }
+    }
+    out
+}
+
+/// Words, runs of punctuation and single CJK characters, in order (spaces dropped).
+fn split_words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in text.chars() {
+        if c.is_alphanumeric() && !is_cjk(c) {
+            cur.push(c);
+            continue;
+        }
+        if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        if is_cjk(c) {
+            // A run of CJK text stays one word; 的 and punctuation separate runs.
+            match out.last_mut() {
+                Some(last) if c != '的' && last.chars().last().is_some_and(|l| is_cjk(l) && l != '的') => {
+                    last.push(c)
+                }
+                _ => out.push(c.to_string()),
+            }
+        } else if !c.is_whitespace() && c != '\'' && c != '’' && c != '-' {
+            out.push(c.to_string());
+        } else if c == '\'' || c == '’' {
+            // "isn't" reads as "isn" + "t", as search terms do.
+            out.push(String::new());
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out.retain(|w| !w.is_empty());
+    out
 }

@@ -12,265 +12,11 @@ use std::collections::HashMap;
 
 use super::catalog::{Catalog, Product};
 use super::profile::Profile;
-use super::query::{Constraints, is_cjk};
+use super::query::{Constraints, Lang, RequestWords, Role, detect_lang, request_words};
+use super::text::{is_cjk, stem, terms};
 
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
-
-/// Words too common to carry meaning in a shopping request or a service question (en, de).
-const STOP: &[&str] = &[
-    "a",
-    "an",
-    "the",
-    "and",
-    "or",
-    "for",
-    "to",
-    "of",
-    "in",
-    "on",
-    "at",
-    "by",
-    "with",
-    "from",
-    "is",
-    "are",
-    "was",
-    "be",
-    "i",
-    "im",
-    "me",
-    "my",
-    "we",
-    "our",
-    "you",
-    "your",
-    "it",
-    "its",
-    "this",
-    "that",
-    "these",
-    "those",
-    "what",
-    "which",
-    "who",
-    "how",
-    "when",
-    "where",
-    "why",
-    "can",
-    "could",
-    "would",
-    "should",
-    "will",
-    "do",
-    "does",
-    "did",
-    "have",
-    "has",
-    "had",
-    "get",
-    "got",
-    "buy",
-    "find",
-    "show",
-    "tell",
-    "give",
-    "some",
-    "any",
-    "many",
-    "much",
-    "good",
-    "best",
-    "great",
-    "nice",
-    "new",
-    "recommend",
-    "recommendation",
-    "looking",
-    "look",
-    "need",
-    "want",
-    "like",
-    "likes",
-    "love",
-    "loves",
-    "please",
-    "suggest",
-    "something",
-    "anything",
-    "thing",
-    "under",
-    "below",
-    "over",
-    "about",
-    "around",
-    "than",
-    "less",
-    "more",
-    "cheap",
-    "cheaper",
-    "budget",
-    "price",
-    "dollars",
-    "dollar",
-    "usd",
-    "eur",
-    "euro",
-    "euros",
-    "year",
-    "years",
-    "old",
-    "there",
-    "here",
-    "if",
-    "so",
-    "very",
-    "really",
-    "just",
-    "also",
-    "not",
-    "no",
-    "yes",
-    "s",
-    "t",
-    "m",
-    "ich",
-    "und",
-    "oder",
-    "für",
-    "fuer",
-    "ein",
-    "eine",
-    "einen",
-    "einem",
-    "einer",
-    "der",
-    "die",
-    "das",
-    "den",
-    "dem",
-    "des",
-    "mit",
-    "von",
-    "zu",
-    "zum",
-    "zur",
-    "auf",
-    "aus",
-    "im",
-    "in",
-    "am",
-    "an",
-    "suche",
-    "brauche",
-    "möchte",
-    "hätte",
-    "gern",
-    "gerne",
-    "bitte",
-    "unter",
-    "bis",
-    "über",
-    "ist",
-    "sind",
-    "mein",
-    "meine",
-    "meinen",
-    "gibt",
-    "es",
-    "wie",
-    "was",
-    "wann",
-    "wo",
-    "warum",
-    "kann",
-    "können",
-    "viel",
-    "viele",
-    "habe",
-    "haben",
-    "zeit",
-    "liebt",
-    "lieben",
-    "mag",
-    "jahre",
-    "jährig",
-    "jährigen",
-    "alt",
-    "neu",
-    "kaufen",
-    "etwas",
-    "welche",
-    "welcher",
-    "welches",
-    "ihr",
-    "ihre",
-];
-
-/// Chinese characters that carry no content in a request ("I want to buy one ...", "is there",
-/// "recommend", budget words): they split a run before bigrams are taken.
-const CJK_STOP: &str = "我你他她它们的了吗呢吧啊想要给买一个些这那有没什么怎样请帮找在和是能可以推荐预算元块内以下左右多少哪款种个台辆件双把对";
-
-/// Strips common English and German inflections so that "shoes"/"shoe", "running"/"run",
-/// "Kopfhörer"-like pairs meet.
-pub fn stem(word: &str) -> String {
-    let w = word;
-    if w.chars().count() <= 3 {
-        return w.to_string();
-    }
-    for suffix in ["ing", "ers", "ern", "ies", "es", "en", "er", "ed", "ly", "e", "s", "n"] {
-        if let Some(base) = w.strip_suffix(suffix)
-            && base.chars().count() >= 3
-        {
-            return if suffix == "ies" { format!("{base}y") } else { base.to_string() };
-        }
-    }
-    w.to_string()
-}
-
-/// Search terms of `text`: stemmed words (stop words and bare numbers dropped; budgets are
-/// constraints, not words) and CJK character bigrams.
-pub fn terms(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let lower = text.to_lowercase();
-    let mut word = String::new();
-    let mut cjk: Vec<char> = Vec::new();
-    let flush_word = |word: &mut String, out: &mut Vec<String>| {
-        let keep = !word.is_empty() && !STOP.contains(&word.as_str()) && !word.chars().all(|c| c.is_ascii_digit());
-        if keep {
-            out.push(stem(word));
-        }
-        word.clear();
-    };
-    let flush_cjk = |cjk: &mut Vec<char>, out: &mut Vec<String>| {
-        match cjk.len() {
-            0 => {}
-            1 => out.push(cjk[0].to_string()),
-            _ => out.extend(cjk.windows(2).map(|w| w.iter().collect::<String>())),
-        }
-        cjk.clear();
-    };
-    for c in lower.chars() {
-        if is_cjk(c) {
-            flush_word(&mut word, &mut out);
-            if CJK_STOP.contains(c) {
-                flush_cjk(&mut cjk, &mut out);
-            } else {
-                cjk.push(c);
-            }
-        } else if c.is_alphanumeric() {
-            flush_cjk(&mut cjk, &mut out);
-            word.push(c);
-        } else {
-            flush_word(&mut word, &mut out);
-            flush_cjk(&mut cjk, &mut out);
-        }
-    }
-    flush_word(&mut word, &mut out);
-    flush_cjk(&mut cjk, &mut out);
-    out
-}
 
 /// Heads of compound words. German writes "Trekkingzelt", "Handyhülle", "Duftkerze" where a
 /// request says "Zelt", "Hülle", "Kerze": a long word is also indexed by its last four letters
@@ -286,10 +32,11 @@ fn head_key(term: &str) -> Option<String> {
 
 const COMPOUND_MIN: usize = 7;
 
-/// One word of a request and the index keys that count as finding it.
+/// One word of a request, its role, and the index keys that count as finding it.
 struct QueryWord {
     keys: Vec<String>,
     cjk: bool,
+    role: Role,
 }
 
 /// A BM25 index over documents given as weighted text fields, with a second measure,
@@ -304,14 +51,17 @@ pub struct Bm25 {
     /// the rarest possible word: high for products ("an electric guitar" must not find a
     /// kettle), low for policies (a question names products the policies never mention).
     unknown_weight: f64,
+    /// How much a request word found only in secondary fields (descriptions) counts towards
+    /// coverage, against 1 in a primary field.
+    secondary_share: f64,
 }
 
 impl Bm25 {
     /// `docs[i]` is a list of (text, weight): a weight of 3 counts the field's terms 3 times.
     /// Fields of weight 2 or more (titles, categories) are *primary*: a request word found only
-    /// in other fields (descriptions) counts half towards coverage, so "car" in "good for car
-    /// camping" does not make a tent an answer to "a used car".
-    pub fn new(docs: &[Vec<(String, f32)>], unknown_weight: f64) -> Self {
+    /// in other fields (descriptions) counts `secondary_share` towards coverage, so "car" in
+    /// "good for car camping" does not make a tent an answer to "a used car".
+    pub fn new(docs: &[Vec<(String, f32)>], unknown_weight: f64, secondary_share: f64) -> Self {
         let mut postings: HashMap<String, Vec<(u32, f32, bool)>> = HashMap::new();
         let mut doc_len = Vec::with_capacity(docs.len());
         for (i, fields) in docs.iter().enumerate() {
@@ -339,7 +89,7 @@ impl Bm25 {
             doc_len.push(len);
         }
         let avg_len = doc_len.iter().map(|&l| l as f64).sum::<f64>() / doc_len.len().max(1) as f64;
-        Bm25 { postings, doc_len, avg_len: avg_len.max(1.0), unknown_weight }
+        Bm25 { postings, doc_len, avg_len: avg_len.max(1.0), unknown_weight, secondary_share }
     }
 
     fn idf(&self, df: usize) -> f64 {
@@ -347,39 +97,92 @@ impl Bm25 {
         ((n - df as f64 + 0.5) / (df as f64 + 0.5) + 1.0).ln()
     }
 
-    /// The request's words with their keys: the word, its compound head key, for a long word
-    /// the longest ending that is itself indexed ("Handyhülle" -> "hülle"), and English words
-    /// for German or Chinese ones (the lexicon).
-    fn query_words(&self, query: &str) -> Vec<QueryWord> {
+    /// The request's words with their keys: the word; English words for a German or Chinese
+    /// one and English synonyms (the lexicon); a German compound as two words, its head and
+    /// its modifier ("Weingläser": glass, wine), and for German requests the compound-head key
+    /// and the longest indexed ending ("Handyhülle" -> "hülle"); and for a word the index lacks
+    /// the indexed word one typo away ("skatebaord" -> "skateboard"). `text` is the request
+    /// as written (the lexicon's Chinese words are found in it whole).
+    fn query_words(&self, text: &str, request: &[(String, Role)]) -> Vec<QueryWord> {
         let mut words: Vec<QueryWord> = Vec::new();
-        let zh_words: Vec<&str> = super::lexicon::chinese_words().filter(|w| query.contains(w)).collect();
-        for t in terms(query) {
-            if words.iter().any(|w| w.keys[0] == t) {
+        let zh_words: Vec<&str> = super::lexicon::chinese_words().filter(|w| text.contains(w)).collect();
+        let german = detect_lang(text) == Lang::De;
+        for (t, role) in request {
+            if words.iter().any(|w| &w.keys[0] == t) {
                 continue;
             }
             let chars: Vec<char> = t.chars().collect();
             let cjk = chars.iter().any(|c| is_cjk(*c));
             let mut keys = vec![t.clone()];
-            keys.extend(head_key(&t));
-            if chars.len() >= COMPOUND_MIN {
-                keys.extend(
-                    (1..=chars.len() - 4)
-                        .map(|i| chars[i..].iter().collect::<String>())
-                        .find(|e| self.postings.contains_key(e)),
-                );
+            if german {
+                keys.extend(head_key(t));
+                if chars.len() >= COMPOUND_MIN {
+                    keys.extend(
+                        (1..=chars.len() - 4)
+                            .map(|i| chars[i..].iter().collect::<String>())
+                            .find(|e| self.postings.contains_key(e)),
+                    );
+                }
             }
-            let mut english: Vec<&str> = super::lexicon::english_for(&t);
+            let mut english: Vec<&str> = super::lexicon::english_for(t);
             if cjk {
                 english.extend(
                     zh_words.iter().filter(|w| w.contains(t.as_str())).flat_map(|w| super::lexicon::english_for(w)),
                 );
             }
+            if english.is_empty()
+                && !cjk
+                && let Some((head, modifier)) = super::lexicon::compound(t)
+            {
+                english = head;
+                if !modifier.is_empty() {
+                    let keys = modifier.iter().flat_map(|m| terms(m)).collect();
+                    words.push(QueryWord { keys, cjk, role: Role::Context });
+                }
+            }
             for en in english {
                 keys.extend(terms(en));
             }
-            words.push(QueryWord { keys, cjk });
+            if keys.len() == 1 && !cjk && !self.postings.contains_key(t) {
+                keys.extend(self.one_typo_away(t));
+            }
+            words.push(QueryWord { keys, cjk, role: *role });
         }
         words
+    }
+
+    /// An indexed term one edit from `word` (a letter dropped, added, changed, or two
+    /// neighbours swapped; the variant stemmed again: "grinedr" -> "grinder" -> "grind"), for
+    /// words of five letters or more; the most frequent one when several are.
+    fn one_typo_away(&self, word: &str) -> Option<String> {
+        let w: Vec<char> = word.chars().collect();
+        if w.len() < 5 {
+            return None;
+        }
+        const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzäöüß";
+        let mut variants: Vec<Vec<char>> = Vec::new();
+        for i in 0..=w.len() {
+            if i < w.len() {
+                variants.push([&w[..i], &w[i + 1..]].concat());
+            }
+            if i + 1 < w.len() {
+                let mut v = w.clone();
+                v.swap(i, i + 1);
+                variants.push(v);
+            }
+            for c in LETTERS.chars() {
+                variants.push([&w[..i], &[c], &w[i..]].concat());
+                if i < w.len() && w[i] != c {
+                    variants.push([&w[..i], &[c], &w[i + 1..]].concat());
+                }
+            }
+        }
+        variants
+            .into_iter()
+            .map(|v| stem(&v.into_iter().collect::<String>()))
+            .filter_map(|v| self.postings.get(&v).map(|list| (list.len(), v)))
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+            .map(|(_, v)| v)
     }
 
     /// For each word: its coverage weight (idf; low for an unknown CJK bigram, which is
@@ -404,30 +207,59 @@ impl Bm25 {
                 *e = (e.0.max(s), e.1 || primary);
             }
         }
-        // A word nothing in the index contains still counts (it is how "an electric guitar"
-        // is told from an electric kettle), a little less than a rare known word.
-        let weight = match known_idf {
-            Some(idf) => idf,
-            None if word.cjk => 1.0,
-            None => self.unknown_weight * self.idf(0),
+        // A core word nothing in the index contains still counts (it is how "an electric
+        // guitar" is told from an electric kettle), a little less than a rare known word.
+        let weight = match (known_idf, word.role) {
+            (Some(idf), _) => idf,
+            (None, Role::Core) if word.cjk => 1.0,
+            (None, Role::Core) => self.unknown_weight * self.idf(0),
+            (None, _) => 0.0,
         };
         (weight, best)
     }
 
-    /// (BM25 score, coverage) of every document for `query`.
+    /// (BM25 score, coverage) of every document for `query`, every word of it a core word.
     pub fn scores(&self, query: &str) -> Vec<(f64, f64)> {
+        let words: Vec<(String, Role)> = terms(query).into_iter().map(|t| (t, Role::Core)).collect();
+        self.scores_of(query, &words)
+    }
+
+    /// (BM25 score, coverage) of every document for a request read into `words`.
+    ///
+    /// Coverage is over the core words; a context word a document has adds a quarter of its
+    /// weight (never past 1). The last core word is the head of the phrase ("desk *chair*"):
+    /// it ranks half again as much as the others.
+    pub fn scores_of(&self, text: &str, words: &[(String, Role)]) -> Vec<(f64, f64)> {
         let mut out = vec![(0.0, 0.0); self.doc_len.len()];
+        let query = self.query_words(text, words);
+        let head = query.iter().rposition(|w| w.role == Role::Core);
         let mut total = 0.0;
-        for word in self.query_words(query) {
-            let (weight, best) = self.word_scores(&word);
-            total += weight;
+        for (i, word) in query.iter().enumerate() {
+            let (weight, best) = self.word_scores(word);
+            let rank = match word.role {
+                Role::Core if Some(i) == head => 1.5,
+                Role::Core => 1.0,
+                _ => 0.5,
+            };
+            // The head weighs half again in coverage too ("a desk chair" is a chair), and so
+            // does a core word no document has ("a dining table" is not a bedside table).
+            let weight = if rank > 1.0 || (word.role == Role::Core && best.is_empty()) { 1.5 * weight } else { weight };
+            if word.role == Role::Core {
+                total += weight;
+            }
             for (doc, (s, primary)) in best {
-                out[doc as usize].0 += s;
-                out[doc as usize].1 += if primary { weight } else { weight * 0.5 };
+                let share = if primary { 1.0 } else { self.secondary_share };
+                let o = &mut out[doc as usize];
+                o.0 += rank * s;
+                o.1 += match word.role {
+                    Role::Core => weight * share,
+                    Role::Context => 0.25 * weight * share,
+                    Role::Soft => 0.0,
+                };
             }
         }
-        if total > 0.0 {
-            out.iter_mut().for_each(|o| o.1 /= total);
+        for o in out.iter_mut() {
+            o.1 = if total > 0.0 { (o.1 / total).min(1.0) } else { 0.0 };
         }
         out
     }
@@ -468,12 +300,19 @@ pub struct ProductIndex {
 impl ProductIndex {
     pub fn new(catalog: &Catalog) -> Self {
         let docs: Vec<Vec<(String, f32)>> = catalog.products.iter().map(product_fields).collect();
-        ProductIndex { bm25: Bm25::new(&docs, 0.8) }
+        // A word found only in a description counts 0.4: alone it does not reach the gate of
+        // 0.5 ("a lamp" is not answered with a cushion whose description mentions one).
+        ProductIndex { bm25: Bm25::new(&docs, 0.8, 0.4) }
     }
 
     /// Products matching `request`, best first, that satisfy `constraints` (and are in stock).
     /// The profile adds a small boost for categories the shopper has shown interest in; it
     /// never lets an unrelated product in (a product must match the request's words).
+    ///
+    /// A request that names no product, only a gift, a budget, a colour or a size ("gift ideas
+    /// under 30 dollars"), is answered by *browsing*: the products that meet its constraints,
+    /// those its soft words find first ("gift" finds a gifts category), one per category in
+    /// turn, each with full relevance.
     pub fn search(
         &self,
         catalog: &Catalog,
@@ -482,7 +321,11 @@ impl ProductIndex {
         profile: Option<&Profile>,
         k: usize,
     ) -> Vec<Candidate> {
-        let scores = self.bm25.scores(request);
+        let words = request_words(request);
+        let scores = self.bm25.scores_of(request, &words.words);
+        if !words.has_core() {
+            return if words.gift || !c.is_empty() { browse(catalog, &scores, c, profile, k) } else { Vec::new() };
+        }
         let mut out: Vec<Candidate> = scores
             .iter()
             .enumerate()
@@ -501,12 +344,52 @@ impl ProductIndex {
     /// Best matches ignoring constraints and stock (to name the closest categories when
     /// nothing fits).
     pub fn nearest(&self, request: &str, k: usize) -> Vec<usize> {
-        let scores = self.bm25.scores(request);
+        let RequestWords { words, .. } = request_words(request);
+        let scores = self.bm25.scores_of(request, &words);
         let mut idx: Vec<usize> = (0..scores.len()).filter(|&i| scores[i].0 > 0.0).collect();
         idx.sort_by(|&a, &b| scores[b].0.total_cmp(&scores[a].0));
         idx.truncate(k);
         idx
     }
+}
+
+/// Products meeting `c`, ranked by `scores` (soft words), the profile, then the cheaper first;
+/// taken one per first category in turn, so that a broad request sees the range.
+fn browse(
+    catalog: &Catalog,
+    scores: &[(f64, f64)],
+    c: &Constraints,
+    profile: Option<&Profile>,
+    k: usize,
+) -> Vec<Candidate> {
+    let mut pool: Vec<(f64, usize)> = (0..catalog.products.len())
+        .filter(|&i| satisfies(&catalog.products[i], c))
+        .map(|i| {
+            let boost = profile.map_or(1.0, |pr| 1.0 + 0.15 * pr.affinity(&catalog.products[i]));
+            ((1.0 + scores[i].0) * boost, i)
+        })
+        .collect();
+    let price = |i: usize| catalog.products[i].price.unwrap_or(f64::MAX);
+    pool.sort_by(|a, b| b.0.total_cmp(&a.0).then(price(a.1).total_cmp(&price(b.1))).then(a.1.cmp(&b.1)));
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    while out.len() < k && !pool.is_empty() {
+        let before = out.len();
+        pool.retain(|&(score, index)| {
+            let cat = catalog.products[index].categories.first().map_or("", String::as_str);
+            if out.len() >= k || seen.contains(&cat) {
+                return true;
+            }
+            seen.push(cat);
+            out.push(Candidate { index, score, relevance: 1.0 });
+            false
+        });
+        if out.len() == before {
+            break;
+        }
+        seen.clear();
+    }
+    out
 }
 
 /// Whether `p` meets the request's constraints: in stock, within budget, in a requested colour,
@@ -534,6 +417,16 @@ pub fn satisfies(p: &Product, c: &Constraints) -> bool {
         )
         .to_lowercase();
         if !c.colors.iter().any(|col| text.contains(col.as_str()) || (col == "grey" && text.contains("gray"))) {
+            return false;
+        }
+    }
+    if !c.exclude.is_empty() {
+        let mut text = format!("{} {}", p.title, p.categories.join(" "));
+        for (k, v) in &p.attributes {
+            text.push_str(&format!(" {k} {}", v.as_text()));
+        }
+        let words = terms(&text);
+        if c.exclude.iter().any(|x| words.contains(x)) {
             return false;
         }
     }
