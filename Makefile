@@ -58,8 +58,9 @@ eval: setup
 	EVAL_CACHE=$(EVAL_CACHE) $(CARGO) run --release --locked --example eval -- --json $(TARGET_DIR)/eval/results.json
 
 # Speed against wllama (same Chromium) and llama.cpp (native), same GGUF and prompt; ratios.
+# BENCH_ONLY=shop runs the shop section alone (no peers to install).
 bench: wasm build
-	@scripts/setup.sh bench
+	@[ "$(BENCH_ONLY)" = shop ] || scripts/setup.sh bench
 	AISLE_BIN=$(TARGET_DIR)/release/aisle LLAMACPP_PYTHON=$(AISLE_CACHE)/venv-llamacpp/bin/python \
 		WLLAMA_DIR=$(AISLE_CACHE)/bench-npm/node_modules/@wllama/wllama/esm node scripts/bench.mjs
 

@@ -3,6 +3,10 @@
 //
 //   browser (one headless Chromium): Aisle on WebGPU, Aisle on the CPU (wasm), wllama
 //   native: the aisle CLI and llama.cpp (llama-cpp-python), same thread count
+//   shop: the assistant on the demo shop, a fixed list of requests in en/de/zh, in Chromium on
+//         the CPU backend and through `aisle suggest --json`: time from the request to the
+//         first product card and to the whole answer (median and worst), and the model work
+//         per answer (prompt tokens prefilled, tokens run after it)
 //
 // Prints a table with ratios and writes $TARGET/bench/results.json. Absolute numbers on shared
 // machines are noise; the ratios, measured side by side, are the point.
@@ -29,6 +33,22 @@ const REPS = 3;
 const THREADS = Number(process.env.BENCH_THREADS || Math.min(2, cpus().length));
 
 const bench = JSON.parse(readFileSync(IDS, "utf8"));
+// The shop section's requests: the understanding issue's examples, and the same kinds in German
+// and Chinese. Fixed, so runs compare.
+const SHOP_REQUESTS = [
+  "a cozy blanket",
+  "headphones for the gym",
+  "something for my wife, she loves coffee",
+  "a birthday present for a 10 year old",
+  "gift ideas under 30 dollars",
+  "I'm going camping next weekend, what do I need?",
+  "a gift for my dad who likes cooking, under $60",
+  "Ich suche ein Geschenk für meinen Vater, er kocht gern",
+  "Regenjacke für Damen unter 150 Euro",
+  "eine kuschelige Decke",
+  "送给喜欢咖啡的妻子的礼物",
+  "防水的登山背包",
+];
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const log = (...a) => console.error("[bench]", ...a);
 
@@ -116,6 +136,75 @@ async function browser() {
   return out;
 }
 
+/** The shop section, natively: `aisle suggest --json` per request (model load excluded). */
+function shopNative() {
+  log("aisle suggest, demo shop");
+  return SHOP_REQUESTS.map((request) => {
+    const out = JSON.parse(execFileSync(AISLE, ["suggest", "--model", MODEL, "--catalog", "demo/catalog.json", "--request", request, "--device", "cpu", "--json"], { cwd: REPO, encoding: "utf8" }).trim().split("\n").pop());
+    return { request, done_ms: out.timing.ms, prefill_tokens: out.timing.prefill_tokens, scored_tokens: out.timing.scored_tokens, products: out.products };
+  });
+}
+
+/** The shop section in Chromium (CPU backend): the demo shop loaded as the widget loads it. */
+async function shopBrowser(server) {
+  const { context, close } = await launch({ webgpu: false });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/tests/browser/blank.html`);
+    log("aisle in chromium, cpu, demo shop");
+    return await page.evaluate(
+      async ({ model, sha256, requests }) => {
+        const { Aisle } = await import("/www/aisle.js");
+        const a = await Aisle.load({ model, sha256, backend: "cpu" });
+        const text = async (url) => (await fetch(url)).text();
+        await a.setShop(await text("/demo/catalog.json"), await text("/demo/policies.json"));
+        for await (const _ of a.suggest(requests[0])); // warm-up
+        const rows = [];
+        for (const request of requests) {
+          const t0 = performance.now();
+          let first = null;
+          const products = [];
+          for await (const ev of a.suggest(request)) {
+            if (ev.type === "product") {
+              first ??= performance.now() - t0;
+              products.push(ev.id);
+            }
+          }
+          const done = performance.now() - t0;
+          rows.push({ request, first_card_ms: first, done_ms: done, prefill_tokens: a.stats?.promptTokens ?? 0, scored_tokens: a.stats?.generatedTokens ?? 0, products });
+        }
+        a.dispose();
+        return rows;
+      },
+      { model: `/${MODEL}`, sha256: SHA256, requests: SHOP_REQUESTS },
+    );
+  } finally {
+    await close();
+  }
+}
+
+/** Median and worst of `key` over rows that have it. */
+function spread(rows, key) {
+  const v = rows.map((r) => r[key]).filter((x) => x != null);
+  return { median: median(v), worst: Math.max(...v) };
+}
+
+const shopServer = await serve({ port: 0 });
+const shop = { browser_cpu: await shopBrowser(shopServer), native_cpu: shopNative() };
+await shopServer.close();
+const ms = (x) => `${x.median.toFixed(0)} ms median, ${x.worst.toFixed(0)} ms worst`;
+function printShop() {
+  console.log(`\nshop (demo shop, ${SHOP_REQUESTS.length} requests in en/de/zh; targets: first card <= 1000 ms, whole answer <= 3000 ms in Chromium, CPU backend)`);
+  console.log(`| request | first card ms | done ms | prompt tokens | tokens run after it |\n|---|---|---|---|---|`);
+  for (const r of shop.browser_cpu) console.log(`| ${r.request} | ${r.first_card_ms?.toFixed(0) ?? "-"} | ${r.done_ms.toFixed(0)} | ${r.prefill_tokens} | ${r.scored_tokens} |`);
+  console.log(`browser first card: ${ms(spread(shop.browser_cpu, "first_card_ms"))}; whole answer: ${ms(spread(shop.browser_cpu, "done_ms"))}`);
+  console.log(`native (aisle suggest, 2 threads) whole answer: ${ms(spread(shop.native_cpu, "done_ms"))}`);
+}
+// BENCH_ONLY=shop: the shop section alone (no peers to install).
+if (process.env.BENCH_ONLY === "shop") {
+  printShop();
+  process.exit(0);
+}
 const nativeResults = native();
 const browserResults = await browser();
 const best = ["aisle_webgpu", "aisle_cpu"].reduce((a, b) => (browserResults[b].decode_tps > browserResults[a].decode_tps ? b : a));
@@ -138,6 +227,15 @@ const results = {
   ttft_cached_ms: Math.min(browserResults.aisle_webgpu.ttft_cached_ms, browserResults.aisle_cpu.ttft_cached_ms),
   cold_load_ms: browserResults[best].cold_load_ms,
   load: `uptime load average ${loadavg().map((l) => l.toFixed(2)).join(" ")} on ${cpus().length} cores`,
+  shop: {
+    requests: shop.browser_cpu,
+    native: shop.native_cpu,
+    browser_first_card_ms: spread(shop.browser_cpu, "first_card_ms"),
+    browser_done_ms: spread(shop.browser_cpu, "done_ms"),
+    native_done_ms: spread(shop.native_cpu, "done_ms"),
+    prefill_tokens: spread(shop.browser_cpu, "prefill_tokens"),
+    scored_tokens: spread(shop.browser_cpu, "scored_tokens"),
+  },
   settings: { prompt_tokens: bench.ids.length, generated: GEN, repetitions: REPS, threads: THREADS, webgpu: "SwiftShader (32 tokens, 1 run: it is slow)" },
 };
 mkdirSync(path.join(TARGET, "bench"), { recursive: true });
@@ -154,4 +252,5 @@ console.log(row(`llama.cpp (${THREADS} thr)`, nativeResults.llama_cpp));
 console.log(`\nratios: ${JSON.stringify(results.ratios)}`);
 console.log(`weights: ${results.cpu_weight_bytes} bytes on the CPU, ${results.gpu_bytes} on the GPU, GGUF ${results.gguf_bytes}`);
 console.log(`wasm: ${results.wasm_bytes} raw, ${results.wasm_bytes_brotli} brotli; cold load ${results.cold_load_ms.toFixed(0)} ms; cached load to first token ${results.ttft_cached_ms.toFixed(0)} ms`);
+printShop();
 console.log(`${results.load}\nwrote ${path.join(TARGET, "bench/results.json")}`);

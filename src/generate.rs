@@ -93,6 +93,8 @@ pub struct Decoder {
     /// Prompt, then every appended token.
     history: Vec<u32>,
     prompt_len: usize,
+    /// Tokens run through the model so far (the prompt included).
+    ran: usize,
     timings: Timings,
 }
 
@@ -106,7 +108,7 @@ impl Decoder {
             return Err(EngineError::PromptTooLong { prompt: prompt.len(), capacity });
         }
         let cache = Some(engine.take_cache());
-        Ok(Decoder { engine, cache, prompt_len: prompt.len(), history: prompt, timings: Timings::default() })
+        Ok(Decoder { engine, cache, prompt_len: prompt.len(), ran: 0, history: prompt, timings: Timings::default() })
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -139,6 +141,12 @@ impl Decoder {
         &self.timings
     }
 
+    /// Tokens run through the model so far, the prompt included (appended tokens not yet run
+    /// are not counted).
+    pub fn tokens_run(&self) -> usize {
+        self.ran
+    }
+
     pub fn is_released(&self) -> bool {
         self.cache.is_none()
     }
@@ -148,6 +156,7 @@ impl Decoder {
         let cache = self.cache.as_mut().ok_or(EngineError::Finished)?;
         let pending = &self.history[cache.len()..];
         let n = pending.len();
+        self.ran += n;
         Ok((self.engine.model.forward(pending, cache)?, n))
     }
 

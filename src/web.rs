@@ -13,7 +13,6 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::device::{self, DeviceKind};
 use crate::shop::assist::{self, Answer, Extractive, Shop, SuggestOptions, Suggestion};
-use crate::shop::constrain::TokenClasses;
 use crate::shop::reviews;
 use crate::shop::{Catalog, Event as ShopEvent, Lang, Policies, Profile};
 use crate::{Engine, GenerateOptions, Generation, LoadOptions, Message, SamplerConfig};
@@ -141,8 +140,7 @@ impl ModelLoader {
             };
             let engine = Engine::load(&self.bytes, &device, &load).map_err(js_err)?;
             drop(self.bytes);
-            let state =
-                State { engine: Arc::new(engine), task: None, epoch: 0, sha256: digest, shop: None, classes: None };
+            let state = State { engine: Arc::new(engine), task: None, epoch: 0, sha256: digest, shop: None };
             Ok(Assistant { state: Rc::new(RefCell::new(state)) }.into())
         })
     }
@@ -206,8 +204,10 @@ impl Task {
         let (prompt, generated, t) = match self {
             Task::Chat(g) => (g.prompt_tokens().len(), g.generated_tokens().len(), g.timings().clone()),
             Task::Suggest(s) => {
-                let d = s.decoder()?;
-                (d.prompt_tokens().len(), d.generated_tokens().len(), d.timings().clone())
+                // The model work: the prompt, and every token run after it (titles and
+                // sentences put in its context, and the ones it chose among).
+                let (work, d) = (s.work(), s.decoder()?);
+                (work.prefill_tokens, work.scored_tokens, d.timings().clone())
             }
             Task::Answer(_) => return None,
             Task::Summary(g) => {
@@ -249,7 +249,6 @@ struct State {
     epoch: u64,
     sha256: String,
     shop: Option<Arc<Shop>>,
-    classes: Option<Arc<TokenClasses>>,
 }
 
 /// A loaded model, ready to chat.
@@ -343,7 +342,6 @@ impl Assistant {
         let catalog = Catalog::parse(catalog_json).map_err(js_err)?;
         let policies = policies_json.as_deref().map(Policies::parse).transpose().map_err(js_err)?;
         let n = catalog.len();
-        self.classes();
         self.state.borrow_mut().shop = Some(Arc::new(Shop::new(catalog, policies)));
         Ok(n)
     }
@@ -378,14 +376,14 @@ impl Assistant {
     #[wasm_bindgen(js_name = startSuggest)]
     pub fn start_suggest(&self, request: &str, options: JsValue) -> Result<JsValue, JsValue> {
         let opts: AssistOptions = from_js(options, "suggest options")?;
-        let (shop, classes) = self.shop()?;
+        let shop = self.shop()?;
         let engine = self.begin();
         let profile = profile_of(&shop, &opts.events);
         let mut so = SuggestOptions { lang: lang_of(&opts.lang), ..SuggestOptions::default() };
         if let Some(n) = opts.max_items {
             so.max_items = n.clamp(1, 10);
         }
-        let sg = Suggestion::new(engine, shop, classes, request, Some(&profile), so).map_err(js_err)?;
+        let sg = Suggestion::new(engine, shop, request, Some(&profile), so).map_err(js_err)?;
         let plan = erased::Ser::to_js(sg.plan())?;
         self.state.borrow_mut().task = Some(Task::Suggest(sg));
         Ok(plan)
@@ -396,7 +394,7 @@ impl Assistant {
     #[wasm_bindgen(js_name = startAnswer)]
     pub fn start_answer(&self, question: &str, options: JsValue) -> Result<(), JsValue> {
         let opts: AssistOptions = from_js(options, "answer options")?;
-        let (shop, _) = self.shop()?;
+        let shop = self.shop()?;
         let engine = self.begin();
         let a =
             Answer::new(engine, &shop, question, lang_of(&opts.lang), assist::ANSWER_MIN_RELEVANCE).map_err(js_err)?;
@@ -406,7 +404,7 @@ impl Assistant {
 
     /// "suggest" or "answer": which job `text` is for.
     pub fn route(&self, text: &str) -> Result<String, JsValue> {
-        let (shop, _) = self.shop()?;
+        let shop = self.shop()?;
         Ok(match assist::route(&shop, text) {
             assist::Route::Suggest => "suggest".into(),
             assist::Route::Answer => "answer".into(),
@@ -437,7 +435,7 @@ impl Assistant {
     /// these suggestions?").
     pub fn explain(&self, request: &str, options: JsValue) -> Result<JsValue, JsValue> {
         let opts: AssistOptions = from_js(options, "options")?;
-        let (shop, _) = self.shop()?;
+        let shop = self.shop()?;
         let profile = profile_of(&shop, &opts.events);
         let so = SuggestOptions { lang: lang_of(&opts.lang), ..SuggestOptions::default() };
         erased::Ser::to_js(&assist::plan(&shop, request, Some(&profile), &so))
@@ -528,20 +526,11 @@ impl Assistant {
         s.engine.clone()
     }
 
-    /// Token classes of the model's vocabulary (computed once).
-    fn classes(&self) -> Arc<TokenClasses> {
-        let mut s = self.state.borrow_mut();
-        if s.classes.is_none() {
-            s.classes = Some(Arc::new(TokenClasses::new(&s.engine.tokenizer)));
-        }
-        s.classes.clone().expect("just set")
-    }
-
-    fn shop(&self) -> Result<(Arc<Shop>, Arc<TokenClasses>), JsValue> {
-        let s = self.state.borrow();
-        match (&s.shop, &s.classes) {
-            (Some(shop), Some(c)) => Ok((shop.clone(), c.clone())),
-            _ => Err(js_err("no catalog loaded: call setShop(catalogJson, policiesJson) first")),
-        }
+    fn shop(&self) -> Result<Arc<Shop>, JsValue> {
+        self.state
+            .borrow()
+            .shop
+            .clone()
+            .ok_or_else(|| js_err("no catalog loaded: call setShop(catalogJson, policiesJson) first"))
     }
 }

@@ -344,9 +344,7 @@ fn engine() -> Option<Arc<Engine>> {
 }
 
 fn run_suggestion(engine: &Arc<Engine>, shop: &Arc<Shop>, request: &str) -> (String, Vec<String>) {
-    let classes = Arc::new(TokenClasses::new(&engine.tokenizer));
-    let mut s =
-        Suggestion::new(engine.clone(), shop.clone(), classes, request, None, SuggestOptions::default()).unwrap();
+    let mut s = Suggestion::new(engine.clone(), shop.clone(), request, None, SuggestOptions::default()).unwrap();
     let (mut text, mut products) = (String::new(), Vec::new());
     while let Some(e) = pollster::block_on(s.next()).unwrap() {
         match e {

@@ -11,7 +11,6 @@ use clap::{Parser, Subcommand};
 use aisle::device::{self, DeviceKind};
 use aisle::gguf::Gguf;
 use aisle::model::LlamaConfig;
-use aisle::shop::constrain::TokenClasses;
 use aisle::shop::{Answer, AssistEvent, Catalog, Event, Lang, Policies, Profile, Shop, SuggestOptions, Suggestion};
 use aisle::tokenizer::Tokenizer;
 use aisle::{Engine, GenerateOptions, Generation, LoadOptions, Message, SamplerConfig};
@@ -372,11 +371,10 @@ fn suggest(args: &SuggestArgs) -> CliResult {
     let engine = load_engine(&args.model, &args.device)?;
     let shop = Arc::new(Shop::new(catalog, None));
     let profile = Profile::from_events(&events, &shop.catalog, |t| shop.search_categories(t));
-    let classes = Arc::new(TokenClasses::new(&engine.tokenizer));
     let opts = SuggestOptions { lang, ..SuggestOptions::default() };
     // Timed from the request (the model is loaded): what a shopper waits for.
     let start = std::time::Instant::now();
-    let mut s = Suggestion::new(engine, shop, classes, &args.request, Some(&profile), opts)?;
+    let mut s = Suggestion::new(engine, shop, &args.request, Some(&profile), opts)?;
     let said = stream_events(args.json, || pollster::block_on(s.next()))?;
     if args.json {
         let work = s.work();

@@ -1,10 +1,11 @@
 //! The assistant's two jobs as token streams the caller pulls: grounded suggestions from the
 //! catalog, and service answers from the policies.
 //!
-//! A suggestion reads: `{intro}\n1. {title} — {reason}\n2. ...`. We write the intro and the
-//! numbering; the model *chooses* each title among the retrieved candidates through a token
-//! trie (it cannot name anything else) and writes the reason freely, except that it may state
-//! no number the product's own catalog entry does not contain, no currency sign and no link.
+//! A suggestion reads: `{intro}\n1. {title} — {reason}\n2. ...`. Retrieval chooses and orders
+//! the products (`make eval` measured the model's own choice of titles among the candidates:
+//! it did not rank better, and it cost a prompt full of descriptions); each card is out before
+//! the model runs. The model then *chooses* each reason among the product's own description
+//! sentences through a token trie, so everything said about a product is the shop's text.
 //! When nothing fits, the answer says so in our words and names the closest categories.
 
 use std::collections::VecDeque;
@@ -12,8 +13,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::catalog::{Catalog, Product};
-use super::constrain::{NumberGuard, TokenClasses, TokenTrie, best_of};
+use super::catalog::Catalog;
+use super::constrain::{TokenTrie, best_of};
 use super::policy::Policies;
 use super::profile::Profile;
 use super::prompt::{self, TITLE_SEPARATOR};
@@ -21,7 +22,6 @@ use super::query::{Constraints, Lang, detect_lang, parse_constraints};
 use super::retrieve::ProductIndex;
 use crate::engine::{Engine, EngineError};
 use crate::generate::Decoder;
-use crate::tokenizer::StreamingDecoder;
 
 /// What a suggestion or answer stream yields.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,29 +40,25 @@ pub enum AssistEvent {
 pub struct SuggestOptions {
     /// Most products to name.
     pub max_items: usize,
-    /// Retrieved candidates the model chooses from.
+    /// Retrieved candidates considered (the best `max_items` of them are named).
     pub candidates: usize,
-    /// Minimum relevance (BM25 score relative to the request's ideal) for a product to count as
-    /// a match; below it the answer is "nothing fits". Calibrated by `make eval`.
+    /// Minimum relevance (coverage of the request's core words) for a product to count as a
+    /// match; below it the answer is "nothing fits". Calibrated by `make eval`.
     pub min_relevance: f64,
-    /// Longest reason per product, in tokens.
-    pub reason_tokens: usize,
     /// Force a language instead of detecting it from the request.
     pub lang: Option<Lang>,
-    /// Who writes each product's one-sentence reason.
+    /// Who chooses each product's one-sentence reason.
     pub reasons: Reasons,
 }
 
-/// Who writes the reason after each product's title.
+/// Who chooses the reason after each product's title.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reasons {
     /// The model *chooses* one sentence of the product's own description (in the request's
-    /// language) through a token trie: everything said about a product is the shop's text.
-    /// A 135M model writing freely states features a product does not have.
+    /// language) through a token trie. A 135M model writing freely states features a
+    /// product does not have, so it never writes.
     Pick,
-    /// The model writes freely (numbers, prices and links still guarded). For experiments.
-    Model,
     /// The first sentence of the product's description, without the model.
     Catalog,
 }
@@ -83,49 +79,13 @@ pub fn sentences(text: &str) -> Vec<&str> {
 
 impl Default for SuggestOptions {
     fn default() -> Self {
-        SuggestOptions {
-            max_items: 3,
-            candidates: 5,
-            min_relevance: 0.5,
-            reason_tokens: 40,
-            lang: None,
-            reasons: Reasons::Pick,
-        }
+        SuggestOptions { max_items: 3, candidates: 5, min_relevance: 0.5, lang: None, reasons: Reasons::Pick }
     }
 }
 
 /// Positions one listed item may take (numbering, title, a sentence, newline), reserved before
-/// starting one. Longer reasons are cut by `reason_tokens` or by the sentence trie's length.
+/// starting one.
 const ITEM_BUDGET: usize = 160;
-
-/// The suggestion prompt, shortened (descriptions clipped, then fewer candidates) until the
-/// session has room for it and for the items.
-fn fitting_prompt(
-    engine: &Engine,
-    shop: &Shop,
-    request: &str,
-    candidates: &[usize],
-    lang: Lang,
-    opts: &SuggestOptions,
-) -> Result<Vec<u32>, EngineError> {
-    let capacity = engine.model.max_context();
-    let reserve = ITEM_BUDGET * opts.max_items.min(candidates.len()).max(1);
-    let mut last = Vec::new();
-    for n in (1..=candidates.len()).rev() {
-        for chars in [prompt::DESCRIPTION_CHARS, 120, 60, 0] {
-            let products: Vec<&Product> = candidates[..n].iter().map(|&i| &shop.catalog.products[i]).collect();
-            let messages = prompt::suggest_messages(&shop.name, request, &products, lang, chars);
-            last = engine.chat_tokens(&messages)?;
-            if last.len() + reserve.min(ITEM_BUDGET * n) <= capacity {
-                return Ok(last);
-            }
-        }
-    }
-    Ok(last)
-}
-
-/// Repetition penalty inside free text: the small model otherwise loops ("180 g; 180 g; ...").
-const REPEAT_PENALTY: f32 = 1.3;
 
 /// The first sentence of `text`: up to a full stop (or ! ?) followed by a space or the end,
 /// so that "1.7 l" and "$5.95" do not end one; CJK full stops end one anywhere.
@@ -217,31 +177,18 @@ fn closest_categories(shop: &Shop, request: &str) -> Vec<String> {
 }
 
 enum Phase {
-    /// Force the numbering of item `n` (1-based), then choose a title.
+    /// Name item `n` (1-based): its card and title line, also put in the model's context.
     StartItem(usize),
-    /// Choosing a title: position in the trie.
-    Title {
-        item: usize,
-        node: usize,
-    },
-    /// Writing the reason for `product`.
-    Reason {
-        item: usize,
-        product: usize,
-        written: usize,
-    },
     /// Choosing one of the product's sentences: position in the sentence trie.
     Pick {
         item: usize,
         node: usize,
     },
-    /// After item `n`: continue with another, or stop.
-    Continue(usize),
     Done,
 }
 
 /// The model work of one answer: the prompt it prefilled, and the tokens it ran after the
-/// prompt (forced text, and the tokens it chose among titles and sentences).
+/// prompt (titles and sentences put in its context, and the tokens it chose among).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Work {
     pub prefill_tokens: usize,
@@ -251,21 +198,15 @@ pub struct Work {
 /// A streamed, grounded suggestion.
 pub struct Suggestion {
     shop: Arc<Shop>,
+    /// The model's side, while reasons are being chosen (none when nothing fits or for
+    /// [`Reasons::Catalog`]).
     dec: Option<Decoder>,
-    classes: Arc<TokenClasses>,
     plan: Plan,
-    opts: SuggestOptions,
-    /// Candidates (catalog indices) not yet named.
-    remaining: Vec<usize>,
-    trie: TokenTrie,
-    trie_products: Vec<usize>,
+    /// The products to name (catalog indices), in order.
+    items: Vec<usize>,
     /// The current product's sentences, and a trie over them (each ending in a newline).
     sentences: Vec<String>,
     sentence_trie: TokenTrie,
-    guard: NumberGuard,
-    text: StreamingDecoder,
-    /// The reason being written (to end it after one sentence).
-    reason: String,
     phase: Phase,
     queue: VecDeque<AssistEvent>,
     /// Product ids named so far.
@@ -276,37 +217,36 @@ impl Suggestion {
     pub fn new(
         engine: Arc<Engine>,
         shop: Arc<Shop>,
-        classes: Arc<TokenClasses>,
         request: &str,
         profile: Option<&Profile>,
         opts: SuggestOptions,
     ) -> Result<Self, EngineError> {
         let plan = plan(&shop, request, profile, &opts);
         let mut queue = VecDeque::new();
-        let remaining: Vec<usize> =
-            plan.candidates.iter().filter_map(|id| shop.catalog.products.iter().position(|p| &p.id == id)).collect();
-        let (dec, phase) = if remaining.is_empty() {
+        let items: Vec<usize> = plan
+            .candidates
+            .iter()
+            .filter_map(|id| shop.catalog.products.iter().position(|p| &p.id == id))
+            .take(opts.max_items)
+            .collect();
+        let (dec, phase) = if items.is_empty() {
             let constrained = !plan.constraints.is_empty();
             queue.push_back(AssistEvent::Text { text: prompt::nothing_fits(plan.lang, &plan.closest, constrained) });
             (None, Phase::Done)
+        } else if opts.reasons == Reasons::Catalog {
+            (None, Phase::StartItem(1))
         } else {
-            let tokens = fitting_prompt(&engine, &shop, request, &remaining, plan.lang, &opts)?;
-            (Some(Decoder::new(engine, tokens)?), Phase::StartItem(1))
+            let messages = prompt::suggest_messages(&shop.name, request, plan.lang);
+            let fitted = engine.fit_chat(&messages, ITEM_BUDGET * items.len())?;
+            (Some(Decoder::new(engine, fitted.prompt)?), Phase::StartItem(1))
         };
         Ok(Suggestion {
             shop,
             dec,
-            classes,
             plan,
-            opts,
-            remaining,
-            trie: TokenTrie::default(),
-            trie_products: Vec::new(),
+            items,
             sentences: Vec::new(),
             sentence_trie: TokenTrie::default(),
-            guard: NumberGuard::default(),
-            text: StreamingDecoder::new(),
-            reason: String::new(),
             phase,
             queue,
             products: Vec::new(),
@@ -321,7 +261,7 @@ impl Suggestion {
     pub fn work(&self) -> Work {
         self.dec.as_ref().map_or(Work::default(), |d| Work {
             prefill_tokens: d.prompt_tokens().len(),
-            scored_tokens: d.generated_tokens().len(),
+            scored_tokens: d.tokens_run().saturating_sub(d.prompt_tokens().len()),
         })
     }
 
@@ -352,232 +292,88 @@ impl Suggestion {
         self.dec.as_ref()
     }
 
-    fn encode(&self, text: &str) -> Result<Vec<u32>, EngineError> {
-        let engine = self.dec.as_ref().expect("decoder while generating").engine();
-        Ok(engine.tokenizer.encode(text, false)?)
-    }
-
     async fn step(&mut self) -> Result<(), EngineError> {
         match self.phase {
             Phase::StartItem(item) => self.start_item(item),
-            Phase::Title { item, node } => self.title_step(item, node).await,
-            Phase::Reason { item, product, written } => self.reason_step(item, product, written).await,
             Phase::Pick { item, node } => self.pick_step(item, node).await,
-            Phase::Continue(item) => self.continue_step(item).await,
             Phase::Done => Ok(()),
         }
     }
 
+    /// Item `item`'s card and title line at once; then its reason (chosen by the model, or
+    /// the description's first sentence).
     fn start_item(&mut self, item: usize) -> Result<(), EngineError> {
-        if self.dec.as_ref().expect("decoder").room() < ITEM_BUDGET {
-            self.phase = Phase::Done; // the session is full: end the list rather than fail
-            return Ok(());
-        }
-        let lead = if item == 1 { format!("{}\n1.", prompt::intro(self.plan.lang)) } else { format!("{item}.") };
-        let tokens = self.encode(&lead)?;
-        let lang = self.plan.lang.code();
-        let mut phrases = Vec::new();
-        for &p in &self.remaining {
-            let title = self.shop.catalog.products[p].title_in(lang);
-            phrases.push(self.encode(&format!(" {title}{TITLE_SEPARATOR}"))?);
-        }
-        self.trie = TokenTrie::new(&phrases);
-        self.trie_products = self.remaining.clone();
-        self.dec.as_mut().expect("decoder").push(&tokens);
-        if item == 1 {
-            self.queue.push_back(AssistEvent::Text { text: format!("{}\n", prompt::intro(self.plan.lang)) });
-        }
-        self.phase = Phase::Title { item, node: 0 };
-        Ok(())
-    }
-
-    async fn title_step(&mut self, item: usize, node: usize) -> Result<(), EngineError> {
-        let dec = self.dec.as_mut().expect("decoder");
-        if dec.room() < 2 {
-            self.phase = Phase::Done;
-            return Ok(());
-        }
-        let Some(tok) = choose(dec, self.trie.allowed(node)).await? else {
+        let Some(&product) = self.items.get(item - 1) else {
             self.phase = Phase::Done;
             return Ok(());
         };
-        dec.push(&[tok]);
-        let next = self.trie.step(node, tok).expect("an allowed token");
-        if !self.trie.is_leaf(next) {
-            self.phase = Phase::Title { item, node: next };
+        if self.dec.as_ref().is_some_and(|d| d.room() < ITEM_BUDGET) {
+            self.phase = Phase::Done; // the session is full: end the list rather than fail
             return Ok(());
         }
-        let phrase = self.trie.phrase_at(next).expect("a leaf ends a phrase");
-        let product = self.trie_products[phrase];
-        self.remaining.retain(|&p| p != product);
-        let p = &self.shop.catalog.products[product];
-        self.guard = NumberGuard::new(&format!("{} {} {}", p.title, p.description, attribute_text(p)));
-        self.products.push(p.id.clone());
-        self.queue.push_back(AssistEvent::Product { id: p.id.clone() });
         let lang = self.plan.lang.code();
+        let p = &self.shop.catalog.products[product];
         let title = p.title_in(lang);
-        self.queue.push_back(AssistEvent::Text { text: format!("{item}. {title}{TITLE_SEPARATOR}") });
-        let description = p.description_in(lang).to_string();
-        let options: Vec<String> = sentences(&description).into_iter().map(String::from).collect();
-        if self.opts.reasons == Reasons::Model {
-            self.text = StreamingDecoder::new();
-            self.reason.clear();
-            self.phase = Phase::Reason { item, product, written: 0 };
-        } else if self.opts.reasons == Reasons::Pick && options.len() > 1 {
-            let phrases = options.iter().map(|o| self.encode(&format!("{o}\n"))).collect::<Result<Vec<_>, _>>()?;
+        let line = format!("{item}. {title}{TITLE_SEPARATOR}");
+        let lead = if item == 1 { format!("{}\n", prompt::intro(self.plan.lang)) } else { "\n".to_string() };
+        self.queue.push_back(AssistEvent::Text { text: lead.clone() });
+        self.queue.push_back(AssistEvent::Product { id: p.id.clone() });
+        self.queue.push_back(AssistEvent::Text { text: line.clone() });
+        self.products.push(p.id.clone());
+        let options: Vec<String> = sentences(p.description_in(lang)).into_iter().map(String::from).collect();
+        let Some(dec) = self.dec.as_mut() else {
+            // Without the model: the shop's own first sentence.
+            self.queue.push_back(AssistEvent::Text { text: options.first().cloned().unwrap_or_default() });
+            self.phase = Phase::StartItem(item + 1);
+            return Ok(());
+        };
+        // The model's context gets the list as the shopper sees it ("\n" ends the previous
+        // item's sentence, which the trie already put there).
+        let context = if item == 1 { format!("{lead}{line}") } else { line };
+        let tokens = dec.engine().tokenizer.encode(&context, false)?;
+        dec.push(&tokens);
+        let phrases = options
+            .iter()
+            .map(|o| dec.engine().tokenizer.encode(&format!("{o}\n"), false))
+            .collect::<Result<Vec<_>, _>>()?;
+        if phrases.len() > 1 {
             self.sentence_trie = TokenTrie::new(&phrases);
             self.sentences = options;
             self.phase = Phase::Pick { item, node: 0 };
         } else {
-            // The shop's own words: the first sentence of the description, in the request's
-            // language; the model's context gets them too, so it chooses the next item knowing.
+            // One sentence (or none): nothing to choose.
             let sentence = options.first().cloned().unwrap_or_default();
-            let tokens = self.encode(&format!("{sentence}\n"))?;
-            self.dec.as_mut().expect("decoder").push(&tokens);
+            dec.push(&phrases.first().cloned().unwrap_or_default());
             self.queue.push_back(AssistEvent::Text { text: sentence });
-            self.phase = Phase::Continue(item);
-        }
-        Ok(())
-    }
-
-    /// Whether free text may continue with `t`.
-    fn free_token_ok(&self, t: u32, eog: &[u32]) -> bool {
-        let c = &self.classes;
-        if eog.contains(&t) {
-            return true;
-        }
-        !c.banned_free[t as usize] && self.guard.allows(c, t)
-    }
-
-    async fn reason_step(&mut self, item: usize, product: usize, written: usize) -> Result<(), EngineError> {
-        let dec = self.dec.as_mut().expect("decoder");
-        let eog = dec.engine().tokenizer.end_of_generation().to_vec();
-        let mut logits = dec.logits().await?;
-        let dec = self.dec.as_ref().expect("decoder");
-        penalize_repeats(&mut logits, dec.generated_tokens(), REPEAT_PENALTY);
-        let n = logits.len() as u32;
-        let first = written == 0;
-        // A reason starts with a word (not a number, not punctuation) and may not end at once.
-        let ok = |t: u32| {
-            self.free_token_ok(t, &eog)
-                && (!first || (self.classes.word_start[t as usize] && !eog.contains(&t)))
-                && !(written < 3 && self.classes.has_newline(t))
-        };
-        let Some(tok) = best_of(&logits, (0..n).filter(|&t| ok(t))) else {
-            self.end_reason()?;
-            self.phase = Phase::Continue(item);
-            return Ok(());
-        };
-        let dec = self.dec.as_mut().expect("decoder");
-        if eog.contains(&tok) {
-            dec.push(&[tok]);
-            self.flush_text();
-            self.phase = Phase::Done;
-            return Ok(());
-        }
-        let bytes = self.classes.bytes[tok as usize].clone();
-        if let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
-            // The reason ends at the newline: keep what came before it on this line.
-            dec.push(&[tok]);
-            let head = String::from_utf8_lossy(&bytes[..nl]).into_owned();
-            self.emit_text(&head)?;
-            self.flush_text();
-            self.phase = Phase::Continue(item);
-            return Ok(());
-        }
-        dec.push(&[tok]);
-        self.guard.accept(&self.classes, tok);
-        let piece = self.text.push(&self.dec.as_ref().expect("decoder").engine().tokenizer, tok)?;
-        self.reason.push_str(&piece);
-        self.emit(piece);
-        let written = written + 1;
-        let sentence_done = written >= 3
-            && first_sentence(&self.reason).len() < self.reason.trim_end().len() + 1
-            && ends_sentence(&self.reason);
-        if sentence_done || written >= self.opts.reason_tokens || self.dec.as_ref().expect("decoder").room() < 24 {
-            self.end_reason()?;
-            self.phase = Phase::Continue(item);
-        } else {
-            self.phase = Phase::Reason { item, product, written };
+            self.phase = Phase::StartItem(item + 1);
         }
         Ok(())
     }
 
     /// One step of choosing a sentence of the product's description.
     async fn pick_step(&mut self, item: usize, node: usize) -> Result<(), EngineError> {
-        let dec = self.dec.as_mut().expect("decoder");
+        let dec = self.dec.as_mut().ok_or(EngineError::Finished)?;
         if dec.room() < 2 {
             self.phase = Phase::Done;
             return Ok(());
         }
         let Some(tok) = choose(dec, self.sentence_trie.allowed(node)).await? else {
-            self.end_reason()?;
-            self.phase = Phase::Continue(item);
+            self.phase = Phase::Done;
             return Ok(());
         };
         dec.push(&[tok]);
-        let next = self.sentence_trie.step(node, tok).expect("an allowed token");
-        if !self.sentence_trie.is_leaf(next) {
-            self.phase = Phase::Pick { item, node: next };
-            return Ok(());
-        }
-        let chosen = self.sentence_trie.phrase_at(next).expect("a leaf ends a sentence");
-        self.queue.push_back(AssistEvent::Text { text: self.sentences[chosen].clone() });
-        self.phase = Phase::Continue(item);
-        Ok(())
-    }
-
-    /// Closes the reason line: flushes text and puts the newline in the model's context.
-    fn end_reason(&mut self) -> Result<(), EngineError> {
-        self.flush_text();
-        let newline = self.encode("\n")?;
-        self.dec.as_mut().expect("decoder").push(&newline);
-        Ok(())
-    }
-
-    /// Emits text that did not come token by token (the part of a token before a newline).
-    fn emit_text(&mut self, text: &str) -> Result<(), EngineError> {
-        if text.is_empty() {
-            return Ok(());
-        }
-        let engine = self.dec.as_ref().expect("decoder").engine().clone();
-        for id in engine.tokenizer.encode(text, false)? {
-            let piece = self.text.push(&engine.tokenizer, id)?;
-            self.reason.push_str(&piece);
-            self.emit(piece);
-        }
-        Ok(())
-    }
-
-    async fn continue_step(&mut self, item: usize) -> Result<(), EngineError> {
-        if item >= self.opts.max_items || self.remaining.is_empty() || self.dec.as_ref().expect("decoder").room() < 64 {
+        let Some(next) = self.sentence_trie.step(node, tok) else {
             self.phase = Phase::Done;
             return Ok(());
-        }
-        // The model decides between another item and the end of its reply.
-        let next_number = self.encode(&format!("{}", item + 1))?;
-        let dec = self.dec.as_mut().expect("decoder");
-        let stop = dec.engine().tokenizer.end_of_generation().to_vec();
-        let logits = dec.logits().await?;
-        let choice = best_of(&logits, stop.iter().copied().chain(next_number.first().copied()));
-        if choice.is_some_and(|c| next_number.first() == Some(&c)) {
-            self.queue.push_back(AssistEvent::Text { text: "\n".into() });
-            self.phase = Phase::StartItem(item + 1);
-        } else {
-            self.phase = Phase::Done;
+        };
+        match self.sentence_trie.phrase_at(next).filter(|_| self.sentence_trie.is_leaf(next)) {
+            Some(chosen) => {
+                self.queue.push_back(AssistEvent::Text { text: self.sentences[chosen].clone() });
+                self.phase = Phase::StartItem(item + 1);
+            }
+            None => self.phase = Phase::Pick { item, node: next },
         }
         Ok(())
-    }
-
-    fn emit(&mut self, piece: String) {
-        if !piece.is_empty() {
-            self.queue.push_back(AssistEvent::Text { text: piece });
-        }
-    }
-
-    fn flush_text(&mut self) {
-        let rest = self.text.finish();
-        self.emit(rest);
     }
 }
 
@@ -591,34 +387,6 @@ async fn choose(dec: &mut Decoder, allowed: impl Iterator<Item = u32>) -> Result
     }
     let logits = dec.logits().await?;
     Ok(best_of(&logits, allowed.into_iter()))
-}
-
-/// Whether `text` ends a sentence (a full stop after a digit is a decimal point).
-fn ends_sentence(text: &str) -> bool {
-    let t = text.trim_end();
-    let mut rev = t.chars().rev();
-    match (rev.next(), rev.next()) {
-        (Some('.'), Some(prev)) => !prev.is_ascii_digit(),
-        (Some('!' | '?' | '。' | '！' | '？'), _) => true,
-        _ => false,
-    }
-}
-
-/// llama.cpp's repetition penalty over `seen` tokens (positive logits divided, negative
-/// multiplied).
-fn penalize_repeats(logits: &mut [f32], seen: &[u32], penalty: f32) {
-    let mut done = std::collections::HashSet::new();
-    for &t in seen {
-        if let Some(l) = logits.get_mut(t as usize)
-            && done.insert(t)
-        {
-            *l = if *l > 0.0 { *l / penalty } else { *l * penalty };
-        }
-    }
-}
-
-fn attribute_text(p: &Product) -> String {
-    p.attributes.iter().map(|(k, v)| format!("{k} {}", v.as_text())).collect::<Vec<_>>().join(" ")
 }
 
 /// Which job a shopper's message is for.

@@ -109,7 +109,7 @@ impl Policies {
                 f
             })
             .collect();
-        Ok(Policies { shop: file.shop, index: Bm25::new(&docs, 0.3, 0.5), passages })
+        Ok(Policies { shop: file.shop, index: Bm25::new(&docs, 0.3, 0.5, true), passages })
     }
 
     /// The `k` best passages for `question` with at least `min_relevance` coverage, best first.

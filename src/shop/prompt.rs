@@ -4,22 +4,9 @@
 //! descriptions from the catalog, passages from the policies. Fixed phrases (the "nothing fits"
 //! answer, "please contact the shop") are ours, translated here, not left to the model.
 
-use super::catalog::Product;
 use super::policy::Passage;
 use super::query::Lang;
 use crate::chat::Message;
-
-/// How much of a description goes into a prompt at most (the context is precious).
-pub const DESCRIPTION_CHARS: usize = 220;
-
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let head: String = s.chars().take(n).collect();
-        format!("{}…", head.trim_end())
-    }
-}
 
 fn language_rule(lang: Lang) -> &'static str {
     match lang {
@@ -29,34 +16,15 @@ fn language_rule(lang: Lang) -> &'static str {
     }
 }
 
-/// The chat for recommending among `candidates` (already ranked and filtered).
-/// Descriptions are clipped to `description_chars`.
-pub fn suggest_messages(
-    shop: &str,
-    request: &str,
-    candidates: &[&Product],
-    lang: Lang,
-    description_chars: usize,
-) -> Vec<Message> {
-    let mut list = String::new();
-    for p in candidates {
-        if description_chars == 0 {
-            list.push_str(&format!("- {}\n", p.title_in(lang.code())));
-            continue;
-        }
-        let price = p.price_label().map(|l| format!(" ({l})")).unwrap_or_default();
-        list.push_str(&format!(
-            "- {}{}: {}\n",
-            p.title_in(lang.code()),
-            price,
-            clip(p.description_in(lang.code()), description_chars)
-        ));
-    }
+/// The chat for a suggestion. The products are not in it: the list is the start of the reply
+/// (each title put there as the shopper sees it), and the model only chooses each reason among
+/// the product's sentences. A short prompt: the first reason comes soon.
+pub fn suggest_messages(shop: &str, request: &str, lang: Lang) -> Vec<Message> {
     let system = format!(
-        "You are the shopping assistant of {shop}. Recommend only products from this list, and for each one write one short sentence saying why it fits the request. Do not mention prices.{}\n\nProducts:\n{list}",
+        "You are the shopping assistant of {shop}. You recommend products from the shop's catalog and say in one sentence why each one fits the request.{}",
         language_rule(lang)
     );
-    vec![Message::new("system", system.trim_end()), Message::new("user", request)]
+    vec![Message::new("system", &system), Message::new("user", request)]
 }
 
 /// The chat for answering a service question from the best-matching policy passages.

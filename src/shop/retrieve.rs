@@ -54,6 +54,11 @@ pub struct Bm25 {
     /// How much a request word found only in secondary fields (descriptions) counts towards
     /// coverage, against 1 in a primary field.
     secondary_share: f64,
+    /// Whether a request word also finds compounds it ends ("phones" in "headphones") in every
+    /// language, or only in German requests. Products: German only ("stand" must not find a
+    /// nightstand, "curtains" a word ending in "tain"); policies: every language (a question
+    /// about "headphones" finds the electronics warranty through its compound head).
+    compounds_everywhere: bool,
 }
 
 impl Bm25 {
@@ -61,7 +66,12 @@ impl Bm25 {
     /// Fields of weight 2 or more (titles, categories) are *primary*: a request word found only
     /// in other fields (descriptions) counts `secondary_share` towards coverage, so "car" in
     /// "good for car camping" does not make a tent an answer to "a used car".
-    pub fn new(docs: &[Vec<(String, f32)>], unknown_weight: f64, secondary_share: f64) -> Self {
+    pub fn new(
+        docs: &[Vec<(String, f32)>],
+        unknown_weight: f64,
+        secondary_share: f64,
+        compounds_everywhere: bool,
+    ) -> Self {
         let mut postings: HashMap<String, Vec<(u32, f32, bool)>> = HashMap::new();
         let mut doc_len = Vec::with_capacity(docs.len());
         for (i, fields) in docs.iter().enumerate() {
@@ -89,7 +99,7 @@ impl Bm25 {
             doc_len.push(len);
         }
         let avg_len = doc_len.iter().map(|&l| l as f64).sum::<f64>() / doc_len.len().max(1) as f64;
-        Bm25 { postings, doc_len, avg_len: avg_len.max(1.0), unknown_weight, secondary_share }
+        Bm25 { postings, doc_len, avg_len: avg_len.max(1.0), unknown_weight, secondary_share, compounds_everywhere }
     }
 
     fn idf(&self, df: usize) -> f64 {
@@ -106,7 +116,7 @@ impl Bm25 {
     fn query_words(&self, text: &str, request: &[(String, Role)]) -> Vec<QueryWord> {
         let mut words: Vec<QueryWord> = Vec::new();
         let zh_words: Vec<&str> = super::lexicon::chinese_words().filter(|w| text.contains(w)).collect();
-        let german = detect_lang(text) == Lang::De;
+        let german = self.compounds_everywhere || detect_lang(text) == Lang::De;
         for (t, role) in request {
             if words.iter().any(|w| &w.keys[0] == t) {
                 continue;
@@ -221,7 +231,7 @@ impl Bm25 {
     /// (BM25 score, coverage) of every document for `query`, every word of it a core word.
     pub fn scores(&self, query: &str) -> Vec<(f64, f64)> {
         let words: Vec<(String, Role)> = terms(query).into_iter().map(|t| (t, Role::Core)).collect();
-        self.scores_of(query, &words)
+        self.score_words(query, &words, false)
     }
 
     /// (BM25 score, coverage) of every document for a request read into `words`.
@@ -230,9 +240,14 @@ impl Bm25 {
     /// weight (never past 1). The last core word is the head of the phrase ("desk *chair*"):
     /// it ranks half again as much as the others.
     pub fn scores_of(&self, text: &str, words: &[(String, Role)]) -> Vec<(f64, f64)> {
+        self.score_words(text, words, true)
+    }
+
+    /// Scores with or without the phrase head's extra weight (a question is no noun phrase).
+    fn score_words(&self, text: &str, words: &[(String, Role)], phrase: bool) -> Vec<(f64, f64)> {
         let mut out = vec![(0.0, 0.0); self.doc_len.len()];
         let query = self.query_words(text, words);
-        let head = query.iter().rposition(|w| w.role == Role::Core);
+        let head = query.iter().rposition(|w| w.role == Role::Core).filter(|_| phrase);
         let mut total = 0.0;
         for (i, word) in query.iter().enumerate() {
             let (weight, best) = self.word_scores(word);
@@ -243,7 +258,8 @@ impl Bm25 {
             };
             // The head weighs half again in coverage too ("a desk chair" is a chair), and so
             // does a core word no document has ("a dining table" is not a bedside table).
-            let weight = if rank > 1.0 || (word.role == Role::Core && best.is_empty()) { 1.5 * weight } else { weight };
+            let unknown_core = phrase && word.role == Role::Core && best.is_empty();
+            let weight = if rank > 1.0 || unknown_core { 1.5 * weight } else { weight };
             if word.role == Role::Core {
                 total += weight;
             }
@@ -302,7 +318,7 @@ impl ProductIndex {
         let docs: Vec<Vec<(String, f32)>> = catalog.products.iter().map(product_fields).collect();
         // A word found only in a description counts 0.4: alone it does not reach the gate of
         // 0.5 ("a lamp" is not answered with a cushion whose description mentions one).
-        ProductIndex { bm25: Bm25::new(&docs, 0.8, 0.4) }
+        ProductIndex { bm25: Bm25::new(&docs, 0.8, 0.4, false) }
     }
 
     /// Products matching `request`, best first, that satisfy `constraints` (and are in stock).
