@@ -448,6 +448,9 @@ const FRAME: &[&str] = &[
     "host",
     "put",
     "somewhere",
+    "plays",
+    "play",
+    "playing",
     "place",
     "work",
     "working",
@@ -512,6 +515,9 @@ const FRAME: &[&str] = &[
     "fahre",
     "fahren",
     "trinkt",
+    "spielt",
+    "spielen",
+    "spiele",
     "macht",
     "geht",
     "idee",
@@ -703,7 +709,16 @@ pub fn request_words(text: &str) -> RequestWords {
     let zh = lower.chars().any(is_cjk);
     let mut cleaned = lower.clone();
     if zh {
-        for w in FRAME_ZH.iter().chain(NEGATION_ZH) {
+        for neg in NEGATION_ZH {
+            // The negation and what it negates (up to two characters, to 的) leave the text.
+            while let Some(at) = cleaned.find(neg) {
+                let after = at + neg.len();
+                let negated: usize =
+                    cleaned[after..].chars().take_while(|c| is_cjk(*c) && *c != '的').take(2).map(char::len_utf8).sum();
+                cleaned.replace_range(at..after + negated, "的");
+            }
+        }
+        for w in FRAME_ZH {
             cleaned = cleaned.replace(w, "的");
         }
     }
