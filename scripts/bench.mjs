@@ -158,13 +158,13 @@ async function shopBrowser(server) {
         const a = await Aisle.load({ model, sha256, backend: "cpu" });
         const text = async (url) => (await fetch(url)).text();
         await a.setShop(await text("/demo/catalog.json"), await text("/demo/policies.json"));
-        for await (const _ of a.suggest(requests[0])); // warm-up
+        for await (const _ of a.suggest(requests[0], { events: [] })); // warm-up
         const rows = [];
         for (const request of requests) {
           const t0 = performance.now();
           let first = null;
           const products = [];
-          for await (const ev of a.suggest(request)) {
+          for await (const ev of a.suggest(request, { events: [] })) {
             if (ev.type === "product") {
               first ??= performance.now() - t0;
               products.push(ev.id);

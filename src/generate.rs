@@ -120,6 +120,14 @@ impl Decoder {
         self.history.extend_from_slice(tokens);
     }
 
+    /// Drops appended tokens that have not run yet, keeping the first `keep` positions (the
+    /// ones already run always stay): text put in the context only for the tokens after it
+    /// need not cost a forward pass when nothing follows it that needs it.
+    pub fn drop_unrun(&mut self, keep: usize) {
+        let run = self.cache.as_ref().map_or(self.history.len(), KvCache::len);
+        self.history.truncate(keep.max(run));
+    }
+
     /// Positions left in the session.
     pub fn room(&self) -> usize {
         self.engine.model.max_context().saturating_sub(self.history.len())

@@ -327,9 +327,10 @@ impl Suggestion {
             self.phase = Phase::StartItem(item + 1);
             return Ok(());
         };
-        // The model's context gets the list as the shopper sees it ("\n" ends the previous
-        // item's sentence, which the trie already put there).
-        let context = if item == 1 { format!("{lead}{line}") } else { line };
+        // The model's context gets the list as the shopper sees it, except the part of each
+        // chosen sentence after its last choice point: running it would cost a forward pass
+        // per token and tell the next choice little.
+        let context = format!("{lead}{line}");
         let tokens = dec.engine().tokenizer.encode(&context, false)?;
         dec.push(&tokens);
         let phrases = options
@@ -343,7 +344,6 @@ impl Suggestion {
         } else {
             // One sentence (or none): nothing to choose.
             let sentence = options.first().cloned().unwrap_or_default();
-            dec.push(&phrases.first().cloned().unwrap_or_default());
             self.queue.push_back(AssistEvent::Text { text: sentence });
             self.phase = Phase::StartItem(item + 1);
         }
@@ -369,6 +369,9 @@ impl Suggestion {
         match self.sentence_trie.phrase_at(next).filter(|_| self.sentence_trie.is_leaf(next)) {
             Some(chosen) => {
                 self.queue.push_back(AssistEvent::Text { text: self.sentences[chosen].clone() });
+                // The sentence's tokens after its last choice point have not run: leave them out.
+                let dec = self.dec.as_mut().ok_or(EngineError::Finished)?;
+                dec.drop_unrun(0);
                 self.phase = Phase::StartItem(item + 1);
             }
             None => self.phase = Phase::Pick { item, node: next },
