@@ -203,6 +203,9 @@ function printShop() {
 // BENCH_ONLY=shop: the shop section alone (no peers to install).
 if (process.env.BENCH_ONLY === "shop") {
   printShop();
+  mkdirSync(path.join(TARGET, "bench"), { recursive: true });
+  writeFileSync(path.join(TARGET, "bench/shop.json"), JSON.stringify(shop, null, 2));
+  console.log(`wrote ${path.join(TARGET, "bench/shop.json")}`);
   process.exit(0);
 }
 const nativeResults = native();
