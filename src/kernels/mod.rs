@@ -3,7 +3,7 @@
 //! Each file holds one kernel (or a small family), its host-side launcher, and a plain CPU
 //! reference; `tests/kernels.rs` compares the two on random inputs of several shapes.
 //!
-//! Two constraints from the browser shape every kernel here (DESIGN.md §4–5):
+//! Two constraints from the browser shape every kernel here:
 //! - no subgroups (wgpu 30 never enables them on WebGPU) and no `shader-f16`: f16 scales are
 //!   decoded with integer operations, all math is f32;
 //! - workgroup barriers were very slow on SwiftShader and lavapipe, so each invocation owns whole

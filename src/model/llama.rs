@@ -180,22 +180,6 @@ impl Llama {
         x
     }
 
-    /// The mean of the final (normed) hidden states of `tokens`, `[n_embd]`: a text embedding,
-    /// for the retrieval experiment in `make eval`. Burn-ops path only; uses a scratch cache.
-    pub fn mean_hidden(&self, tokens: &[u32]) -> Result<Tensor<1>, ModelError> {
-        let Imp::BurnOps(b) = &self.imp else {
-            return Err(ModelError::Unsupported("text embeddings run on the burn-ops path".into()));
-        };
-        let n = tokens.len();
-        if n == 0 || n > self.max_context {
-            return Err(ModelError::ContextFull { needed: n, capacity: self.max_context });
-        }
-        let mut cache = self.new_cache();
-        let x = self.hidden_burn(&b.weights, &b.rope, tokens, &mut cache);
-        let h = rms_norm(x, &b.weights.output_norm, self.config.rms_eps); // [n, n_embd]
-        Ok(h.mean_dim(0).reshape([self.config.n_embd]))
-    }
-
     /// `[n, n_embd]` rows of the embedding table.
     fn embed(&self, weights: &Weights, tokens: &[u32]) -> Tensor<2> {
         let ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();

@@ -1,4 +1,4 @@
-// Launching Debian's Chromium headless for our browser tests (flags: DESIGN.md §6).
+// Launching Debian's Chromium headless for our browser tests, with WebGPU on SwiftShader (flags below).
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
