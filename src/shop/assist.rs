@@ -381,8 +381,8 @@ impl Suggestion {
 }
 
 /// The model's choice among `allowed` tokens. A single allowed token is taken without asking
-/// the model (it runs with the next choice, batched): a title or sentence costs one forward
-/// pass where it branches, not one per token.
+/// the model (it runs with the next choice, batched): a sentence costs one forward pass
+/// where the trie branches, not one per token.
 async fn choose(dec: &mut Decoder, allowed: impl Iterator<Item = u32>) -> Result<Option<u32>, EngineError> {
     let allowed: Vec<u32> = allowed.collect();
     if let [only] = allowed[..] {
