@@ -431,41 +431,21 @@ const NEGATION_FILLER: &[&str] = &[
 pub fn request_words(text: &str) -> RequestWords {
     let lower = text.to_lowercase();
     let mut parts: Vec<String> = vec![String::new()];
-    let mut negate_next = false;
     let mut gift = false;
     let zh = lower.chars().any(is_cjk);
-    let mut cleaned = lower.clone();
+    let (mut cleaned, _) = cut_zh_negations(&lower);
     if zh {
-        for neg in NEGATION_ZH {
-            // The negation and what it negates (up to two characters, to 的) leave the text.
-            while let Some(at) = cleaned.find(neg) {
-                let after = at + neg.len();
-                let negated: usize =
-                    cleaned[after..].chars().take_while(|c| is_cjk(*c) && *c != '的').take(2).map(char::len_utf8).sum();
-                cleaned.replace_range(at..after + negated, "的");
-            }
-        }
         for w in FRAME_ZH {
             cleaned = cleaned.replace(w, "的");
         }
     }
-    for word in split_words(&cleaned) {
+    let (kept, _) = drop_negated(split_words(&cleaned));
+    for word in kept {
         if word.chars().all(|c| !c.is_alphanumeric()) || BREAK.contains(&word.as_str()) || word == "的" {
             parts.push(String::new());
             continue;
         }
         gift |= GIFT.iter().any(|g| word.contains(g));
-        if NEGATION.contains(&word.as_str()) {
-            negate_next = true;
-            continue;
-        }
-        if negate_next {
-            if NEGATION_FILLER.contains(&word.as_str()) {
-                continue;
-            }
-            negate_next = false;
-            continue;
-        }
         if FRAME.contains(&word.as_str()) {
             continue;
         }
@@ -497,25 +477,43 @@ pub fn request_words(text: &str) -> RequestWords {
 
 /// The words a request says it does not want ("a couch that isn't leather" -> leather).
 pub fn excluded_words(text: &str) -> Vec<String> {
-    let lower = text.to_lowercase();
-    let mut out = Vec::new();
+    let (cleaned, mut negated) = cut_zh_negations(&text.to_lowercase());
+    negated.extend(drop_negated(split_words(&cleaned)).1);
+    negated.iter().flat_map(|w| super::text::terms(w)).collect()
+}
+
+/// `text` with each Chinese negation and what it negates (up to two characters, to 的) cut
+/// out (a 的 in their place), and what they negated.
+fn cut_zh_negations(text: &str) -> (String, Vec<String>) {
+    let mut cleaned = text.to_string();
+    let mut negated = Vec::new();
+    for neg in NEGATION_ZH {
+        while let Some(at) = cleaned.find(neg) {
+            let after = at + neg.len();
+            let span: String = cleaned[after..].chars().take_while(|c| is_cjk(*c) && *c != '的').take(2).collect();
+            cleaned.replace_range(at..after + span.len(), "的");
+            negated.push(span);
+        }
+    }
+    (cleaned, negated)
+}
+
+/// `words` without the negations, the filler after them ("isn't made of") and the word each
+/// negates; and those negated words.
+fn drop_negated(words: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let (mut kept, mut negated) = (Vec::new(), Vec::new());
     let mut negate_next = false;
-    for word in split_words(&lower) {
+    for word in words {
         if NEGATION.contains(&word.as_str()) {
             negate_next = true;
-        } else if negate_next && !NEGATION_FILLER.contains(&word.as_str()) {
+        } else if !negate_next {
+            kept.push(word);
+        } else if !NEGATION_FILLER.contains(&word.as_str()) {
             negate_next = false;
-            out.extend(super::text::terms(&word));
+            negated.push(word);
         }
     }
-    for neg in NEGATION_ZH {
-        if let Some(at) = lower.find(neg) {
-            let after: String =
-                lower[at + neg.len()..].chars().take_while(|c| is_cjk(*c) && *c != '的').take(2).collect();
-            out.extend(super::text::terms(&after));
-        }
-    }
-    out
+    (kept, negated)
 }
 
 /// Words, runs of punctuation and single CJK characters, in order (spaces dropped).
