@@ -216,12 +216,13 @@ const SERVED_BY: &[(&str, &[&str])] = &[
 /// English term, and what an activity is served by ([`SERVED_BY`]).
 pub fn english_for(term: &str) -> Vec<&'static str> {
     let mut out = direct(term);
+    let term_stem = stem(term);
     let mut with_synonyms: Vec<&'static str> = Vec::new();
     for w in std::iter::once(term).chain(out.iter().copied()) {
         let stemmed = stem(w);
         for group in SYNONYMS {
             if group.iter().any(|g| *g == w || stem(g) == stemmed) {
-                with_synonyms.extend(group.iter().copied().filter(|g| *g != w && stem(g) != stem(term)));
+                with_synonyms.extend(group.iter().copied().filter(|g| *g != w && stem(g) != term_stem));
             }
         }
     }
