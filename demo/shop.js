@@ -99,7 +99,19 @@ if ($("#product")) renderProduct();
 if ($("#policies")) renderPolicies();
 
 // Offline: precache the shop, the assistant and its wasm (the weights are cached by the
-// assistant itself, under their sha256).
-if ("serviceWorker" in navigator) {
+// assistant itself, under their sha256). Registered once the assistant has what its first
+// answer needs (or a few seconds after the page loaded, if nobody opens it), so that on a
+// first visit over a slow line the precache does not download the wasm a second time while
+// the shopper waits for that answer.
+function registerServiceWorker() {
   navigator.serviceWorker.register(new URL("sw.js", BASE), { scope: new URL("../", BASE).pathname }).catch((e) => console.warn("service worker:", e.message));
+}
+if ("serviceWorker" in navigator) {
+  let registered = false;
+  const once = () => {
+    if (!registered) registerServiceWorker();
+    registered = true;
+  };
+  document.addEventListener("aisle-shop-ready", once, { once: true });
+  window.addEventListener("load", () => setTimeout(once, 5000), { once: true });
 }

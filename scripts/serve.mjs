@@ -1,6 +1,7 @@
 // A small static file server for the demo and the browser tests: loopback only, correct MIME
-// types (`.wasm` must be application/wasm), and optionally the strict Content-Security-Policy
-// a shop would send.
+// types (`.wasm` must be application/wasm), text and wasm sent compressed (brotli or gzip, as
+// the browser accepts) like any shop's server or CDN would, and optionally the strict
+// Content-Security-Policy a shop would send.
 //
 //   node scripts/serve.mjs [--port 8080] [--csp] [--root DIR]
 //
@@ -8,6 +9,8 @@
 
 import { createServer } from "node:http";
 import { createReadStream, promises as fs } from "node:fs";
+import { promisify } from "node:util";
+import zlib from "node:zlib";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -32,12 +35,42 @@ const MIME = {
   ".webmanifest": "application/manifest+json",
 };
 
+/// Types worth compressing (the model is not: quantized weights barely compress, and its
+/// Content-Length is the download's progress bar).
+const COMPRESSIBLE = new Set([".html", ".js", ".mjs", ".css", ".json", ".wasm", ".svg", ".csv", ".txt", ".webmanifest"]);
+
+const brotli = promisify(zlib.brotliCompress);
+const gzip = promisify(zlib.gzip);
+
+/// Compressed bodies, by encoding, path and modification time: each is compressed once.
+const compressed = new Map();
+
+/** The body of `file` in `encoding` ("br" or "gzip"); brotli at a middle quality, which is
+ * what servers compressing on the fly use (a CDN's precompressed files are ~15 % smaller). */
+function compressedBody(file, stat, encoding) {
+  const key = `${encoding} ${file} ${stat.mtimeMs}`;
+  if (!compressed.has(key)) {
+    const body = fs.readFile(file).then((raw) =>
+      encoding === "br" ? brotli(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } }) : gzip(raw, { level: 6 }),
+    );
+    compressed.set(key, body);
+  }
+  return compressed.get(key);
+}
+
+/** The encoding to send `ext` in, given the request's Accept-Encoding (or null). */
+function encodingFor(ext, accept = "") {
+  if (!COMPRESSIBLE.has(ext)) return null;
+  const offered = accept.split(",").map((e) => e.trim().split(";")[0]);
+  return offered.includes("br") ? "br" : offered.includes("gzip") ? "gzip" : null;
+}
+
 /// Top-level entries that may be served; everything else (.git, target, src...) is 404.
 const ALLOWED = new Set(["index.html", "www", "pkg", "models", "demo", "tests", "favicon.ico"]);
 
 /// `extra` maps URL prefixes to directories outside the allowed ones (the benchmark serves
 /// wllama's files from node_modules this way).
-export async function serve({ port = 8080, csp = false, root = REPO, host = "127.0.0.1", log = false, extra = {} } = {}) {
+export async function serve({ port = 8080, csp = false, compress = true, root = REPO, host = "127.0.0.1", log = false, extra = {} } = {}) {
   root = path.resolve(root);
   const requests = [];
   const server = createServer(async (req, res) => {
@@ -81,6 +114,12 @@ export async function serve({ port = 8080, csp = false, root = REPO, host = "127
     if (csp) headers["Content-Security-Policy"] = STRICT_CSP;
     // The demo's service worker lives in demo/ but serves the whole site.
     if (rel === "demo/sw.js") headers["Service-Worker-Allowed"] = "/";
+    const encoding = compress ? encodingFor(path.extname(file), req.headers["accept-encoding"]) : null;
+    if (encoding) {
+      const body = await compressedBody(file, stat, encoding);
+      res.writeHead(200, { ...headers, "Content-Encoding": encoding, "Content-Length": body.length, Vary: "Accept-Encoding" });
+      return res.end(req.method === "HEAD" ? undefined : body);
+    }
     res.writeHead(200, headers);
     if (req.method === "HEAD") return res.end();
     createReadStream(file).pipe(res);

@@ -60,8 +60,9 @@ pub struct Engine {
     pub model: Llama,
     pub tokenizer: Tokenizer,
     pub template: ChatTemplate,
-    /// A KV cache kept between generations, so that it is allocated once per session.
-    cache: Mutex<Option<KvCache>>,
+    /// A KV cache kept between generations, so that it is allocated once per session, and
+    /// the tokens its positions hold.
+    cache: Mutex<Option<(KvCache, Vec<u32>)>>,
 }
 
 impl Engine {
@@ -137,18 +138,30 @@ impl Engine {
         fitted(self.chat_tokens(&kept)?, rest.len() - 1, true)
     }
 
-    /// A cleared KV cache: the one kept from the last generation, or a new one.
-    pub fn take_cache(&self) -> KvCache {
+    /// The KV cache kept from the last generation (or a new one), still holding the longest
+    /// start of `prompt` it holds, short of `prompt`'s last token (whose logits the caller
+    /// needs). A prompt that begins as the last one did (the same system prompt and shop, a
+    /// conversation grown by a turn) then runs only what is new: a position's keys and values
+    /// depend only on the tokens up to it. Returns the cache and how many positions it kept.
+    pub fn take_cache_for(&self, prompt: &[u32]) -> (KvCache, usize) {
         let kept = self.cache.lock().map(|mut c| c.take()).unwrap_or(None);
-        let mut cache = kept.unwrap_or_else(|| self.model.new_cache());
-        cache.clear();
-        cache
+        let Some((mut cache, tokens)) = kept else { return (self.model.new_cache(), 0) };
+        let limit = prompt.len().saturating_sub(1).min(cache.len());
+        let shared = tokens.iter().zip(prompt).take(limit).take_while(|(a, b)| a == b).count();
+        cache.truncate(shared);
+        (cache, shared)
     }
 
-    /// Keeps `cache` for the next generation.
-    pub fn return_cache(&self, cache: KvCache) {
+    /// A cleared KV cache (nothing reused: what a speed measurement needs).
+    pub fn take_cache(&self) -> KvCache {
+        self.take_cache_for(&[]).0
+    }
+
+    /// Keeps `cache` for the next generation; `tokens` are those its positions hold.
+    pub fn return_cache(&self, cache: KvCache, tokens: &[u32]) {
         if let Ok(mut c) = self.cache.lock() {
-            *c = Some(cache);
+            let tokens = tokens[..cache.len().min(tokens.len())].to_vec();
+            *c = Some((cache, tokens));
         }
     }
 

@@ -93,13 +93,26 @@ pub struct Decoder {
     /// Prompt, then every appended token.
     history: Vec<u32>,
     prompt_len: usize,
-    /// Tokens run through the model so far (the prompt included).
+    /// Prompt positions whose keys and values came from the last generation's cache.
+    reused: usize,
+    /// Tokens run through the model so far (the prompt included, its reused start not).
     ran: usize,
     timings: Timings,
 }
 
 impl Decoder {
+    /// A decoder for `prompt`, reusing the start it shares with the last generation's (see
+    /// [`Engine::take_cache_for`]).
     pub fn new(engine: Arc<Engine>, prompt: Vec<u32>) -> Result<Self, EngineError> {
+        Self::start(engine, prompt, true)
+    }
+
+    /// A decoder that runs all of `prompt` (speed measurements).
+    pub fn cold(engine: Arc<Engine>, prompt: Vec<u32>) -> Result<Self, EngineError> {
+        Self::start(engine, prompt, false)
+    }
+
+    fn start(engine: Arc<Engine>, prompt: Vec<u32>, reuse: bool) -> Result<Self, EngineError> {
         let capacity = engine.model.max_context();
         if prompt.is_empty() {
             return Err(ModelError::EmptyInput.into());
@@ -107,8 +120,16 @@ impl Decoder {
         if prompt.len() >= capacity {
             return Err(EngineError::PromptTooLong { prompt: prompt.len(), capacity });
         }
-        let cache = Some(engine.take_cache());
-        Ok(Decoder { engine, cache, prompt_len: prompt.len(), ran: 0, history: prompt, timings: Timings::default() })
+        let (cache, reused) = if reuse { engine.take_cache_for(&prompt) } else { (engine.take_cache(), 0) };
+        Ok(Decoder {
+            engine,
+            cache: Some(cache),
+            prompt_len: prompt.len(),
+            reused,
+            ran: 0,
+            history: prompt,
+            timings: Timings::default(),
+        })
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -150,9 +171,19 @@ impl Decoder {
     }
 
     /// Tokens run through the model so far, the prompt included (appended tokens not yet run
-    /// are not counted).
+    /// are not counted, nor the prompt's start reused from the last generation).
     pub fn tokens_run(&self) -> usize {
         self.ran
+    }
+
+    /// Prompt positions reused from the last generation's cache instead of run.
+    pub fn reused(&self) -> usize {
+        self.reused
+    }
+
+    /// Prompt tokens that run (or ran) through the model: those not reused.
+    pub fn prefilled(&self) -> usize {
+        self.prompt_len - self.reused
     }
 
     pub fn is_released(&self) -> bool {
@@ -218,7 +249,7 @@ impl Decoder {
     /// Gives the KV cache back to the engine; the decoder can run no more.
     pub fn release(&mut self) {
         if let Some(cache) = self.cache.take() {
-            self.engine.return_cache(cache);
+            self.engine.return_cache(cache, &self.history);
         }
     }
 }
@@ -285,6 +316,11 @@ impl Generation {
         self.finished
     }
 
+    /// Prompt positions reused from the last generation's cache.
+    pub fn reused(&self) -> usize {
+        self.dec.reused()
+    }
+
     pub fn prompt_tokens(&self) -> &[u32] {
         self.dec.prompt_tokens()
     }
@@ -301,7 +337,7 @@ impl Generation {
 /// One benchmark run: the prompt `ids` prefilled in one step, then `n` greedy tokens one step
 /// each (end-of-generation tokens do not stop it). Returns (prefill tok/s, decode tok/s).
 pub async fn benchmark(engine: Arc<Engine>, ids: Vec<u32>, n: usize) -> Result<(f64, f64), EngineError> {
-    let mut dec = Decoder::new(engine, ids)?;
+    let mut dec = Decoder::cold(engine, ids)?;
     for _ in 0..=n {
         if dec.room() == 0 {
             break;

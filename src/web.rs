@@ -201,22 +201,23 @@ impl Task {
     }
 
     fn stats(&self) -> Option<Stats> {
-        let (prompt, generated, t) = match self {
-            Task::Chat(g) => (g.prompt_tokens().len(), g.generated_tokens().len(), g.timings().clone()),
+        let (prompt, reused, generated, t) = match self {
+            Task::Chat(g) => (g.prompt_tokens().len(), g.reused(), g.generated_tokens().len(), g.timings().clone()),
             Task::Suggest(s) => {
-                // The model work: the prompt, and every token run after it (titles and
+                // The model work: the prompt it ran, and every token run after it (titles and
                 // sentences put in its context, and the ones it chose among).
                 let (work, d) = (s.work(), s.decoder()?);
-                (work.prefill_tokens, work.scored_tokens, d.timings().clone())
+                (work.prefill_tokens, work.reused_tokens, work.scored_tokens, d.timings().clone())
             }
             Task::Answer(_) => return None,
             Task::Summary(g) => {
                 let d = g.decoder()?;
-                (d.prompt_tokens().len(), d.generated_tokens().len(), d.timings().clone())
+                (d.prompt_tokens().len(), d.reused(), d.generated_tokens().len(), d.timings().clone())
             }
         };
         Some(Stats {
             prompt_tokens: prompt,
+            reused_tokens: reused,
             generated_tokens: generated,
             prefill_tps: t.prefill_tps(),
             decode_tps: t.decode_tps(),
@@ -251,6 +252,68 @@ struct State {
     shop: Option<Arc<Shop>>,
 }
 
+/// A shop's catalog and policies with their search index: usable as soon as the wasm and the
+/// catalog have arrived, before the model (whose download is ~50 times larger). Routing,
+/// "why these suggestions?" and the quick answers need nothing else; an [`Assistant`] shares
+/// it once the model is ready.
+#[wasm_bindgen(js_name = Shop)]
+pub struct ShopHandle {
+    shop: Arc<Shop>,
+}
+
+#[wasm_bindgen(js_class = Shop)]
+impl ShopHandle {
+    /// Parses the catalog (and policies): JSON text as the shop serves it. Errors name the
+    /// product or passage at fault.
+    #[wasm_bindgen(constructor)]
+    pub fn new(catalog_json: &str, policies_json: Option<String>) -> Result<ShopHandle, JsValue> {
+        let catalog = Catalog::parse(catalog_json).map_err(js_err)?;
+        let policies = policies_json.as_deref().map(Policies::parse).transpose().map_err(js_err)?;
+        Ok(ShopHandle { shop: Arc::new(Shop::new(catalog, policies)) })
+    }
+
+    /// How many products the catalog has.
+    #[wasm_bindgen(getter)]
+    pub fn products(&self) -> usize {
+        self.shop.catalog.len()
+    }
+
+    /// "suggest" or "answer": which job `text` is for.
+    pub fn route(&self, text: &str) -> String {
+        match assist::route(&self.shop, text) {
+            assist::Route::Suggest => "suggest".into(),
+            assist::Route::Answer => "answer".into(),
+        }
+    }
+
+    /// What suggestions for `request` would be based on, without running the model ("why
+    /// these suggestions?").
+    pub fn explain(&self, request: &str, options: JsValue) -> Result<JsValue, JsValue> {
+        let opts: AssistOptions = from_js(options, "options")?;
+        let profile = profile_of(&self.shop, &opts.events);
+        erased::Ser::to_js(&assist::plan(&self.shop, request, Some(&profile), &opts.suggest()))
+    }
+
+    /// The quick answer to a shopping request, whole: the `{type: "text"}` and
+    /// `{type: "product"}` events a model suggestion would yield, with the products retrieval
+    /// ranks (the same ones the model's answer names) and each description's first sentence.
+    #[wasm_bindgen(js_name = quickSuggest)]
+    pub fn quick_suggest(&self, request: &str, options: JsValue) -> Result<JsValue, JsValue> {
+        let opts: AssistOptions = from_js(options, "suggest options")?;
+        let profile = profile_of(&self.shop, &opts.events);
+        erased::Ser::to_js(&Suggestion::quick(self.shop.clone(), request, Some(&profile), &opts.suggest()))
+    }
+
+    /// The quick answer to a service question: the best-matching policy sentence and its
+    /// `{type: "passage"}`, or "I don't know, please contact the shop".
+    #[wasm_bindgen(js_name = quickAnswer)]
+    pub fn quick_answer(&self, question: &str, options: JsValue) -> Result<JsValue, JsValue> {
+        let opts: AssistOptions = from_js(options, "answer options")?;
+        let events = Answer::quick(&self.shop, question, lang_of(&opts.lang), assist::ANSWER_MIN_RELEVANCE);
+        erased::Ser::to_js(&events)
+    }
+}
+
 /// A loaded model, ready to chat.
 #[wasm_bindgen]
 pub struct Assistant {
@@ -278,6 +341,16 @@ struct AssistOptions {
     max_items: Option<usize>,
 }
 
+impl AssistOptions {
+    fn suggest(&self) -> SuggestOptions {
+        let mut so = SuggestOptions { lang: lang_of(&self.lang), ..SuggestOptions::default() };
+        if let Some(n) = self.max_items {
+            so.max_items = n.clamp(1, 10);
+        }
+        so
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Piece {
@@ -290,6 +363,8 @@ struct Piece {
 #[serde(rename_all = "camelCase")]
 struct Stats {
     prompt_tokens: usize,
+    /// Prompt tokens whose keys and values the last task's cache already held.
+    reused_tokens: usize,
     generated_tokens: usize,
     prefill_tps: f64,
     decode_tps: f64,
@@ -330,20 +405,15 @@ impl Assistant {
         self.state.borrow().engine.model.weight_bytes() as f64
     }
 
+    /// The shop that suggestions and answers draw on (shared, not copied).
+    #[wasm_bindgen(js_name = useShop)]
+    pub fn use_shop(&self, shop: &ShopHandle) {
+        self.state.borrow_mut().shop = Some(shop.shop.clone());
+    }
+
     /// Token ids of `text`; `special` parses control-token text.
     pub fn tokenize(&self, text: &str, special: bool) -> Result<Vec<u32>, JsValue> {
         self.state.borrow().engine.tokenizer.encode(text, special).map_err(js_err)
-    }
-
-    /// Loads the shop's catalog (and policies): JSON text as the shop serves it. Errors name
-    /// the product or passage at fault.
-    #[wasm_bindgen(js_name = setShop)]
-    pub fn set_shop(&self, catalog_json: &str, policies_json: Option<String>) -> Result<usize, JsValue> {
-        let catalog = Catalog::parse(catalog_json).map_err(js_err)?;
-        let policies = policies_json.as_deref().map(Policies::parse).transpose().map_err(js_err)?;
-        let n = catalog.len();
-        self.state.borrow_mut().shop = Some(Arc::new(Shop::new(catalog, policies)));
-        Ok(n)
     }
 
     /// Starts a reply to `messages` (`[{role, content}]`); returns the prompt's token count.
@@ -379,11 +449,7 @@ impl Assistant {
         let shop = self.shop()?;
         let engine = self.begin();
         let profile = profile_of(&shop, &opts.events);
-        let mut so = SuggestOptions { lang: lang_of(&opts.lang), ..SuggestOptions::default() };
-        if let Some(n) = opts.max_items {
-            so.max_items = n.clamp(1, 10);
-        }
-        let sg = Suggestion::new(engine, shop, request, Some(&profile), so).map_err(js_err)?;
+        let sg = Suggestion::new(engine, shop, request, Some(&profile), opts.suggest()).map_err(js_err)?;
         let plan = erased::Ser::to_js(sg.plan())?;
         self.state.borrow_mut().task = Some(Task::Suggest(sg));
         Ok(plan)
@@ -400,15 +466,6 @@ impl Assistant {
             Answer::new(engine, &shop, question, lang_of(&opts.lang), assist::ANSWER_MIN_RELEVANCE).map_err(js_err)?;
         self.state.borrow_mut().task = Some(Task::Answer(a));
         Ok(())
-    }
-
-    /// "suggest" or "answer": which job `text` is for.
-    pub fn route(&self, text: &str) -> Result<String, JsValue> {
-        let shop = self.shop()?;
-        Ok(match assist::route(&shop, text) {
-            assist::Route::Suggest => "suggest".into(),
-            assist::Route::Answer => "answer".into(),
-        })
     }
 
     /// The merchant's review analysis of a JSON or CSV reviews file: sentiment counts, themes
@@ -429,16 +486,6 @@ impl Assistant {
         let g = assist::review_summary(engine, &report).map_err(js_err)?;
         self.state.borrow_mut().task = Some(Task::Summary(g));
         Ok(())
-    }
-
-    /// What suggestions for `request` would be based on, without running the model ("why
-    /// these suggestions?").
-    pub fn explain(&self, request: &str, options: JsValue) -> Result<JsValue, JsValue> {
-        let opts: AssistOptions = from_js(options, "options")?;
-        let shop = self.shop()?;
-        let profile = profile_of(&shop, &opts.events);
-        let so = SuggestOptions { lang: lang_of(&opts.lang), ..SuggestOptions::default() };
-        erased::Ser::to_js(&assist::plan(&shop, request, Some(&profile), &so))
     }
 
     /// Resolves to the next item of the current task (`{text, token, done}` for a chat, an
@@ -527,10 +574,6 @@ impl Assistant {
     }
 
     fn shop(&self) -> Result<Arc<Shop>, JsValue> {
-        self.state
-            .borrow()
-            .shop
-            .clone()
-            .ok_or_else(|| js_err("no catalog loaded: call setShop(catalogJson, policiesJson) first"))
+        self.state.borrow().shop.clone().ok_or_else(|| js_err("no catalog loaded: call useShop(shop) first"))
     }
 }

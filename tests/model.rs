@@ -366,6 +366,61 @@ fn real_model_greedy_matches_f32_reference_on_both_devices() {
     }
 }
 
+/// A prompt that starts as the last one did runs only what is new (the same system prompt, a
+/// chat grown by a turn), and its logits are those of running it whole.
+#[test]
+fn a_shared_prompt_start_is_reused_not_run_again() {
+    use aisle::generate::Decoder;
+    let Some(bytes) = model_bytes() else { return };
+    for (name, dev) in devices() {
+        let engine =
+            Arc::new(Engine::load(&bytes, &dev, &LoadOptions { max_context: 512, ..LoadOptions::default() }).unwrap());
+        let chat = |user: &str| {
+            let m =
+                [Message::new("system", "You are the shopping assistant of Northwind."), Message::new("user", user)];
+            engine.chat_tokens(&m).unwrap()
+        };
+        let (a, b) = (chat("a cozy blanket"), chat("headphones for the gym"));
+        let shared = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+        assert!(shared > 10 && shared < b.len(), "{name}: {shared}");
+
+        let cold = |prompt: &[u32]| {
+            let mut d = Decoder::cold(engine.clone(), prompt.to_vec()).unwrap();
+            let v = pollster::block_on(d.logits()).unwrap();
+            assert_eq!((d.reused(), d.tokens_run()), (0, prompt.len()));
+            v
+        };
+        let want = cold(&b);
+        // The first prompt (the cache holds b: their shared start is reused), then greedy
+        // tokens; the next turn of that chat reuses its prompt and the generated tokens that ran.
+        let mut d = Decoder::new(engine.clone(), a.clone()).unwrap();
+        assert_eq!(d.reused(), shared, "{name}");
+        for _ in 0..3 {
+            let t = pollster::block_on(d.argmax()).unwrap();
+            d.push(&[t]);
+        }
+        let next_turn = [d.history(), &[a[0]]].concat();
+        drop(d);
+        let mut d = Decoder::new(engine.clone(), next_turn).unwrap();
+        assert_eq!(d.reused(), a.len() + 2, "{name}: the prompt and the two generated tokens that ran");
+        pollster::block_on(d.logits()).unwrap();
+        drop(d);
+        // b again: only what it does not share with that chat runs, and its logits are those
+        // of running it whole.
+        let mut d = Decoder::new(engine.clone(), b.clone()).unwrap();
+        let got = pollster::block_on(d.logits()).unwrap();
+        assert_eq!(d.reused(), shared, "{name}: the shared start is reused");
+        assert_eq!(d.tokens_run(), b.len() - shared, "{name}: only the rest runs");
+        let diff = max_abs_diff(&got, &want);
+        assert!(diff <= TINY_TOL, "{name}: reused logits differ from a cold run by {diff}");
+        drop(d);
+        // A prompt equal to the last one still runs its last token (its logits are needed).
+        let mut d = Decoder::new(engine.clone(), b.clone()).unwrap();
+        pollster::block_on(d.logits()).unwrap();
+        assert_eq!((d.reused(), d.tokens_run()), (b.len() - 1, 1), "{name}");
+    }
+}
+
 /// A chat longer than the session is trimmed by the documented policy (system kept, oldest
 /// turns dropped, then the newest message's beginning cut), never refused or crashed; the
 /// reply budget is clamped to the room left.

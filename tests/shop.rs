@@ -318,6 +318,41 @@ fn token_trie_allows_only_phrase_continuations() {
     assert_eq!(best_of(&logits, trie.allowed(n)), Some(4));
 }
 
+#[test]
+fn quick_answers_come_from_the_catalog_and_policies_alone() {
+    let shop = Arc::new(Shop::new(demo_catalog(), Some(demo_policies())));
+    let opts = SuggestOptions::default();
+    for request in ["a cozy blanket", "running shoes under $100", "Ich suche eine Regenjacke", "我想买一个手机壳"]
+    {
+        let events = Suggestion::quick(shop.clone(), request, None, &opts);
+        let products: Vec<&String> =
+            events.iter().filter_map(|e| if let AssistEvent::Product { id } = e { Some(id) } else { None }).collect();
+        let plan = assist::plan(&shop, request, None, &opts);
+        assert_eq!(products, plan.candidates.iter().take(opts.max_items).collect::<Vec<_>>(), "{request}");
+        assert!(!products.is_empty(), "{request}: nothing named");
+        let text: String = events
+            .iter()
+            .filter_map(|e| if let AssistEvent::Text { text } = e { Some(text.as_str()) } else { None })
+            .collect();
+        for id in products {
+            let p = shop.catalog.get(id).unwrap();
+            let lang = plan.lang.code();
+            let line = format!("{} — {}", p.title_in(lang), assist::first_sentence(p.description_in(lang)).trim());
+            assert!(text.contains(&line), "{request}: {line:?} not in {text:?}");
+        }
+    }
+    let events = Suggestion::quick(shop.clone(), "a used car", None, &opts);
+    assert!(matches!(&events[..], [AssistEvent::Text { text }] if text.starts_with("Sorry")), "{events:?}");
+
+    let events = Answer::quick(&shop, "How many days do I have to return an item?", None, ANSWER_MIN_RELEVANCE);
+    let [AssistEvent::Text { text }, AssistEvent::Passage { id }] = &events[..] else { panic!("{events:?}") };
+    let passage = shop.policies.as_ref().unwrap().get(id).unwrap();
+    assert_eq!(passage.topic, "returns");
+    assert!(passage.text.contains(text.as_str()), "{text}");
+    let events = Answer::quick(&shop, "Do you offer life insurance for pets?", None, ANSWER_MIN_RELEVANCE);
+    assert!(matches!(&events[..], [AssistEvent::Text { text }] if text.contains("contact the shop")), "{events:?}");
+}
+
 // ------------------------------------------------------------------------------- with the model
 
 fn engine() -> Option<Arc<Engine>> {
@@ -353,6 +388,12 @@ fn suggestions_name_only_catalog_products_within_constraints() {
         let (text, products) = run_suggestion(&engine, &shop, request);
         eprintln!("{request}\n{text}\n{products:?}\n");
         assert!(!products.is_empty(), "{request}: no product named");
+        // The quick answer a shopper saw before the model arrived named the same products.
+        let quick: Vec<String> = Suggestion::quick(shop.clone(), request, None, &SuggestOptions::default())
+            .into_iter()
+            .filter_map(|e| if let AssistEvent::Product { id } = e { Some(id) } else { None })
+            .collect();
+        assert_eq!(quick, products, "{request}");
         let plan = assist::plan(&shop, request, None, &SuggestOptions::default());
         for id in &products {
             assert!(plan.candidates.contains(id), "{request}: {id} was not a candidate");

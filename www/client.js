@@ -3,6 +3,11 @@
 //
 //   import { Aisle } from "./www/aisle.js";
 //   const aisle = await Aisle.load({ model: url, sha256, onProgress, backend: "auto" });
+//   // or, to answer from the catalog while the model downloads:
+//   const aisle = Aisle.create({ model: url, sha256, onProgress });
+//   await aisle.setShop(catalogJson, policiesJson);   // needs only the wasm (~2 MB)
+//   await aisle.quickSuggest(request);              // events, from retrieval alone
+//   await aisle.loadModel();                        // the model (~100 MB), once
 //   aisle.backend;                                  // "webgpu" or "cpu"
 //   aisle.probe;                                    // how "auto" chose on a software adapter
 //   for await (const piece of aisle.chat(messages, { maxTokens, temperature, topK, topP, seed, signal })) { … }
@@ -21,20 +26,21 @@ export class Aisle {
   #pending = new Map(); // id -> handlers for one request
   #turn = Promise.resolve(); // the chat queue
   #dead = null; // Error once the worker has died
-  #info;
+  #info = null; // the worker's "ready" message, once the model is loaded
+  #ready = null; // Promise of the model, once loadModel() was called
+  #loadHandlers = null; // {resolve, reject} of the model being loaded
 
-  #args; // what load() was given, to start a replacement worker
+  #args; // what create() was given, to load the model and start a replacement worker
   #shop = null; // the last setShop() arguments, replayed into a replacement worker
   #restarting = null; // Promise while a replacement worker loads
 
-  constructor(worker, info, args) {
+  constructor(args) {
     this.#args = args;
-    this.#attach(worker, info);
+    this.#attach(new Worker(WORKER_URL, { type: "module" }));
   }
 
-  #attach(worker, info) {
+  #attach(worker) {
     this.#worker = worker;
-    this.#info = info;
     worker.onmessage = (ev) => this.#dispatch(ev.data);
     worker.onerror = (ev) => this.#die(new Error(`the assistant's worker failed: ${ev.message || "unknown error"}`));
   }
@@ -42,6 +48,11 @@ export class Aisle {
   /** True once the worker has died (crashed or disposed): load a new Aisle to go on. */
   get dead() {
     return this.#dead !== null;
+  }
+
+  /** True once the model is loaded (suggest, answer and chat run without waiting for it). */
+  get modelReady() {
+    return this.#info !== null;
   }
 
   /**
@@ -59,12 +70,14 @@ export class Aisle {
     this.#worker.terminate();
     this.#restarting = (async () => {
       try {
-        const { worker, info } = await startWorker({ ...this.#args, backend: "cpu" });
-        this.#attach(worker, info);
+        this.#attach(new Worker(WORKER_URL, { type: "module" }));
         if (this.#shop) await this.#request({ type: "shop", catalog: this.#shop[0], policies: this.#shop[1] }, true);
+        this.#info = null;
+        this.#ready = this.#startLoad({ ...this.#args, backend: "cpu" });
+        await this.#ready;
         this.#args.onNote?.("The graphics device was lost: the assistant now runs on the CPU.");
       } catch (e) {
-        this.#dead = new Error(`the GPU device was lost and the CPU restart failed: ${e.message}`);
+        this.#die(new Error(`the GPU device was lost and the CPU restart failed: ${e.message}`));
       } finally {
         this.#restarting = null;
       }
@@ -86,19 +99,61 @@ export class Aisle {
    * the weights are cached (Cache Storage, keyed by the hash, verified on every read), so later
    * visits load them from disk; `onNote` hears about degraded caching (e.g. no quota).
    */
-  static async load({ model, sha256, onProgress, onNote, backend = "auto", maxContext, faults = globalThis.__AISLE_TEST_FAULTS === true } = {}) {
-    if (!model) throw new Error("Aisle.load needs a model URL");
+  static async load(args = {}) {
+    const aisle = Aisle.create(args);
+    try {
+      await aisle.loadModel();
+    } catch (e) {
+      aisle.dispose();
+      throw e;
+    }
+    return aisle;
+  }
+
+  /**
+   * A new worker, the model not yet loading: the shop (setShop), routing, explain and the
+   * quick answers work as soon as the wasm has arrived; loadModel() starts the download.
+   */
+  static create({ model, sha256, onProgress, onNote, backend = "auto", maxContext, faults = globalThis.__AISLE_TEST_FAULTS === true } = {}) {
+    if (!model) throw new Error("Aisle needs a model URL");
     if (!["auto", "webgpu", "cpu"].includes(backend)) {
       throw new Error(`unknown backend ${JSON.stringify(backend)} (expected auto, webgpu or cpu)`);
     }
     const args = { model: new URL(model, document.baseURI).href, sha256, backend, maxContext, faults, onProgress, onNote };
-    const { worker, info } = await startWorker(args);
-    return new Aisle(worker, info, args);
+    return new Aisle(args);
+  }
+
+  /**
+   * Downloads (or reads from the cache), verifies and loads the model; resolves once it is
+   * ready. Called again, returns the same promise; after a failure, tries again.
+   */
+  loadModel() {
+    if (this.#dead) return Promise.reject(this.#dead);
+    this.#ready ??= this.#startLoad(this.#args).catch((e) => {
+      this.#ready = null;
+      throw e;
+    });
+    return this.#ready;
+  }
+
+  #startLoad({ model, sha256, backend, maxContext, faults }) {
+    return new Promise((resolve, reject) => {
+      this.#loadHandlers = { resolve, reject };
+      this.#worker.postMessage({ type: "load", model, sha256, backend, maxContext, faults });
+    });
+  }
+
+  /** Waits for the model (which loadModel() must have been asked for). */
+  async #model() {
+    if (this.#restarting) await this.#restarting;
+    if (this.#dead) throw this.#dead;
+    if (!this.#ready) throw new Error("the model is not loaded: call loadModel() first");
+    await this.#ready;
   }
 
   /** "webgpu" or "cpu". */
   get backend() {
-    return this.#info.backend;
+    return this.#info?.backend ?? null;
   }
 
   /**
@@ -107,22 +162,22 @@ export class Aisle {
    * adapter's remembered verdict rather than a new measurement); otherwise null.
    */
   get probe() {
-    return this.#info.probe ?? null;
+    return this.#info?.probe ?? null;
   }
 
   /** The GPU adapter's name, or "cpu". */
   get adapter() {
-    return this.#info.adapter;
+    return this.#info?.adapter ?? null;
   }
 
   /** Bytes of weights on the device. */
   get weightBytes() {
-    return this.#info.weightBytes;
+    return this.#info?.weightBytes ?? null;
   }
 
   /** Milliseconds from load() to ready. */
   get loadMs() {
-    return this.#info.loadMs;
+    return this.#info?.loadMs ?? null;
   }
 
   /**
@@ -150,8 +205,7 @@ export class Aisle {
   }
 
   async *#run(messages, options, signal, task = null) {
-    if (this.#restarting) await this.#restarting;
-    if (this.#dead) throw this.#dead;
+    await this.#model();
     const id = nextId++;
     const queue = [];
     let wake = null;
@@ -219,7 +273,8 @@ export class Aisle {
   }
 
   /** Token ids of `text` (special-token text parsed only with `special: true`). */
-  tokenize(text, { special = false } = {}) {
+  async tokenize(text, { special = false } = {}) {
+    await this.#model();
     return this.#request({ type: "tokenize", text, special });
   }
 
@@ -244,7 +299,8 @@ export class Aisle {
   }
 
   /** The review analysis of a JSON or CSV reviews file (sentiment, themes, complaints). */
-  analyzeReviews(text) {
+  async analyzeReviews(text) {
+    await this.#model();
     return this.#request({ type: "reviews", text });
   }
 
@@ -254,13 +310,28 @@ export class Aisle {
   }
 
   /** Speed on this device: prefill of `ids`, then `n` greedy tokens -> {prefillTps, decodeTps}. */
-  benchmark(ids, n) {
+  async benchmark(ids, n) {
+    await this.#model();
     return this.#request({ type: "bench", ids, n });
   }
 
   /** Which job a request is for: "suggest" or "answer". */
   route(text) {
     return this.#request({ type: "route", text });
+  }
+
+  /**
+   * The quick answer to a shopping request, from retrieval alone (the model need not be
+   * loaded): resolves to the events suggest() would yield, with the same products and each
+   * description's first sentence as its reason.
+   */
+  quickSuggest(request, { events, lang } = {}) {
+    return this.#request({ type: "quick-suggest", request, options: { events, lang } });
+  }
+
+  /** The quick answer to a service question: the best-matching policy sentence, then its passage. */
+  quickAnswer(question, { lang } = {}) {
+    return this.#request({ type: "quick-answer", question, options: { lang } });
   }
 
   /** What suggestions for `request` would be based on (candidates, constraints, profile). */
@@ -301,6 +372,20 @@ export class Aisle {
   #dispatch(m) {
     const h = this.#pending.get(m.id);
     if (m.type === "lost") return this.#deviceLost(m.message);
+    if (m.type === "progress") return this.#args.onProgress?.({ phase: m.phase, loaded: m.loaded, total: m.total });
+    if (m.type === "note") return this.#args.onNote?.(m.text);
+    if (m.type === "ready") {
+      this.#info = m;
+      this.#args.onProgress?.({ phase: "ready", loaded: 1, total: 1 });
+      this.#loadHandlers?.resolve();
+      this.#loadHandlers = null;
+      return;
+    }
+    if (m.type === "error" && m.id == null && this.#loadHandlers) {
+      this.#loadHandlers.reject(new Error(m.message));
+      this.#loadHandlers = null;
+      return;
+    }
     if (m.type === "error" && !h) {
       console.error("aisle worker:", m.message);
       return;
@@ -320,32 +405,10 @@ export class Aisle {
   #die(error) {
     if (this.#dead) return;
     this.#dead = error;
+    this.#loadHandlers?.reject(error);
+    this.#loadHandlers = null;
     for (const h of this.#pending.values()) h.error?.(error);
     this.#pending.clear();
     this.#worker.terminate();
   }
-}
-
-/** A new worker with the model loaded: resolves `{worker, info}` (info: the "ready" message). */
-function startWorker({ model, sha256, backend, maxContext, faults, onProgress, onNote }) {
-  const worker = new Worker(WORKER_URL, { type: "module" });
-  return new Promise((resolve, reject) => {
-    worker.onmessage = (ev) => {
-      const m = ev.data;
-      if (m.type === "progress") onProgress?.({ phase: m.phase, loaded: m.loaded, total: m.total });
-      else if (m.type === "note") onNote?.(m.text);
-      else if (m.type === "ready") {
-        onProgress?.({ phase: "ready", loaded: 1, total: 1 });
-        resolve({ worker, info: m });
-      } else if (m.type === "error") {
-        worker.terminate();
-        reject(new Error(m.message));
-      }
-    };
-    worker.onerror = (ev) => {
-      worker.terminate();
-      reject(new Error(`the assistant's worker failed to start: ${ev.message || "unknown error"}`));
-    };
-    worker.postMessage({ type: "load", model, sha256, backend, maxContext, faults });
-  });
 }

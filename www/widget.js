@@ -4,7 +4,14 @@
 //
 //   const { text, products } = await el.ask("a gift for a 10-year-old under $40");
 //   el.addEventListener("aisle-token", (e) => e.detail.text);   // each streamed piece
-//   el.addEventListener("aisle-done", (e) => e.detail);         // {text, products}
+//   el.addEventListener("aisle-done", (e) => e.detail);         // {text, products, quick, refined}
+//   el.addEventListener("aisle-shop-ready", …);  el.addEventListener("aisle-ready", …);  // quick answers; the model
+//
+// A first visit answers before the model has arrived: once the wasm and the catalog are in,
+// a question typed in the panel gets a *quick answer* (the cards retrieval ranks, each with its
+// description's first sentence, labelled as such); when the model is ready, the latest quick
+// answer is replaced by the model's, with the same cards. `el.ask(text)` waits for the model
+// unless given `{quick: true}`.
 //
 // Attributes: data-model, data-sha256, data-catalog, data-policies, data-lang ("auto", "en",
 // "de", "zh"), data-backend ("auto", "webgpu", "cpu"). Theming: --aisle-accent, --aisle-bg,
@@ -40,6 +47,7 @@ const STRINGS = {
     policy: "From our policy:",
     you: "You",
     assistant: "Assistant",
+    quick: "Quick answer from the catalog while the assistant loads; it will refine it.",
   },
   de: {
     open: "Unseren Einkaufsassistenten fragen",
@@ -62,6 +70,7 @@ const STRINGS = {
     policy: "Aus unseren Richtlinien:",
     you: "Sie",
     assistant: "Assistent",
+    quick: "Schnelle Antwort aus dem Katalog, während der Assistent lädt; er verfeinert sie dann.",
   },
   zh: {
     open: "询问购物助手",
@@ -84,6 +93,7 @@ const STRINGS = {
     policy: "摘自我们的政策：",
     you: "您",
     assistant: "助手",
+    quick: "助手加载期间先根据商品目录快速回答，加载完成后会完善。",
   },
 };
 
@@ -126,11 +136,15 @@ function priceLabel(p) {
 }
 
 export class AisleAssistant extends HTMLElement {
-  #aisle = null;
-  #loading = null;
+  #client = null; // the Aisle, once the catalog is loaded into it (quick answers)
+  #aisle = null; // the same, once its model is ready
+  #shopLoading = null;
+  #modelLoading = null;
   #products = new Map(); // id -> catalog entry, for cards
   #passages = new Map(); // id -> policy passage, for quotes
   #controller = null;
+  #lastQuick = null; // {bubble, text}: the quick answer the model will replace
+  #refining = null; // AbortController of a replacement being written
   #ui = {};
   #t = STRINGS.en;
   #uiLang = "en";
@@ -148,7 +162,7 @@ export class AisleAssistant extends HTMLElement {
     this.#build();
   }
 
-  /** The loaded client (loads on first use). */
+  /** The loaded client, once its model is ready (loads on first use). */
   get aisle() {
     return this.#aisle;
   }
@@ -205,12 +219,11 @@ export class AisleAssistant extends HTMLElement {
       const text = ui.input.value.trim();
       if (!text || this.#controller) return;
       ui.input.value = "";
-      this.ask(text).catch(() => {}); // shown in the panel
+      this.ask(text, { quick: true }).catch(() => {}); // shown in the panel
     });
     ui.stop.addEventListener("click", () => this.#controller?.abort());
     ui.retry.addEventListener("click", () => {
       ui.error.hidden = true;
-      this.#loading = null;
       this.#ensureLoaded().catch(() => {});
     });
     ui.forget.addEventListener("click", () => {
@@ -262,32 +275,31 @@ export class AisleAssistant extends HTMLElement {
     return res.text();
   }
 
-  /** Loads the model, the catalog and the policies once (retry resets it). */
+  /** Loads the catalog and policies into a worker, then (in the background) the model. */
   #ensureLoaded() {
-    if (!this.#loading) {
-      this.#loading = this.#load().catch((e) => {
-        this.#fail(e.message);
-        this.#loading = null;
-        throw e;
-      });
-    }
-    return this.#loading;
+    return this.#ensureShop().then((client) => {
+      this.#ensureModel().catch(() => {});
+      return client;
+    });
   }
 
-  async #load() {
+  /** The worker with the shop loaded: enough for quick answers (a failure can be retried). */
+  #ensureShop() {
+    this.#shopLoading ??= this.#loadShop().catch((e) => {
+      this.#fail(e.message);
+      this.#shopLoading = null;
+      throw e;
+    });
+    return this.#shopLoading;
+  }
+
+  async #loadShop() {
     const t = this.#t;
     const model = this.getAttribute("data-model");
     if (!model) throw new Error("the data-model attribute is missing");
     this.#showStatus(t.preparing, null);
-    const [catalogText, policiesText] = await Promise.all([this.#fetchText("data-catalog"), this.#fetchText("data-policies")]);
-    this.#products = new Map();
-    for (const p of JSON.parse(catalogText || '{"products":[]}').products || []) {
-      if (p && (typeof p.id === "string" || typeof p.id === "number")) this.#products.set(String(p.id), p);
-    }
-    this.#passages = new Map();
-    if (policiesText) for (const p of JSON.parse(policiesText).passages || []) if (p && typeof p.id === "string") this.#passages.set(p.id, p);
     const mb = (n) => (n / 1e6).toFixed(1);
-    const aisle = await Aisle.load({
+    const client = Aisle.create({
       model,
       sha256: this.getAttribute("data-sha256") || undefined,
       backend: this.getAttribute("data-backend") || "auto",
@@ -298,11 +310,43 @@ export class AisleAssistant extends HTMLElement {
         else if (phase === "prepare") this.#showStatus(t.preparing, null);
       },
     });
-    await aisle.setShop(catalogText || '{"products":[]}', policiesText);
-    this.#aisle = aisle;
-    this.#ui.status.hidden = true;
-    this.dispatchEvent(new CustomEvent("aisle-ready", { detail: { backend: aisle.backend, loadMs: aisle.loadMs } }));
-    return aisle;
+    try {
+      const [catalogText, policiesText] = await Promise.all([this.#fetchText("data-catalog"), this.#fetchText("data-policies")]);
+      this.#products = new Map();
+      for (const p of JSON.parse(catalogText || '{"products":[]}').products || []) {
+        if (p && (typeof p.id === "string" || typeof p.id === "number")) this.#products.set(String(p.id), p);
+      }
+      this.#passages = new Map();
+      if (policiesText) for (const p of JSON.parse(policiesText).passages || []) if (p && typeof p.id === "string") this.#passages.set(p.id, p);
+      await client.setShop(catalogText || '{"products":[]}', policiesText);
+    } catch (e) {
+      client.dispose();
+      throw e;
+    }
+    this.#client = client;
+    // Bubbles, so the page can tell (the demo registers its service worker then).
+    this.dispatchEvent(new CustomEvent("aisle-shop-ready", { bubbles: true, detail: { products: this.#products.size } }));
+    return client;
+  }
+
+  /** The model, loaded once the shop is (so its download does not delay the quick answers). */
+  #ensureModel() {
+    this.#modelLoading ??= this.#ensureShop()
+      .then((client) => client.loadModel().then(() => client))
+      .then((client) => {
+        this.#aisle = client;
+        this.#ui.status.hidden = true;
+        this.dispatchEvent(new CustomEvent("aisle-ready", { detail: { backend: client.backend, loadMs: client.loadMs } }));
+        this.#refine();
+        return client;
+      })
+      .catch((e) => {
+        this.#fail(e.message);
+        this.#modelLoading = null;
+        if (this.#client?.dead) this.#client = this.#shopLoading = null; // Retry starts a new worker
+        throw e;
+      });
+    return this.#modelLoading;
   }
 
   #lang() {
@@ -310,63 +354,32 @@ export class AisleAssistant extends HTMLElement {
     return l && l !== "auto" ? l : undefined;
   }
 
-  /** Answers `text` in the panel; resolves to `{text, products}` when complete (or stopped). */
-  async ask(text) {
+  /**
+   * Answers `text` in the panel; resolves to `{text, products, quick}` when complete (or
+   * stopped). With `quick: true` (what the panel's own input does), a question asked before
+   * the model is ready gets the quick answer from the catalog instead of waiting.
+   */
+  async ask(text, { quick = false } = {}) {
     const ui = this.#ui;
-    await this.#ensureLoaded();
-    const aisle = this.#aisle;
+    const client = await this.#ensureLoaded();
+    if (!quick) await this.#ensureModel();
+    this.#refining?.abort(); // a newer question matters more than refining an older answer
     ui.log.append(el("div", { class: "msg user" }, el("span", { class: "sr-only" }, `${this.#t.you}: `), text));
-    const bubble = el("div", { class: "msg assistant", "aria-busy": "true" }, el("span", { class: "sr-only" }, `${this.#t.assistant}: `));
-    const body = el("p", { class: "text" });
-    bubble.append(body);
+    const bubble = this.#bubble();
     ui.log.append(bubble);
     const controller = new AbortController();
     this.#controller = controller;
     ui.stop.hidden = false;
     ui.send.disabled = true;
-    let full = "";
-    const products = [];
-    let target = body; // where text goes: the intro paragraph, then each card's reason
-    let heading = false; // the text event right after a product repeats its title: the card shows it
-    const events = profile.events();
+    let result;
     try {
-      const route = await aisle.route(text);
-      const stream = route === "answer" ? aisle.answer(text, { lang: this.#lang(), signal: controller.signal }) : aisle.suggest(text, { events, lang: this.#lang(), signal: controller.signal });
-      for await (const ev of stream) {
-        if (ev.type === "text") {
-          full += ev.text;
-          if (!heading) target.append(document.createTextNode(ev.text));
-          heading = false;
-          this.dispatchEvent(new CustomEvent("aisle-token", { detail: { text: ev.text } }));
-        } else if (ev.type === "product") {
-          const card = this.#card(ev.id);
-          if (card) {
-            products.push(ev.id);
-            bubble.append(card.node);
-            target = card.reason;
-            heading = true;
-          }
-        } else if (ev.type === "passage") {
-          const p = this.#passages.get(ev.id);
-          if (p) bubble.append(el("blockquote", { class: "passage", "data-passage-id": ev.id }, el("strong", {}, this.#t.policy + " "), String(p.text)));
-        }
-        ui.log.scrollTop = ui.log.scrollHeight;
-      }
-      if (controller.signal.aborted) bubble.append(el("p", { class: "stopped" }, this.#t.stopped));
-      if (route === "suggest" && products.length) {
-        const why = el("button", { type: "button", class: "why" }, this.#t.why);
-        why.addEventListener("click", async () => {
-          const plan = await aisle.explain(text, { events, lang: this.#lang() });
-          why.replaceWith(el("p", { class: "explain" }, this.#explain(plan)));
-        });
-        bubble.append(why);
-      }
+      result = await this.#write(bubble, client, text, controller.signal, true);
     } catch (e) {
       bubble.append(el("p", { class: "error-text" }, `${this.#t.failed}: ${e.message}`));
-      if (aisle.dead) {
+      if (client.dead) {
         // The worker is gone (it crashed): show the error with Retry, which loads it anew.
-        this.#aisle = null;
-        this.#loading = null;
+        this.#client = this.#aisle = null;
+        this.#shopLoading = this.#modelLoading = null;
         this.#fail(e.message);
       }
       throw e;
@@ -376,9 +389,94 @@ export class AisleAssistant extends HTMLElement {
       ui.stop.hidden = true;
       ui.send.disabled = false;
     }
-    const result = { text: full, products };
+    this.#lastQuick = result.quick ? { bubble, text } : null;
     this.dispatchEvent(new CustomEvent("aisle-done", { detail: result }));
+    if (result.quick && this.#aisle) this.#refine(); // the model arrived while it was written
     return result;
+  }
+
+  /** An empty assistant message, busy until written. */
+  #bubble() {
+    return el("div", { class: "msg assistant", "aria-busy": "true" }, el("span", { class: "sr-only" }, `${this.#t.assistant}: `));
+  }
+
+  /**
+   * Writes the answer to `text` into `bubble`: the model's, streamed, once it is ready;
+   * before that the quick one. `visible` says whether each piece is announced (aisle-token).
+   */
+  async #write(bubble, client, text, signal, visible) {
+    const events = profile.events();
+    const lang = this.#lang();
+    const quick = !client.modelReady;
+    const route = await client.route(text);
+    let stream;
+    if (quick) {
+      bubble.append(el("p", { class: "quick" }, this.#t.quick));
+      stream = route === "answer" ? await client.quickAnswer(text, { lang }) : await client.quickSuggest(text, { events, lang });
+    } else {
+      stream = route === "answer" ? client.answer(text, { lang, signal }) : client.suggest(text, { events, lang, signal });
+    }
+    const body = el("p", { class: "text" });
+    bubble.append(body);
+    let full = "";
+    const products = [];
+    let target = body; // where text goes: the intro paragraph, then each card's reason
+    let heading = false; // the text event right after a product repeats its title: the card shows it
+    for await (const ev of stream) {
+      if (ev.type === "text") {
+        full += ev.text;
+        if (!heading) target.append(document.createTextNode(ev.text));
+        heading = false;
+        if (visible) this.dispatchEvent(new CustomEvent("aisle-token", { detail: { text: ev.text } }));
+      } else if (ev.type === "product") {
+        const card = this.#card(ev.id);
+        if (card) {
+          products.push(ev.id);
+          bubble.append(card.node);
+          target = card.reason;
+          heading = true;
+        }
+      } else if (ev.type === "passage") {
+        const p = this.#passages.get(ev.id);
+        if (p) bubble.append(el("blockquote", { class: "passage", "data-passage-id": ev.id }, el("strong", {}, this.#t.policy + " "), String(p.text)));
+      }
+      if (visible) this.#ui.log.scrollTop = this.#ui.log.scrollHeight;
+    }
+    if (signal.aborted) bubble.append(el("p", { class: "stopped" }, this.#t.stopped));
+    if (route === "suggest" && products.length) {
+      const why = el("button", { type: "button", class: "why" }, this.#t.why);
+      why.addEventListener("click", async () => {
+        const plan = await client.explain(text, { events, lang });
+        why.replaceWith(el("p", { class: "explain" }, this.#explain(plan)));
+      });
+      bubble.append(why);
+    }
+    return { text: full, products, quick };
+  }
+
+  /**
+   * Once the model is ready, the latest quick answer is replaced by the model's: written off
+   * screen and swapped in whole (the same cards, the reasons the model chose), so nothing
+   * flickers. A newer question cancels it and the quick answer stays.
+   */
+  async #refine() {
+    const last = this.#lastQuick;
+    if (!last || !this.#aisle || this.#controller || !last.bubble.isConnected) return;
+    this.#lastQuick = null;
+    const controller = new AbortController();
+    this.#refining = controller;
+    const fresh = this.#bubble();
+    try {
+      const result = await this.#write(fresh, this.#aisle, last.text, controller.signal, false);
+      if (controller.signal.aborted || !last.bubble.isConnected) return;
+      fresh.setAttribute("aria-busy", "false");
+      last.bubble.replaceWith(fresh);
+      this.dispatchEvent(new CustomEvent("aisle-done", { detail: { ...result, refined: true } }));
+    } catch {
+      // The quick answer stays as it was.
+    } finally {
+      if (this.#refining === controller) this.#refining = null;
+    }
   }
 
   /** The loaded Aisle (the API behind the panel), or null before loading and after a crash. */

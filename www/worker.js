@@ -4,6 +4,9 @@
 //               {type:"chat", id, messages, options}   {type:"abort", id}
 //               {type:"suggest", id, request, options}  {type:"answer", id, question, options}
 //               {type:"shop", id, catalog, policies}  {type:"route"|"explain", id, ...}
+//               {type:"quick-suggest", id, request, options}  {type:"quick-answer", id, question, options}
+//                 (shop, route, explain and the quick answers need only the wasm and the
+//                 catalog: they work while the model is still downloading)
 //               {type:"reviews"|"summary", id, text}
 //               {type:"tokenize", id, text, special}  {type:"memory", id}
 //               {type:"fault", kind}  (tests only: honoured when "load" had `faults: true`)
@@ -14,12 +17,26 @@
 //               {type:"piece", id, text | event}  {type:"done", id, stats, aborted}
 //               {type:"result", id, value}  {type:"error", id?, message}
 
-import init, { ModelLoader, probeBackends } from "../pkg/aisle.js";
+import init, { ModelLoader, Shop, probeBackends } from "../pkg/aisle.js";
 import { openCached, storeInCache, dropCached } from "./weights.js";
 import { resolveBackend } from "./backend.js";
 
 let assistant = null;
+let shop = null; // the wasm Shop: catalog, policies and their index (the model not needed)
 let wasm = null; // the instance's exports (its memory, for the soak test's figures)
+let instantiating = null;
+/** The wasm instance, instantiated once, by whichever message needs it first. */
+const initWasm = () =>
+  (instantiating ??= init().then(
+    (exports) => (wasm = exports),
+    (e) => {
+      instantiating = null; // the next message tries again
+      throw new Error(`cannot load the assistant's wasm: ${e.message}`);
+    },
+  ));
+// Fetched and compiled at once, while the page fetches the catalog: the quick answers need
+// both, the model neither. A failure surfaces in the first message that needs the instance.
+initWasm().catch(() => {});
 let faults = false;
 const aborted = new Set();
 
@@ -133,7 +150,7 @@ async function download(url, sha256, onProgress) {
 async function load(msg) {
   const t0 = performance.now();
   faults = !!msg.faults;
-  wasm = await init();
+  await initWasm();
   const progress = (p) => post({ type: "progress", ...p });
   const { backend, probe } = await resolveBackend(msg.backend || "auto", probeBackends);
   activeBackend = backend;
@@ -166,6 +183,7 @@ async function load(msg) {
     if (msg.sha256 && !s.ok) post({ type: "note", text: s.reason });
   }
   assistant = loaded;
+  if (shop) assistant.useShop(shop);
   post({
     type: "ready",
     backend: assistant.backend,
@@ -204,6 +222,21 @@ async function stream(id, asEvent) {
 function ready() {
   if (!assistant) throw new Error("the model is not loaded");
   return assistant;
+}
+
+function loadedShop() {
+  if (!shop) throw new Error("no catalog loaded: send the shop first");
+  return shop;
+}
+
+/** Parses the catalog and policies into a new Shop (the assistant, when loaded, shares it). */
+async function setShop(catalog, policies) {
+  await initWasm();
+  const next = new Shop(catalog, policies ?? undefined);
+  shop?.free(); // the assistant holds its own reference to the shop it used
+  shop = next;
+  assistant?.useShop(shop);
+  return shop.products;
 }
 
 self.onmessage = async (ev) => {
@@ -249,13 +282,19 @@ self.onmessage = async (ev) => {
         result(Array.from(ready().tokenize(msg.text, !!msg.special)));
         break;
       case "shop":
-        result(ready().setShop(msg.catalog, msg.policies ?? undefined));
+        result(await setShop(msg.catalog, msg.policies));
         break;
       case "route":
-        result(ready().route(msg.text));
+        result(loadedShop().route(msg.text));
         break;
       case "explain":
-        result(ready().explain(msg.request, msg.options || {}));
+        result(loadedShop().explain(msg.request, msg.options || {}));
+        break;
+      case "quick-suggest":
+        result(loadedShop().quickSuggest(msg.request, msg.options || {}));
+        break;
+      case "quick-answer":
+        result(loadedShop().quickAnswer(msg.question, msg.options || {}));
         break;
       default:
         throw new Error(`unknown message ${JSON.stringify(msg.type)}`);

@@ -191,7 +191,10 @@ enum Phase {
 /// prompt (titles and sentences put in its context, and the tokens it chose among).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Work {
+    /// Prompt tokens run (those of its start that the last answer's cache held are not).
     pub prefill_tokens: usize,
+    /// Prompt tokens whose keys and values were reused from the last answer.
+    pub reused_tokens: usize,
     pub scored_tokens: usize,
 }
 
@@ -221,7 +224,36 @@ impl Suggestion {
         profile: Option<&Profile>,
         opts: SuggestOptions,
     ) -> Result<Self, EngineError> {
-        let plan = plan(&shop, request, profile, &opts);
+        let engine = (opts.reasons == Reasons::Pick).then_some(engine);
+        Self::build(engine, shop, request, profile, &opts)
+    }
+
+    /// The answer retrieval alone gives, at once: the same products in the same order as
+    /// with the model, each with its description's first sentence. What a shopper sees
+    /// before the model has arrived.
+    pub fn quick(shop: Arc<Shop>, request: &str, profile: Option<&Profile>, opts: &SuggestOptions) -> Vec<AssistEvent> {
+        let Ok(mut s) = Self::build(None, shop, request, profile, opts) else { return Vec::new() };
+        let mut events = Vec::new();
+        loop {
+            events.extend(s.queue.drain(..));
+            // Without a decoder nothing here can fail or wait.
+            let Phase::StartItem(item) = s.phase else { return events };
+            if s.start_item(item).is_err() {
+                return events;
+            }
+        }
+    }
+
+    /// Retrieval, the cards' order and the "nothing fits" answer; the model's side when
+    /// `engine` is given.
+    fn build(
+        engine: Option<Arc<Engine>>,
+        shop: Arc<Shop>,
+        request: &str,
+        profile: Option<&Profile>,
+        opts: &SuggestOptions,
+    ) -> Result<Self, EngineError> {
+        let plan = plan(&shop, request, profile, opts);
         let mut queue = VecDeque::new();
         let items: Vec<usize> = plan
             .candidates
@@ -229,16 +261,19 @@ impl Suggestion {
             .filter_map(|id| shop.catalog.products.iter().position(|p| &p.id == id))
             .take(opts.max_items)
             .collect();
-        let (dec, phase) = if items.is_empty() {
-            let constrained = !plan.constraints.is_empty();
-            queue.push_back(AssistEvent::Text { text: prompt::nothing_fits(plan.lang, &plan.closest, constrained) });
-            (None, Phase::Done)
-        } else if opts.reasons == Reasons::Catalog {
-            (None, Phase::StartItem(1))
-        } else {
-            let messages = prompt::suggest_messages(&shop.name, request, plan.lang);
-            let fitted = engine.fit_chat(&messages, ITEM_BUDGET * items.len())?;
-            (Some(Decoder::new(engine, fitted.prompt)?), Phase::StartItem(1))
+        let (dec, phase) = match engine {
+            _ if items.is_empty() => {
+                let constrained = !plan.constraints.is_empty();
+                queue
+                    .push_back(AssistEvent::Text { text: prompt::nothing_fits(plan.lang, &plan.closest, constrained) });
+                (None, Phase::Done)
+            }
+            None => (None, Phase::StartItem(1)),
+            Some(engine) => {
+                let messages = prompt::suggest_messages(&shop.name, request, plan.lang);
+                let fitted = engine.fit_chat(&messages, ITEM_BUDGET * items.len())?;
+                (Some(Decoder::new(engine, fitted.prompt)?), Phase::StartItem(1))
+            }
         };
         Ok(Suggestion {
             shop,
@@ -260,8 +295,9 @@ impl Suggestion {
     /// The model work this answer has cost so far.
     pub fn work(&self) -> Work {
         self.dec.as_ref().map_or(Work::default(), |d| Work {
-            prefill_tokens: d.prompt_tokens().len(),
-            scored_tokens: d.tokens_run().saturating_sub(d.prompt_tokens().len()),
+            prefill_tokens: d.prefilled(),
+            reused_tokens: d.reused(),
+            scored_tokens: d.tokens_run().saturating_sub(d.prefilled()),
         })
     }
 
@@ -530,20 +566,22 @@ fn word_overlap(question: &str, sentence: &str) -> usize {
     expand(question).iter().filter(|w| s.contains(w)).count()
 }
 
-impl Answer {
-    pub fn new(
-        engine: Arc<Engine>,
-        shop: &Shop,
-        question: &str,
-        lang: Option<Lang>,
-        min_relevance: f64,
-    ) -> Result<Self, EngineError> {
-        let lang = lang.unwrap_or_else(|| detect_lang(question));
-        let hits = shop.policies.as_ref().map(|p| p.top(question, ANSWER_PASSAGES, min_relevance)).unwrap_or_default();
-        let Some(policies) = shop.policies.as_ref().filter(|_| !hits.is_empty()) else {
-            let head = VecDeque::from([AssistEvent::Text { text: prompt::dont_know(lang).into() }]);
-            return Ok(Answer { head, body: None, sentence_passage: Vec::new(), passage: None });
-        };
+/// What an answer chooses from: the best-matching passages, and their sentences that share
+/// the most words with the question, each with its passage's id.
+struct Grounds<'a> {
+    lang: Lang,
+    passages: Vec<&'a super::policy::Passage>,
+    sentences: Vec<(String, String)>,
+}
+
+impl<'a> Grounds<'a> {
+    /// `None` when no passage covers the question ("I don't know").
+    fn find(shop: &'a Shop, question: &str, lang: Lang, min_relevance: f64) -> Option<Self> {
+        let policies = shop.policies.as_ref()?;
+        let hits = policies.top(question, ANSWER_PASSAGES, min_relevance);
+        if hits.is_empty() {
+            return None;
+        }
         let passages: Vec<&super::policy::Passage> = hits.iter().map(|h| &policies.passages[h.index]).collect();
         // The sentences that share the most words with the question; the model breaks ties (a
         // 135M model chooses poorly among many sentences, and not much better among a few).
@@ -559,11 +597,39 @@ impl Answer {
             scored.retain(|s| s.0 == best);
         }
         scored.truncate(ANSWER_SENTENCES);
-        let (options, sentence_passage): (Vec<String>, Vec<String>) =
-            scored.into_iter().map(|(_, s, id)| (s, id)).unzip();
-        let messages = prompt::answer_messages(&shop.name, question, &passages, lang);
+        let sentences = scored.into_iter().map(|(_, s, id)| (s, id)).collect();
+        Some(Grounds { lang, passages, sentences })
+    }
+}
+
+impl Answer {
+    pub fn new(
+        engine: Arc<Engine>,
+        shop: &Shop,
+        question: &str,
+        lang: Option<Lang>,
+        min_relevance: f64,
+    ) -> Result<Self, EngineError> {
+        let lang = lang.unwrap_or_else(|| detect_lang(question));
+        let Some(grounds) = Grounds::find(shop, question, lang, min_relevance) else {
+            let head = VecDeque::from([AssistEvent::Text { text: prompt::dont_know(lang).into() }]);
+            return Ok(Answer { head, body: None, sentence_passage: Vec::new(), passage: None });
+        };
+        let messages = prompt::answer_messages(&shop.name, question, &grounds.passages, grounds.lang);
+        let (options, sentence_passage): (Vec<String>, Vec<String>) = grounds.sentences.into_iter().unzip();
         let body = Extractive::new(engine, &messages, options, 1)?;
         Ok(Answer { head: VecDeque::new(), body: Some(body), sentence_passage, passage: None })
+    }
+
+    /// The answer without the model, at once: the sentence sharing the most words with the
+    /// question (the first of a tie), then its passage; or "I don't know".
+    pub fn quick(shop: &Shop, question: &str, lang: Option<Lang>, min_relevance: f64) -> Vec<AssistEvent> {
+        let lang = lang.unwrap_or_else(|| detect_lang(question));
+        let best = Grounds::find(shop, question, lang, min_relevance).and_then(|g| g.sentences.into_iter().next());
+        match best {
+            Some((text, id)) => vec![AssistEvent::Text { text }, AssistEvent::Passage { id }],
+            None => vec![AssistEvent::Text { text: prompt::dont_know(lang).into() }],
+        }
     }
 
     pub async fn next(&mut self) -> Result<Option<AssistEvent>, EngineError> {
