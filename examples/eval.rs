@@ -20,7 +20,13 @@
 //! products that exist and meet the stated budget; agreement of paired requests (the same
 //! request for another recipient or in another language); time and model work per answer.
 //!
+//! - `dialogue_eval.json`: conversations of 2–4 turns over the same three catalogs (refine,
+//!   refer, ask about a product, compare, clarify, policy follow-ups, subject changes, honest
+//!   limits), written and labelled by someone who saw only the catalogs, before the dialogue
+//!   code existed; a dialogue is right when every turn is.
+//!
 //!   cargo run --release --example eval [-- --json FILE] [--set NAME] [--show-heldout]
+//!   cargo run --release --example eval -- --dialogues   (the conversations alone)
 //!   cargo run --release --example eval -- --pmi     (the model as a re-ranker: an experiment)
 
 use std::collections::BTreeMap;
@@ -41,6 +47,9 @@ const SETS: [&str; 5] = [
 ];
 
 type Error = Box<dyn std::error::Error>;
+
+#[path = "eval/dialogues.rs"]
+mod dialogues;
 
 /// One request's outcome under one mode (with the model, or retrieval alone).
 #[derive(Debug, Clone, Default)]
@@ -84,7 +93,9 @@ fn main() -> Result<(), Error> {
         return pmi_experiment(&engine);
     }
     let mut report = serde_json::Map::new();
-    for (name, set) in load_sets()? {
+    report.insert("dialogues".into(), dialogues::run(&engine, only.as_deref(), show_heldout)?);
+    let dialogues_only = args.iter().any(|a| a == "--dialogues");
+    for (name, set) in load_sets()?.into_iter().filter(|_| !dialogues_only) {
         if only.as_ref().is_some_and(|o| !name.starts_with(o.as_str())) {
             continue;
         }

@@ -192,3 +192,46 @@ fn generate_streams_plain_text_and_rejects_bad_options() {
     let o = aisle(&["generate", "--model", m.to_str().unwrap(), "--messages", bad.to_str().unwrap()], None);
     assert!(!o.status.success() && stderr(&o).contains("expected an array"), "{}", stderr(&o));
 }
+
+#[test]
+fn converse_json_prints_one_line_per_message_with_the_documented_keys() {
+    let Some(_) = model_bytes() else { return };
+    let catalog = repo().join("demo/catalog.json");
+    let policies = repo().join("demo/policies.json");
+    let model = model_path();
+    let args = [
+        "converse",
+        "--model",
+        model.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--policies",
+        policies.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--json",
+    ];
+    let messages = "noise cancelling headphones\nsomething cheaper\nhow much does the first one weigh?\n\ncompare the two\nHow many days do I have to return an item?\nthanks\n";
+    let o = aisle(&args, Some(messages));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 6, "one line per message (the blank one is skipped)");
+    for l in &lines {
+        let mut keys: Vec<&str> = l.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["kind", "passage", "products", "text"], "{l}");
+    }
+    let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["suggest", "suggest", "product", "compare", "answer", "none"]);
+    let ids = |i: usize| -> Vec<String> { serde_json::from_value(lines[i]["products"].clone()).unwrap() };
+    let catalog_text = std::fs::read_to_string(&catalog).unwrap();
+    for i in 0..lines.len() {
+        for id in ids(i) {
+            assert!(catalog_text.contains(&format!("\"{id}\"")), "{id} is not in the catalog");
+        }
+    }
+    // The weight is the catalog's own value for the product named.
+    assert_eq!(ids(2).len(), 1);
+    assert_eq!(ids(2)[0], ids(1)[0], "\"the first one\" is the first of the list just shown");
+    assert!(lines[4]["passage"].as_str().is_some_and(|p| p.starts_with("returns")), "{}", lines[4]);
+}

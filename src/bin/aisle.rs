@@ -40,6 +40,8 @@ enum Command {
     Suggest(SuggestArgs),
     /// Answer a service question from the shop's policies (or say it is not covered).
     Answer(AnswerArgs),
+    /// A conversation: one shopper message per line on stdin, one reply per message.
+    Converse(ConverseArgs),
     /// Prefill and decode speed: a prompt of token ids, then greedy tokens; medians.
     Bench(BenchArgs),
 }
@@ -104,6 +106,26 @@ struct AnswerArgs {
 }
 
 #[derive(clap::Args)]
+struct ConverseArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// The shop's catalog JSON (schema in README.md).
+    #[arg(long)]
+    catalog: PathBuf,
+    /// The shop's policies JSON, for service questions.
+    #[arg(long)]
+    policies: Option<PathBuf>,
+    /// en, de or zh (default: detected from each message).
+    #[arg(long)]
+    lang: Option<String>,
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// One JSON line per message: {"kind","products":[ids],"passage":id|null,"text"}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
 struct GenerateArgs {
     #[arg(long)]
     model: PathBuf,
@@ -151,6 +173,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate(&args),
         Command::Suggest(args) => suggest(&args),
         Command::Answer(args) => answer(&args),
+        Command::Converse(args) => converse(&args),
         Command::Bench(args) => bench(&args),
     };
     match result {
@@ -399,6 +422,57 @@ fn answer(args: &AnswerArgs) -> CliResult {
         println!("{}", serde_json::json!({ "passage": said.passage, "text": said.text }));
     }
     Ok(())
+}
+
+fn converse(args: &ConverseArgs) -> CliResult {
+    use aisle::shop::dialogue::{Dialogue, Kind, Step};
+    let catalog = Catalog::parse(&read_text(&args.catalog)?)?;
+    let policies = match &args.policies {
+        Some(p) => Some(Policies::parse(&read_text(p)?)?),
+        None => None,
+    };
+    let lang = parse_lang(&args.lang)?;
+    let engine = load_engine(&args.model, &args.device)?;
+    let shop = Arc::new(Shop::new(catalog, policies));
+    let mut dialogue = Dialogue::new(shop.clone(), lang);
+    let mut line = String::new();
+    let stdin = std::io::stdin();
+    loop {
+        line.clear();
+        if stdin.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let message = line.trim();
+        if message.is_empty() {
+            continue;
+        }
+        let (kind, said) = match dialogue.respond(message) {
+            Step::Suggest { request, opts } => {
+                let mut s = Suggestion::new(engine.clone(), shop.clone(), &request, None, opts)?;
+                let said = stream_events(args.json, || pollster::block_on(s.next()))?;
+                dialogue.shown(&said.products);
+                (Kind::Suggest, said)
+            }
+            Step::Answer { question, lang } => {
+                let min = aisle::shop::assist::ANSWER_MIN_RELEVANCE;
+                let mut a = Answer::new(engine.clone(), &shop, &question, Some(lang), min)?;
+                let said = stream_events(args.json, || pollster::block_on(a.next()))?;
+                dialogue.answered(said.passage.clone());
+                (Kind::Answer, said)
+            }
+            Step::Said(s) => {
+                if !args.json {
+                    println!("{}", s.text);
+                }
+                (s.kind, Said { text: s.text, products: s.products, passage: None })
+            }
+        };
+        if args.json {
+            let out = serde_json::json!({ "kind": kind, "products": said.products, "passage": said.passage, "text": said.text });
+            println!("{out}");
+        }
+        std::io::stdout().flush()?;
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

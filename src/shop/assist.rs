@@ -49,6 +49,11 @@ pub struct SuggestOptions {
     pub lang: Option<Lang>,
     /// Who chooses each product's one-sentence reason.
     pub reasons: Reasons,
+    /// Constraints in force instead of those the request states (a conversation's, refined
+    /// over several messages).
+    pub constraints: Option<Constraints>,
+    /// Products not to name (a conversation's "show me more", a "lighter one").
+    pub skip: Vec<String>,
 }
 
 /// Who chooses the reason after each product's title.
@@ -79,7 +84,15 @@ pub fn sentences(text: &str) -> Vec<&str> {
 
 impl Default for SuggestOptions {
     fn default() -> Self {
-        SuggestOptions { max_items: 3, candidates: 5, min_relevance: 0.5, lang: None, reasons: Reasons::Pick }
+        SuggestOptions {
+            max_items: 3,
+            candidates: 5,
+            min_relevance: 0.5,
+            lang: None,
+            reasons: Reasons::Pick,
+            constraints: None,
+            skip: Vec::new(),
+        }
     }
 }
 
@@ -145,9 +158,15 @@ pub struct Plan {
 /// Retrieval for a request: what [`Suggestion`] will choose from.
 pub fn plan(shop: &Shop, request: &str, profile: Option<&Profile>, opts: &SuggestOptions) -> Plan {
     let lang = opts.lang.unwrap_or_else(|| detect_lang(request));
-    let constraints = parse_constraints(request);
-    let hits = shop.index.search(&shop.catalog, request, &constraints, profile, opts.candidates);
-    let good: Vec<_> = hits.into_iter().filter(|h| h.relevance >= opts.min_relevance).collect();
+    let constraints = opts.constraints.clone().unwrap_or_else(|| parse_constraints(request));
+    let wanted = opts.candidates + opts.skip.len();
+    let hits = shop.index.search(&shop.catalog, request, &constraints, profile, wanted);
+    let skipped = |i: usize| opts.skip.contains(&shop.catalog.products[i].id);
+    let good: Vec<_> = hits
+        .into_iter()
+        .filter(|h| h.relevance >= opts.min_relevance && !skipped(h.index))
+        .take(opts.candidates)
+        .collect();
     let closest = if good.is_empty() { closest_categories(shop, request) } else { Vec::new() };
     Plan {
         lang,

@@ -5,6 +5,8 @@
 pub mod assist;
 pub mod catalog;
 pub mod constrain;
+#[cfg(feature = "model")]
+pub mod dialogue;
 pub mod lexicon;
 pub mod policy;
 pub mod profile;

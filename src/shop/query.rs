@@ -35,47 +35,14 @@ impl Lang {
     }
 }
 
-const GERMAN_WORDS: [&str; 40] = [
-    "und",
-    "ich",
-    "für",
-    "fuer",
-    "unter",
-    "bis",
-    "mit",
-    "nicht",
-    "ein",
-    "eine",
-    "einen",
-    "suche",
-    "brauche",
-    "möchte",
-    "wie",
-    "was",
-    "ist",
-    "der",
-    "die",
-    "das",
-    "kann",
-    "meine",
-    "mein",
-    "haben",
-    "sie",
-    "welche",
-    "welcher",
-    "gibt",
-    "zurückgeben",
-    "rücksendung",
-    "versand",
-    "größe",
-    "euro",
-    "geschenk",
-    "jahre",
-    "jährigen",
-    "empfehlen",
-    "oder",
-    "auch",
-    "wir",
+#[rustfmt::skip]
+const GERMAN_WORDS: &[&str] = &[
+    "und", "ich", "für", "fuer", "unter", "bis", "mit", "nicht", "ein", "eine",
+    "einen", "suche", "brauche", "möchte", "wie", "was", "ist", "der", "die", "das", "kann",
+    "meine", "mein", "haben", "sie", "welche", "welcher", "gibt", "zurückgeben", "rücksendung",
+    "versand", "größe", "euro", "geschenk", "jahre", "jährigen", "empfehlen", "oder", "auch", "wir",
+    "ihr", "euch", "nach", "noch", "mir", "bei", "habt", "sind", "wird", "dem", "den", "zu", "von",
+    "vom", "danke", "bitte", "schon", "nur", "sehr", "kostet", "liefert", "gibts",
 ];
 
 /// The request's language: any CJK character means Chinese; German function words or umlauts
@@ -354,6 +321,9 @@ const FRAME: &[&str] = &[
     "things", "idea", "ideas", "options", "everything", "enjoy", "enjoys", "into", "favorite", "favourite",
     "wants", "hosting", "host", "put", "somewhere", "plays", "play", "playing", "place", "work", "working",
     "works", "lot", "upgrade", "replacement", "beginner", "beginners",
+    // conversation: discourse words and "I'm after", never what is asked for
+    "after", "ok", "okay", "actually", "hmm", "um", "well", "instead", "anyway", "different", "thing",
+    "question", "please", "maybe", "perhaps", "also", "else", "other", "another",
     // de
     "frau", "ehefrau", "mann", "ehemann", "vater", "papa", "vati", "mutter", "mama", "mutti", "eltern",
     "sohn", "tochter", "schwester", "bruder", "oma", "opa", "großmutter", "großvater", "neffe", "nichte",
@@ -361,7 +331,8 @@ const FRAME: &[&str] = &[
     "seinen", "jemand", "jemanden", "geburtstag", "weihnachten", "hochzeit", "jahrestag", "einweihung",
     "wochenende", "woche", "monat", "morgen", "heute", "nächste", "nächsten", "nächstes", "bald", "gehe",
     "gehen", "fahre", "fahren", "trinkt", "spielt", "spielen", "spiele", "macht", "geht", "idee", "ideen",
-    "sachen", "alles", "braucht",
+    "sachen", "alles", "braucht", "ach", "eigentlich", "egal", "doch", "mal", "sonst", "zeug", "frage",
+    "bitte", "vielleicht", "andere", "anderes", "anderen",
 ];
 
 /// Frame words of Chinese requests, removed from the text before it is cut into bigrams.
@@ -381,7 +352,7 @@ const SOFT: &[&str] = &[
     "unique", "special", "perfect", "quality", "durable", "sturdy", "practical", "useful", "simple",
     "affordable", "inexpensive", "premium", "popular", "trendy", "small", "little", "big", "large", "bigger",
     "smaller", "satisfying", "easy", "low", "maintenance", "real", "proper", "decent", "warm", "retro",
-    "vintage", "classic", "antique", "modern",
+    "vintage", "classic", "antique", "modern", "gear", "equipment", "item", "items", "product", "products",
     // de
     "geschenk", "geschenke", "geschenkidee", "geschenkideen", "gemütlich", "gemütliche", "gemütlicher",
     "gemütliches", "kuschelig", "kuschelige", "kuscheliger", "bequem", "bequeme", "bequemes", "bequemer",
@@ -410,8 +381,8 @@ const BREAK: &[&str] = &[
 /// Words after which the next content word is unwanted ("not leather", "ohne Leder").
 #[rustfmt::skip]
 const NEGATION: &[&str] = &[
-    "not", "isn", "isnt", "aren", "arent", "no", "without", "non", "except", "nicht", "kein", "keine",
-    "keinen", "ohne",
+    "not", "isn", "isnt", "aren", "arent", "no", "without", "non", "except", "forget", "nicht", "kein",
+    "keine", "keinen", "ohne", "vergiss",
 ];
 #[rustfmt::skip]
 const NEGATION_ZH: &[&str] = &[

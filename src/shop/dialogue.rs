@@ -1,0 +1,974 @@
+//! A conversation with the shopper: what each message means given what came before, read
+//! from its words (en, de, zh) and the state kept for the session, never from free model text.
+//!
+//! Each message becomes a [`Step`]: a search to run (a new one, or the current one refined:
+//! cheaper, under a budget, in a colour, lighter, "show me more"), a policy question to
+//! answer, or a reply made here from the catalog's own data: a product's attribute or
+//! description sentence ("how much does it weigh?"), a comparison of the products shown, a
+//! question back when a request is too broad ("a gift"), or a courteous "anything else?".
+//! The caller runs searches and policy answers (with the model or without it) and reports
+//! what it showed ([`Dialogue::shown`], [`Dialogue::answered`]), so that "it", "the cheaper
+//! one" and "that tent" refer to what the shopper saw.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::assist::{self, Route, Shop, SuggestOptions};
+use super::catalog::Product;
+use super::lexicon;
+use super::query::{Constraints, Lang, detect_lang, parse_constraints, request_words};
+use super::text::{is_cjk, stem, terms};
+
+/// What a turn was, as `aisle converse --json` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Products found for a request (new or refined).
+    Suggest,
+    /// A policy answer.
+    Answer,
+    /// An answer about one product, from its data.
+    Product,
+    /// A comparison of two or three products.
+    Compare,
+    /// A question back: the request was too broad.
+    Clarify,
+    /// Nothing to show ("thanks").
+    None,
+}
+
+/// One row of a comparison: an attribute and each product's value as the catalog has it
+/// (`None` where a product lacks it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub name: String,
+    pub values: Vec<Option<String>>,
+}
+
+/// A reply made from the catalog's data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Said {
+    pub kind: Kind,
+    pub products: Vec<String>,
+    pub text: String,
+    /// The comparison table (compare turns): rows of attributes the products share.
+    pub rows: Vec<Row>,
+    /// Tappable follow-ups (clarify turns): texts the shopper may send as they are.
+    pub chips: Vec<String>,
+}
+
+/// What the caller does with a message.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Run a suggestion for `request` with `opts` (constraints in force, products to skip),
+    /// then report the products named with [`Dialogue::shown`].
+    Suggest { request: String, opts: SuggestOptions },
+    /// Answer `question` from the policies, then report the passage with [`Dialogue::answered`].
+    Answer { question: String, lang: Lang },
+    /// The reply, made here.
+    Said(Said),
+}
+
+/// What the session remembers.
+#[derive(Debug, Clone, Default)]
+struct State {
+    lang: Option<Lang>,
+    /// The current search, as the shopper built it (messages joined), and its constraints.
+    request: Option<String>,
+    constraints: Constraints,
+    /// Products of the last list shown, in order; and every product shown for this search.
+    last: Vec<String>,
+    seen: Vec<String>,
+    /// The product "it" means: the one last answered about or named alone.
+    focus: Option<String>,
+    /// The last policy question and passage.
+    question: Option<String>,
+    passage: Option<String>,
+    /// The broad message a clarifying question was asked about.
+    clarifying: Option<String>,
+    last_kind: Option<Kind>,
+}
+
+/// A conversation over one shop.
+pub struct Dialogue {
+    shop: Arc<Shop>,
+    state: State,
+    /// The language forced by the caller, if any.
+    lang: Option<Lang>,
+}
+
+// Cue words, matched on lower-cased whole words (Chinese: as substrings).
+#[rustfmt::skip]
+const CHEAPER: &[&str] = &["cheaper", "less expensive", "too expensive", "more affordable", "lower price", "cheapest",
+    "günstiger", "billiger", "preiswerter", "zu teuer", "günstigeres", "billigeres", "günstigere",
+    "便宜", "太贵", "实惠", "贵了"];
+#[rustfmt::skip]
+const PRICIER: &[&str] = &["more expensive", "pricier", "higher end", "premium", "better quality", "teurer", "hochwertiger", "贵一点", "更好的", "高端"];
+#[rustfmt::skip]
+const LIGHTER: &[&str] = &["lighter", "less heavy", "lightest", "leichter", "leichteres", "leichtere", "轻一点", "更轻", "轻便", "轻点"];
+#[rustfmt::skip]
+const MORE: &[&str] = &["show me more", "more options", "anything else", "something else", "other options", "others", "more like", "show more",
+    "zeig mir mehr", "mehr davon", "weitere", "andere", "noch mehr", "sonst noch",
+    "还有别的", "还有其他", "更多", "别的", "其他的"];
+#[rustfmt::skip]
+const COMPARE: &[&str] = &["compare", "comparison", "difference", "differences", "versus", "vs", "which is better", "which one is better", "which should i",
+    "vergleich", "vergleiche", "vergleichen", "unterschied", "unterschiede", "welcher ist besser", "welches ist besser",
+    "比较", "区别", "对比", "哪个好", "有什么不同", "差别"];
+#[rustfmt::skip]
+const SEARCHING: &[&str] = &["anything", "any", "do you have", "do you sell", "do you carry", "got any", "are there", "have you got", "something",
+    "habt ihr", "gibt es", "haben sie", "führt ihr", "führen sie", "etwas",
+    "有没有", "有什么", "有哪些"];
+#[rustfmt::skip]
+const SUPERLATIVE: &[&str] = &["lightest", "heaviest", "longest battery", "battery lasts longest", "best battery", "cheapest", "most expensive",
+    "leichteste", "leichtesten", "schwerste", "längste akku", "akku am längsten", "günstigste", "teuerste",
+    "最轻", "最重", "续航最长", "最便宜", "最贵"];
+#[rustfmt::skip]
+const THANKS: &[&str] = &["thanks", "thank you", "thx", "great", "ok", "okay", "cool", "bye", "hello", "hi", "hey", "perfect", "got it", "nice", "alright", "no",
+    "danke", "vielen dank", "alles klar", "klar", "super", "tschüss", "hallo", "prima", "gut", "perfekt", "nein",
+    "谢谢", "好的", "再见", "你好", "明白", "知道了", "好", "不用了", "没有了"];
+#[rustfmt::skip]
+const BROAD: &[&str] = &["gift", "present", "something", "anything", "nice", "ideas", "idea", "recommend", "buy", "want", "need", "looking", "shopping",
+    "geschenk", "etwas", "schönes", "ideen", "idee", "empfehlen", "kaufen", "suche", "brauche", "möchte",
+    "礼物", "东西", "推荐", "买", "想", "送"];
+/// Words that refer to something shown, and question words: never what a message is about.
+#[rustfmt::skip]
+const REFERRING: &[&str] = &["it", "its", "it's", "that", "this", "these", "those", "them", "they", "one", "ones", "both", "two", "three", "first", "second", "third", "last",
+    "does", "do", "is", "are", "can", "could", "what", "whats", "what's", "how", "which", "will", "would", "has", "have", "come", "comes", "much", "many", "tell", "me", "about", "also", "there",
+    "es", "das", "die", "der", "den", "dem", "diese", "dieser", "dieses", "beide", "beiden", "ist", "hat", "kann", "gibt", "gibts", "gibt's", "wie", "was", "welche", "welcher", "welches", "auch", "erste", "zweite", "dritte", "letzte",
+    "它", "这个", "那个", "这款", "那款", "这", "那", "吗", "呢", "什么", "怎么", "多少", "哪个", "第一个", "第二个", "第三个", "最后一个"];
+#[rustfmt::skip]
+const QUESTION: &[&str] = &["does", "do", "is", "are", "can", "could", "what", "whats", "what's", "how", "which", "will", "would", "has", "have", "tell me",
+    "ist", "hat", "kann", "können", "gibt", "wie", "was", "welche", "welcher", "welches", "passt", "woraus", "wieviel", "wie viel",
+    "吗", "呢", "什么", "怎么", "多少", "哪个", "是否", "能不能", "可以", "多重", "多大", "多长"];
+#[rustfmt::skip]
+const IT: &[&str] = &["it", "its", "it's", "that one", "this one", "that", "this", "es", "das", "der", "die", "dem", "den", "ihn", "它", "这个", "那个", "这款", "那款"];
+#[rustfmt::skip]
+const ORDINALS: &[(&[&str], usize)] = &[
+    (&["first", "1st", "erste", "ersten", "erstes", "第一"], 0),
+    (&["second", "2nd", "zweite", "zweiten", "zweites", "第二"], 1),
+    (&["third", "3rd", "dritte", "dritten", "drittes", "第三"], 2),
+];
+#[rustfmt::skip]
+const LAST_ONE: &[&str] = &["last one", "letzte", "letzten", "最后"];
+
+/// Product questions about one attribute: the cue words, the attribute keys that answer
+/// them, and what the answer is called in each language.
+struct Aspect {
+    cues: &'static [&'static str],
+    keys: &'static [&'static str],
+    names: [&'static str; 3],
+    /// What a description sentence about it contains (lower-cased), when no attribute says.
+    hints: &'static [&'static str],
+}
+
+#[rustfmt::skip]
+const ASPECTS: &[Aspect] = &[
+    Aspect { cues: &["weigh", "weight", "heavy", "gewicht", "wiegt", "schwer", "多重", "重量", "重吗"], keys: &["weight"], names: ["weight", "Gewicht", "重量"],
+        hints: &[" kg", " g ", " g.", " g,", "weigh", "gewicht", "wiegt", "公斤", "克"] },
+    Aspect { cues: &["made of", "material", "fabric", "what is it made", "aus was", "woraus", "stoff", "材质", "材料", "什么做的", "面料"], keys: &["material", "materials", "fabric"], names: ["material", "Material", "材质"],
+        hints: &["cotton", "wool", "steel", "leather", "wood", "walnut", "maple", "oak", "plastic", "glass", "ceramic", "porcelain", "stoneware", "bamboo", "linen", "alumin", "silicone", "polyester", "nylon", "merino", "shearling", "baumwolle", "wolle", "stahl", "leder", "holz", "kunststoff", "glas", "keramik", "porzellan", "棉", "羊毛", "钢", "皮", "木", "塑料", "玻璃", "陶瓷", "瓷"] },
+    Aspect { cues: &["battery", "akku", "batterie", "电池", "续航"], keys: &["battery", "battery_life", "battery life", "battery_hours"], names: ["battery", "Akku", "电池"],
+        hints: &["battery", "hours", "akku", "stunden", "电池", "续航", "小时"] },
+    Aspect { cues: &["wash", "washable", "washing machine", "dishwasher", "clean", "care", "waschen", "waschbar", "waschmaschine", "spülmaschine", "spülmaschinenfest", "reinigen", "pflege", "洗", "机洗", "水洗", "洗碗机", "清洗"], keys: &["care"], names: ["care", "Pflege", "洗护"],
+        hints: &["wash", "dishwasher", "clean", "dry clean", "wasch", "wäsch", "spülmasch", "reinig", "洗"] },
+    Aspect { cues: &["waterproof", "water resistant", "water-resistant", "rain", "wasserdicht", "wasserfest", "regen", "防水"], keys: &["waterproof", "water_resistance"], names: ["water resistance", "Wasserschutz", "防水"],
+        hints: &["waterproof", "water-resistant", "water resistant", "ipx", "wasserdicht", "wasserfest", "防水"] },
+    Aspect { cues: &["dimension", "dimensions", "how big", "how large", "size", "sizes", "how tall", "how long", "how wide", "maße", "größe", "größen", "wie groß", "尺寸", "多大", "尺码", "大小"], keys: &["dimensions", "size", "sizes", "capacity"], names: ["size", "Größe", "尺寸"],
+        hints: &[" cm", " mm", "inch", "\"", " l ", " ml", "zoll", "厘米", "毫米", "尺寸", "size", "größe"] },
+    Aspect { cues: &["colour", "color", "colours", "colors", "farbe", "farben", "颜色"], keys: &["color", "colour", "colors", "colours"], names: ["colour", "Farbe", "颜色"],
+        hints: &[] },
+    Aspect { cues: &["brand", "who makes", "marke", "hersteller", "品牌"], keys: &["brand"], names: ["brand", "Marke", "品牌"], hints: &[] },
+    Aspect { cues: &["how much is", "how much does it cost", "price", "cost", "kostet", "preis", "多少钱", "价格"], keys: &[], names: ["price", "Preis", "价格"], hints: &[] },
+    Aspect { cues: &["in stock", "available", "availability", "verfügbar", "lieferbar", "auf lager", "有货", "现货"], keys: &[], names: ["availability", "Verfügbarkeit", "库存"], hints: &[] },
+];
+/// The positions in [`ASPECTS`] answered from the product's price and stock, not attributes.
+const PRICE: usize = 8;
+const STOCK: usize = 9;
+
+#[rustfmt::skip]
+const WHICH: &[&str] = &["which", "welche", "welcher", "welches", "哪个", "哪款", "哪一个", "哪些"];
+#[rustfmt::skip]
+const PAIR: &[&str] = &["both", "the two", "these two", "those two", "two of them", "beide", "beiden", "die zwei", "两个", "这两", "俩"];
+
+/// Whether `text` (lower-cased) contains `cue`: as whole words, or anywhere for Chinese.
+fn has(text: &str, cue: &str) -> bool {
+    if cue.chars().any(is_cjk) {
+        return text.contains(cue);
+    }
+    let mut from = 0;
+    while let Some(at) = text[from..].find(cue) {
+        let start = from + at;
+        let end = start + cue.len();
+        let before = text[..start].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+        let after = text[end..].chars().next().is_none_or(|c| !c.is_alphanumeric());
+        if before && after {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
+fn any(text: &str, cues: &[&str]) -> bool {
+    cues.iter().any(|c| has(text, c))
+}
+
+/// A weight in grams from text such as "1.1 kg", "850 g", "2 lb", "12 oz".
+fn grams(text: &str) -> Option<f64> {
+    let lower = text.to_lowercase();
+    let chars: Vec<char> = lower.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.' || chars[i] == ',') {
+                i += 1;
+            }
+            let number: String = chars[start..i].iter().collect::<String>().replace(',', ".");
+            let rest: String = chars[i..].iter().collect::<String>();
+            let unit = rest.trim_start();
+            let value: f64 = number.trim_end_matches('.').parse().ok()?;
+            let word_end = |u: &str| unit[u.len()..].chars().next().is_none_or(|c| !c.is_alphabetic());
+            for (u, factor) in [
+                ("kg", 1000.0),
+                ("g", 1.0),
+                ("lbs", 453.6),
+                ("lb", 453.6),
+                ("oz", 28.35),
+                ("公斤", 1000.0),
+                ("克", 1.0),
+            ] {
+                if unit.starts_with(u) && (u.chars().any(is_cjk) || word_end(u)) {
+                    return Some(value * factor);
+                }
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Hours from text such as "30 h", "30 hours", "30 Stunden", "30小时".
+fn hours(text: &str) -> Option<f64> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| c.is_whitespace() || c == '-').collect();
+    for (i, w) in words.iter().enumerate() {
+        let digits: String = w.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        if digits.is_empty() {
+            continue;
+        }
+        let unit = w[digits.len()..].to_string() + " " + words.get(i + 1).copied().unwrap_or("");
+        let unit = unit.trim_start();
+        if ["h ", "h", "hr", "hours", "hour", "stunden", "std", "小时"].iter().any(|u| unit.starts_with(u)) {
+            return digits.parse().ok();
+        }
+    }
+    None
+}
+
+impl Dialogue {
+    pub fn new(shop: Arc<Shop>, lang: Option<Lang>) -> Self {
+        Dialogue { shop, state: State::default(), lang }
+    }
+
+    /// The products of the last list shown, in order.
+    pub fn last_shown(&self) -> &[String] {
+        &self.state.last
+    }
+
+    /// What to do with the shopper's next message.
+    pub fn respond(&mut self, message: &str) -> Step {
+        let lang = self.lang_of(message);
+        self.state.lang = Some(lang);
+        let low = message.to_lowercase();
+        let step = self.read(message, &low, lang);
+        if let Step::Said(s) = &step {
+            self.state.last_kind = Some(s.kind);
+            if let [only] = &s.products[..] {
+                self.state.focus = Some(only.clone());
+            }
+        }
+        step
+    }
+
+    /// The products a [`Step::Suggest`] named, in order.
+    pub fn shown(&mut self, products: &[String]) {
+        self.state.last_kind = Some(Kind::Suggest);
+        if products.is_empty() {
+            return; // "that's all": what was shown stays what "it" refers to
+        }
+        self.state.last = products.to_vec();
+        for p in products {
+            if !self.state.seen.contains(p) {
+                self.state.seen.push(p.clone());
+            }
+        }
+        self.state.focus = (products.len() == 1).then(|| products[0].clone());
+    }
+
+    /// The passage a [`Step::Answer`] quoted (`None`: it did not know).
+    pub fn answered(&mut self, passage: Option<String>) {
+        self.state.last_kind = Some(Kind::Answer);
+        self.state.passage = passage;
+    }
+
+    fn lang_of(&self, message: &str) -> Lang {
+        if let Some(l) = self.lang {
+            return l;
+        }
+        // A short message ("ok", "show me more") keeps the conversation's language.
+        match (detect_lang(message), self.state.lang) {
+            (Lang::En, Some(previous)) if message.split_whitespace().count() <= 4 => previous,
+            (detected, _) => detected,
+        }
+    }
+
+    fn read(&mut self, message: &str, low: &str, lang: Lang) -> Step {
+        let has_list = !self.state.last.is_empty();
+        let constraints = parse_constraints(message);
+        let topic = self.topic_words(message);
+        if topic.is_empty() && constraints.is_empty() && any(low, THANKS) && !any(low, QUESTION) && !any(low, BROAD) {
+            return self.said(Kind::None, Vec::new(), courtesy(lang));
+        }
+        if let Some(step) = self.policy(message, low, lang) {
+            return step;
+        }
+        if has_list && any(low, COMPARE) {
+            return self.compare(low, lang);
+        }
+        let asking = has_list && (any(low, QUESTION) || message.contains('?') || message.contains('？'));
+        // "do you have anything …?" looks for products; "does it …?" asks about one.
+        let searching = any(low, SEARCHING) && !self.explicitly_referred(low);
+        let about = asking && !searching;
+        // A question about an attribute ("how much does the cheaper one weigh?") or the
+        // best of those shown is about products, even with "cheaper" in it.
+        let aspect = ASPECTS.iter().any(|a| any(low, a.cues)) || any(low, SUPERLATIVE);
+        if about
+            && aspect
+            && let Some(step) = self.about_product(message, low, lang)
+        {
+            return step;
+        }
+        let refining = self.state.request.is_some()
+            && (any(low, CHEAPER)
+                || any(low, PRICIER)
+                || any(low, LIGHTER)
+                || any(low, MORE)
+                || !constraints.is_empty());
+        if refining && (topic.is_empty() || self.topic_is_current(&topic) || self.topic_is_follow_up(&topic)) {
+            return self.refine(message, low, lang, constraints);
+        }
+        if about
+            && (topic.is_empty() || self.topic_in_list(&topic) || self.explicitly_referred(low))
+            && let Some(step) = self.about_product(message, low, lang)
+        {
+            return step;
+        }
+        if let Some(broad) = self.state.clarifying.take() {
+            // The answer to our question, or a new request (which wins).
+            let both = format!("{broad}. {message}");
+            let request = if topic.is_empty() { both.clone() } else { message.to_string() };
+            return self.search(request, parse_constraints(&both), lang);
+        }
+        if topic.is_empty() && constraints.is_empty() && any(low, BROAD) {
+            self.state.clarifying = Some(message.to_string());
+            let chips = self.clarify_chips(lang);
+            return self.said(Kind::Clarify, Vec::new(), clarify_question(lang).to_string()).with_chips(chips);
+        }
+        self.search(message.to_string(), constraints, lang)
+    }
+
+    /// Whether the message points at one of the products shown ("it", "the second one", "the
+    /// cheaper one", "that tent").
+    fn explicitly_referred(&self, low: &str) -> bool {
+        !self.state.last.is_empty()
+            && (any(low, IT)
+                || ORDINALS.iter().any(|(cues, _)| any(low, cues))
+                || any(low, LAST_ONE)
+                || self.named_in_list(low).is_some())
+    }
+
+    /// A new search: the state starts again from this message.
+    fn search(&mut self, request: String, constraints: Constraints, lang: Lang) -> Step {
+        self.state.request = Some(request.clone());
+        self.state.constraints = constraints.clone();
+        self.state.seen.clear();
+        self.state.clarifying = None;
+        let opts = SuggestOptions { lang: Some(lang), constraints: Some(constraints), ..SuggestOptions::default() };
+        Step::Suggest { request, opts }
+    }
+
+    /// The current search, refined by `message`: a budget, a colour or size, cheaper or
+    /// pricier than what was shown, lighter, or more of the same.
+    fn refine(&mut self, message: &str, low: &str, lang: Lang, stated: Constraints) -> Step {
+        let mut c = self.state.constraints.clone();
+        if stated.max_price.is_some() || stated.min_price.is_some() {
+            c.max_price = stated.max_price;
+            c.min_price = stated.min_price;
+        }
+        if !stated.colors.is_empty() {
+            c.colors = stated.colors.clone();
+        }
+        if stated.size.is_some() {
+            c.size = stated.size.clone();
+        }
+        c.exclude.extend(stated.exclude.iter().cloned());
+        // "Cheaper", "lighter": than the product the shopper was looking at (the one answered
+        // about, else the first shown).
+        let reference: Vec<&Product> = {
+            let focus = self.state.focus.as_ref().and_then(|f| self.shop.catalog.get(f));
+            focus.into_iter().chain(self.last_products()).collect()
+        };
+        let mut skip = Vec::new();
+        if any(low, CHEAPER) && stated.max_price.is_none() {
+            if let Some(price) = reference.iter().find_map(|p| p.price) {
+                c.max_price = Some(price - 0.01);
+            }
+        } else if any(low, PRICIER)
+            && stated.min_price.is_none()
+            && let Some(price) = reference.iter().find_map(|p| p.price)
+        {
+            c.min_price = Some(price + 0.01);
+        }
+        if any(low, LIGHTER)
+            && let Some(limit) = reference.iter().find_map(|p| weight_of(p))
+        {
+            let heavier = self.shop.catalog.products.iter().filter(|p| weight_of(p).is_none_or(|w| w >= limit));
+            skip.extend(heavier.map(|p| p.id.clone()));
+        }
+        if any(low, MORE) {
+            skip.extend(self.state.seen.iter().cloned());
+        }
+        let base = self.state.request.clone().unwrap_or_default();
+        let request = if self.topic_words(message).is_empty() { base } else { format!("{base}. {message}") };
+        self.state.request = Some(request.clone());
+        self.state.constraints = c.clone();
+        let opts = SuggestOptions { lang: Some(lang), constraints: Some(c), skip, ..SuggestOptions::default() };
+        if assist::plan(&self.shop, &request, None, &opts).candidates.is_empty() {
+            // Nothing more fits: say so, and keep what was shown as what "it" means.
+            self.state.last_kind = Some(Kind::Suggest);
+            return self.said(Kind::Suggest, Vec::new(), thats_all(lang).to_string());
+        }
+        Step::Suggest { request, opts }
+    }
+
+    /// A policy question, a follow-up to one ("and for electronics?"), or a question about a
+    /// product's policy ("what's the warranty on it?").
+    fn policy(&mut self, message: &str, low: &str, lang: Lang) -> Option<Step> {
+        let policies = self.shop.policies.as_ref()?;
+        let covered = |q: &str| policies.best(q).is_some_and(|h| h.relevance >= assist::ANSWER_MIN_RELEVANCE);
+        // After a policy answer, a short "and for electronics?", or a question no product
+        // answers ("Liefert ihr auch nach Deutschland?"), goes on about the policies.
+        let after_answer = self.state.last_kind == Some(Kind::Answer);
+        let with_last = self.state.question.as_ref().map(|q| format!("{q} {message}"));
+        let finds_products = !assist::plan(&self.shop, message, None, &SuggestOptions::default()).candidates.is_empty();
+        let continues = message.split_whitespace().count() <= 6
+            && any(
+                low,
+                &["and", "what about", "how about", "und", "was ist mit", "wie ist es mit", "那", "还有", "呢"],
+            )
+            && with_last.as_deref().is_some_and(covered);
+        let follow_up = after_answer && (!finds_products || continues);
+        let on_product = !self.state.last.is_empty() && any(low, IT) && covered(message);
+        // "and for electronics?" means the last question about electronics; a question that
+        // stands on its own stays as it is.
+        let question = match with_last {
+            Some(q) if continues || (follow_up && !covered(message)) => q,
+            _ => message.to_string(),
+        };
+        let answer = assist::route(&self.shop, message) == Route::Answer || follow_up || on_product;
+        if !answer {
+            return None;
+        }
+        // "on it": the product's categories help find the passage that covers it.
+        let categories = on_product
+            .then(|| self.referenced(message, low))
+            .flatten()
+            .and_then(|id| self.shop.catalog.get(&id).map(|p| p.categories.join(" ")));
+        let question = match categories {
+            Some(cats) => format!("{question} {cats}"),
+            None => question,
+        };
+        self.state.question = Some(question.clone());
+        Some(Step::Answer { question, lang })
+    }
+
+    /// The product a message refers to among those shown: by an ordinal, "the cheaper one",
+    /// words of its title ("that tent"), or "it".
+    fn referenced(&self, message: &str, low: &str) -> Option<String> {
+        let last = &self.state.last;
+        if last.is_empty() {
+            return None;
+        }
+        for (cues, i) in ORDINALS {
+            if any(low, cues) && *i < last.len() {
+                return Some(last[*i].clone());
+            }
+        }
+        if any(low, LAST_ONE) {
+            return last.last().cloned();
+        }
+        let products = self.last_products();
+        let by_price = |cheapest: bool| {
+            let priced = products.iter().filter(|p| p.price.is_some());
+            let best = if cheapest {
+                priced.min_by(|a, b| a.price.unwrap_or(0.0).total_cmp(&b.price.unwrap_or(0.0)))
+            } else {
+                priced.max_by(|a, b| a.price.unwrap_or(0.0).total_cmp(&b.price.unwrap_or(0.0)))
+            };
+            best.map(|p| p.id.clone())
+        };
+        if any(
+            low,
+            &["cheaper one", "cheapest", "günstigere", "günstigste", "billigere", "billigste", "便宜的那", "最便宜"],
+        ) {
+            return by_price(true);
+        }
+        if any(low, &["more expensive one", "pricier one", "teurere", "teuerste", "贵的那", "最贵"]) {
+            return by_price(false);
+        }
+        if let Some(id) = self.named_in_list(message) {
+            return Some(id);
+        }
+        if !any(low, IT)
+            && let Some(id) = self.named_in_catalog(message)
+        {
+            return Some(id);
+        }
+        if any(low, IT) || low.contains('?') || low.contains('？') {
+            return self.state.focus.clone().filter(|f| last.contains(f)).or_else(|| last.first().cloned());
+        }
+        None
+    }
+
+    /// The shown product whose title (in any language) or categories share the most words
+    /// with the message ("that tent", "入耳式那款"), if one shares more than the others.
+    fn named_in_list(&self, message: &str) -> Option<String> {
+        let words = self.topic_words(message);
+        if words.is_empty() {
+            return None;
+        }
+        let mut scored: Vec<(usize, &Product)> = self
+            .last_products()
+            .into_iter()
+            .map(|p| (words.iter().filter(|w| naming(p).contains(w)).count(), p))
+            .collect();
+        scored.sort_by_key(|s| std::cmp::Reverse(s.0));
+        match scored.as_slice() {
+            [(n, p), rest @ ..] if *n > 0 && rest.first().is_none_or(|r| r.0 < *n) => Some(p.id.clone()),
+            _ => None,
+        }
+    }
+
+    /// The products of `among` the message names by their own words ("the gold rimmed ones
+    /// with the Clink glass"), in the list's order.
+    fn named_among(&self, message: &str, among: &[String]) -> Vec<String> {
+        let words = self.topic_words(message);
+        among
+            .iter()
+            .filter(|id| self.shop.catalog.get(id).is_some_and(|p| words.iter().any(|w| naming(p).contains(w))))
+            .cloned()
+            .collect()
+    }
+
+    /// A product the message names that was not shown ("does the stove come with …?" when no
+    /// stove was listed): the catalog's clear best match for its words.
+    fn named_in_catalog(&self, message: &str) -> Option<String> {
+        let words = self.topic_words(message).join(" ");
+        if words.is_empty() {
+            return None;
+        }
+        let hits = self.shop.index.search(&self.shop.catalog, &words, &Constraints::default(), None, 2);
+        let best = hits.first().filter(|h| h.relevance >= 0.99)?;
+        let p = &self.shop.catalog.products[best.index];
+        let named = self.topic_words(message).iter().any(|w| naming(p).contains(w));
+        named.then(|| p.id.clone())
+    }
+
+    /// An answer about one product from its attributes and description, or "the shop's
+    /// description doesn't say". "Which one is the lightest?" picks among those shown.
+    fn about_product(&mut self, message: &str, low: &str, lang: Lang) -> Option<Step> {
+        if let Some(step) = self.superlative(low, lang) {
+            return Some(step);
+        }
+        if let Some(step) = self.which(message, low, lang) {
+            return Some(step);
+        }
+        let id = self.referenced(message, low)?;
+        let p = self.shop.catalog.get(&id)?.clone();
+        let title = p.title_in(lang.code()).to_string();
+        let aspect = ASPECTS.iter().position(|a| any(low, a.cues));
+        // Words beyond the aspect ("how tall is the *king*?") point at a sentence first.
+        let aspect_words: Vec<String> =
+            aspect.map(|a| ASPECTS[a].cues.iter().flat_map(|c| terms(c)).collect()).unwrap_or_default();
+        let other: Vec<String> = self.topic_words(message).into_iter().filter(|w| !aspect_words.contains(w)).collect();
+        let specific = if other.is_empty() { None } else { self.sentence_about(&p, &other, lang) };
+        let fact = specific.or_else(|| match aspect {
+            Some(PRICE) => p.price_label().map(|v| format!("{} {v}", ASPECTS[PRICE].names[lang_index(lang)])),
+            Some(STOCK) => Some(in_stock_text(p.in_stock, lang).to_string()),
+            Some(a) => aspect_fact(&p, &ASPECTS[a], lang),
+            None => None,
+        });
+        let text = match fact {
+            Some(f) => format!("{title} — {f}"),
+            None => format!("{title} — {}", doesnt_say(lang)),
+        };
+        Some(self.said(Kind::Product, vec![id], text))
+    }
+
+    /// The description sentence (shopper's language first, then English) sharing the most
+    /// words with the question, if any shares one.
+    fn sentence_about(&self, p: &Product, words: &[String], lang: Lang) -> Option<String> {
+        let mut best: Option<(usize, String)> = None;
+        for text in [p.description_in(lang.code()), p.description.as_str()] {
+            for s in assist::sentences(text) {
+                let own = expanded(s);
+                let n = words.iter().filter(|w| own.contains(w)).count();
+                if n > 0 && best.as_ref().is_none_or(|b| n > b.0) {
+                    best = Some((n, s.to_string()));
+                }
+            }
+        }
+        best.map(|b| b.1)
+    }
+
+    /// "Which of those can go in the dishwasher?": the first of those shown (or those the
+    /// message names) whose data speaks of it.
+    fn which(&mut self, message: &str, low: &str, lang: Lang) -> Option<Step> {
+        if !any(low, WHICH) {
+            return None;
+        }
+        let aspect = ASPECTS.iter().find(|a| any(low, a.cues) && !a.hints.is_empty())?;
+        let named = self.named_among(message, &self.state.last);
+        let pool = if named.len() >= 2 { named } else { self.state.last.clone() };
+        let pool = if any(low, PAIR) { pool.into_iter().take(2).collect() } else { pool };
+        let found = pool
+            .iter()
+            .filter_map(|id| self.shop.catalog.get(id))
+            .find_map(|p| aspect_fact(p, aspect, lang).map(|f| (p, f)));
+        let (id, text) = match found {
+            Some((p, fact)) => (vec![p.id.clone()], format!("{} — {fact}", p.title_in(lang.code()))),
+            None => (Vec::new(), doesnt_say(lang).to_string()),
+        };
+        Some(self.said(Kind::Product, id, text))
+    }
+
+    /// "Which one is the lightest / cheapest / has the longest battery life?" among those shown.
+    fn superlative(&mut self, low: &str, lang: Lang) -> Option<Step> {
+        type Measure = fn(&Product) -> Option<f64>;
+        let (measure, highest): (Measure, bool) = if any(low, &["lightest", "leichteste", "leichtesten", "最轻"]) {
+            (weight_of, false)
+        } else if any(low, &["heaviest", "schwerste", "schwersten", "最重"]) {
+            (weight_of, true)
+        } else if any(
+            low,
+            &[
+                "longest battery",
+                "battery lasts longest",
+                "best battery",
+                "längste akku",
+                "längsten akku",
+                "akku am längsten",
+                "续航最长",
+                "电池最",
+            ],
+        ) {
+            (battery_of, true)
+        } else if any(low, &["cheapest", "günstigste", "günstigsten", "billigste", "最便宜"]) {
+            (|p: &Product| p.price, false)
+        } else if any(low, &["most expensive", "teuerste", "teuersten", "最贵"]) {
+            (|p: &Product| p.price, true)
+        } else {
+            return None;
+        };
+        let products = self.last_products();
+        let measured: Vec<(&Product, f64)> = products.iter().filter_map(|p| measure(p).map(|m| (*p, m))).collect();
+        let best = measured.iter().copied().reduce(|a, b| if (b.1 > a.1) == highest && b.1 != a.1 { b } else { a });
+        let Some((p, _)) = best else {
+            let text = doesnt_say(lang).to_string();
+            return Some(self.said(Kind::Product, Vec::new(), text));
+        };
+        let fact = self.sentence_or_attribute(p, low, lang);
+        let text = format!("{} — {fact}", p.title_in(lang.code()));
+        Some(self.said(Kind::Product, vec![p.id.clone()], text))
+    }
+
+    fn sentence_or_attribute(&self, p: &Product, low: &str, lang: Lang) -> String {
+        let aspect = ASPECTS.iter().find(|a| any(low, a.cues) && !a.keys.is_empty());
+        let attr = aspect.and_then(|a| a.keys.iter().find_map(|k| p.attribute(k)).map(|v| (a, v)));
+        match attr {
+            Some((a, v)) => format!("{}: {v}", a.names[lang_index(lang)]),
+            None => p.price_label().unwrap_or_default(),
+        }
+    }
+
+    /// A comparison of the products the message names, or of those last shown (up to three):
+    /// price and the attributes at least two of them have, values as the catalog has them.
+    fn compare(&mut self, low: &str, lang: Lang) -> Step {
+        let last = self.state.last.clone();
+        let mut ids: Vec<String> = ORDINALS
+            .iter()
+            .filter(|(cues, i)| any(low, cues) && *i < last.len())
+            .map(|(_, i)| last[*i].clone())
+            .collect();
+        if ids.len() < 2 {
+            ids = self.named_among(low, &last);
+        }
+        if ids.len() < 2 {
+            let n = if any(low, PAIR) { 2 } else { 3 };
+            ids = last.iter().take(n).cloned().collect();
+        }
+        let products: Vec<Product> = ids.iter().filter_map(|id| self.shop.catalog.get(id).cloned()).collect();
+        let mut keys: Vec<String> = Vec::new();
+        for p in &products {
+            for k in p.attributes.keys() {
+                let shared = products.iter().filter(|q| q.attributes.contains_key(k)).count() >= 2;
+                if shared && !keys.contains(k) {
+                    keys.push(k.clone());
+                }
+            }
+        }
+        let price = ASPECTS[PRICE].names[lang_index(lang)].to_string();
+        let mut rows = vec![Row { name: price, values: products.iter().map(Product::price_label).collect() }];
+        rows.extend(
+            keys.iter().map(|k| Row { name: k.clone(), values: products.iter().map(|p| p.attribute(k)).collect() }),
+        );
+        let differing: Vec<String> = rows
+            .iter()
+            .filter(|r| r.values.iter().flatten().collect::<std::collections::BTreeSet<_>>().len() > 1)
+            .map(|r| {
+                let each: Vec<String> = products
+                    .iter()
+                    .zip(&r.values)
+                    .filter_map(|(p, v)| v.as_ref().map(|v| format!("{} {v}", p.title_in(lang.code()))))
+                    .collect();
+                format!("{}: {}", r.name, each.join(", "))
+            })
+            .collect();
+        let text =
+            if differing.is_empty() { same_data(lang).to_string() } else { format!("{}.", differing.join("; ")) };
+        let ids = products.iter().map(|p| p.id.clone()).collect();
+        Step::Said(Said { kind: Kind::Compare, products: ids, text, rows, chips: Vec::new() })
+    }
+
+    /// Chips for a question back: the catalog's largest categories and price bands.
+    fn clarify_chips(&self, lang: Lang) -> Vec<String> {
+        let mut chips: Vec<String> = self.shop.catalog.categories().into_iter().take(3).collect();
+        let mut prices: Vec<f64> = self.shop.catalog.products.iter().filter_map(|p| p.price).collect();
+        prices.sort_by(f64::total_cmp);
+        if prices.len() >= 4 {
+            let band = |q: f64| {
+                let v = prices[((prices.len() - 1) as f64 * q) as usize];
+                (v / 5.0).ceil() * 5.0
+            };
+            for v in [band(0.25), band(0.5)] {
+                let chip = match lang {
+                    Lang::En => format!("under {v:.0}"),
+                    Lang::De => format!("unter {v:.0}"),
+                    Lang::Zh => format!("{v:.0}以内"),
+                };
+                if !chips.contains(&chip) {
+                    chips.push(chip);
+                }
+            }
+        }
+        chips
+    }
+
+    /// The words a message is about, beyond referring, asking and refining: stemmed search
+    /// terms (with the lexicon's English words for German and Chinese ones).
+    fn topic_words(&self, message: &str) -> Vec<String> {
+        let mut cleaned = message.to_lowercase();
+        for list in [REFERRING, CHEAPER, PRICIER, LIGHTER, MORE, THANKS, COMPARE, BROAD] {
+            for cue in list {
+                if cue.chars().any(is_cjk) {
+                    cleaned = cleaned.replace(cue, " ");
+                }
+            }
+        }
+        let words = request_words(&cleaned);
+        // The request's words are stems: a cue matches as written or stemmed.
+        let skip = |w: &str| {
+            [REFERRING, CHEAPER, PRICIER, LIGHTER, MORE, THANKS, COMPARE, BROAD]
+                .iter()
+                .any(|l| l.iter().any(|c| *c == w || (!c.contains(' ') && stem(c) == w)))
+        };
+        let mut out: Vec<String> = Vec::new();
+        for (w, _) in words.words {
+            if skip(&w) || w.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            for t in terms(&w) {
+                if !skip(&t) {
+                    out.push(t);
+                }
+            }
+            for e in lexicon::translate(&w) {
+                out.extend(terms(e));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Whether the message's words are among the current search's (the same subject).
+    fn topic_is_current(&self, topic: &[String]) -> bool {
+        let Some(request) = &self.state.request else { return false };
+        let current = self.topic_words(request);
+        topic.iter().any(|w| current.contains(w))
+    }
+
+    /// Words that only add to the current search ("for women", "for day hikes"): no
+    /// product is found by them alone, or only products already shown.
+    fn topic_is_follow_up(&self, topic: &[String]) -> bool {
+        let words: String = topic.join(" ");
+        let hits = self.shop.index.search(&self.shop.catalog, &words, &Constraints::default(), None, 3);
+        hits.iter().all(|h| h.relevance < 0.5 || self.state.last.contains(&self.shop.catalog.products[h.index].id))
+    }
+
+    /// Whether the message's words name something in the list shown.
+    fn topic_in_list(&self, topic: &[String]) -> bool {
+        self.last_products().iter().any(|p| {
+            let own = expanded(&format!("{} {} {}", p.title, p.categories.join(" "), p.description));
+            let mut own = own;
+            for l in p.i18n.values() {
+                own.extend(l.title.as_deref().map(expanded).unwrap_or_default());
+                own.extend(l.description.as_deref().map(expanded).unwrap_or_default());
+            }
+            topic.iter().any(|w| own.contains(w))
+        })
+    }
+
+    fn last_products(&self) -> Vec<&Product> {
+        self.state.last.iter().filter_map(|id| self.shop.catalog.get(id)).collect()
+    }
+
+    fn said(&mut self, kind: Kind, products: Vec<String>, text: String) -> Step {
+        Step::Said(Said { kind, products, text, rows: Vec::new(), chips: Vec::new() })
+    }
+}
+
+impl Step {
+    fn with_chips(self, chips: Vec<String>) -> Step {
+        match self {
+            Step::Said(mut s) => {
+                s.chips = chips;
+                Step::Said(s)
+            }
+            other => other,
+        }
+    }
+}
+
+/// The words a shopper may name a product by: its titles, categories and colour.
+fn naming(p: &Product) -> Vec<String> {
+    let mut own: Vec<String> = terms(&p.title);
+    own.extend(p.categories.iter().flat_map(|c| terms(c)));
+    for key in ["color", "colour", "colors"] {
+        own.extend(p.attribute(key).map(|c| terms(&c)).unwrap_or_default());
+    }
+    for l in p.i18n.values() {
+        own.extend(l.title.as_deref().map(terms).unwrap_or_default());
+    }
+    own
+}
+
+/// What the product's data says about `aspect`: its attribute, else the first description
+/// sentence (the shopper's language first, then English) that speaks of it.
+fn aspect_fact(p: &Product, aspect: &Aspect, lang: Lang) -> Option<String> {
+    if let Some(v) = aspect.keys.iter().find_map(|k| p.attribute(k)) {
+        return Some(format!("{}: {v}", aspect.names[lang_index(lang)]));
+    }
+    [p.description_in(lang.code()), p.description.as_str()]
+        .into_iter()
+        .find_map(|text| {
+            assist::sentences(text).into_iter().find(|s| {
+                let low = format!("{} ", s.to_lowercase());
+                aspect.hints.iter().any(|h| low.contains(h))
+            })
+        })
+        .map(String::from)
+}
+
+/// Terms of `text` with the lexicon's English words for its German and Chinese ones.
+fn expanded(text: &str) -> Vec<String> {
+    let mut t = terms(text);
+    let english: Vec<String> = t.iter().flat_map(|w| lexicon::translate(w)).flat_map(terms).collect();
+    t.extend(english);
+    t
+}
+
+fn weight_of(p: &Product) -> Option<f64> {
+    p.attribute("weight").as_deref().and_then(grams).or_else(|| grams(&p.description))
+}
+
+fn battery_of(p: &Product) -> Option<f64> {
+    let attr = p.attributes.iter().find(|(k, _)| k.contains("battery")).map(|(_, v)| v.as_text());
+    attr.as_deref().and_then(hours).or_else(|| {
+        assist::sentences(&p.description).into_iter().filter(|s| s.to_lowercase().contains("batter")).find_map(hours)
+    })
+}
+
+fn lang_index(lang: Lang) -> usize {
+    match lang {
+        Lang::En => 0,
+        Lang::De => 1,
+        Lang::Zh => 2,
+    }
+}
+
+fn courtesy(lang: Lang) -> String {
+    match lang {
+        Lang::En => "You're welcome. Is there anything else I can help you find?",
+        Lang::De => "Gern geschehen. Kann ich Ihnen noch bei etwas anderem helfen?",
+        Lang::Zh => "不客气。还有什么可以帮您找的吗？",
+    }
+    .into()
+}
+
+fn clarify_question(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "Happy to help. Who is it for, and do you have a budget in mind?",
+        Lang::De => "Gern. Für wen ist es, und haben Sie ein Budget?",
+        Lang::Zh => "乐意帮忙。是送给谁的？预算大概多少？",
+    }
+}
+
+fn thats_all(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "That's all we have that fits: nothing else in our catalog matches.",
+        Lang::De => "Mehr haben wir dazu leider nicht: nichts anderes in unserem Sortiment passt.",
+        Lang::Zh => "符合条件的就这些了：我们的商品中没有其他合适的。",
+    }
+}
+
+/// The answer when a product's data does not tell.
+pub fn doesnt_say(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "the shop's description doesn't say.",
+        Lang::De => "dazu sagt die Beschreibung des Shops nichts.",
+        Lang::Zh => "商店的描述中没有提到这一点。",
+    }
+}
+
+fn same_data(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "The catalog lists the same values for these products.",
+        Lang::De => "Der Katalog nennt für diese Produkte dieselben Werte.",
+        Lang::Zh => "目录中这些商品的参数相同。",
+    }
+}
+
+fn in_stock_text(in_stock: bool, lang: Lang) -> &'static str {
+    match (in_stock, lang) {
+        (true, Lang::En) => "in stock.",
+        (false, Lang::En) => "out of stock at the moment.",
+        (true, Lang::De) => "auf Lager.",
+        (false, Lang::De) => "derzeit nicht auf Lager.",
+        (true, Lang::Zh) => "有货。",
+        (false, Lang::Zh) => "目前缺货。",
+    }
+}

@@ -1,0 +1,195 @@
+//! The conversation's state machine on the demo shop, without the model: each message becomes
+//! a step (a search, refined or new; a policy question; a reply from the catalog's data), and
+//! what was shown decides what "it", "the cheaper one" and "show me more" mean.
+
+mod common;
+
+use std::sync::Arc;
+
+use aisle::shop::dialogue::{Dialogue, Kind, Said, Step, doesnt_say};
+use aisle::shop::{AssistEvent, Catalog, Lang, Policies, Shop, Suggestion};
+use common::repo;
+
+fn shop() -> Arc<Shop> {
+    let read = |p: &str| std::fs::read_to_string(repo().join(p)).unwrap();
+    Arc::new(Shop::new(
+        Catalog::parse(&read("demo/catalog.json")).unwrap(),
+        Some(Policies::parse(&read("demo/policies.json")).unwrap()),
+    ))
+}
+
+/// What a turn showed: the step, and for searches the products retrieval named (reported
+/// back to the dialogue as the CLI and the widget do).
+enum Turn {
+    Products(Vec<String>, aisle::shop::SuggestOptions),
+    Answer(String),
+    Said(Said),
+}
+
+fn say(d: &mut Dialogue, shop: &Arc<Shop>, text: &str) -> Turn {
+    match d.respond(text) {
+        Step::Suggest { request, opts } => {
+            let products: Vec<String> = Suggestion::quick(shop.clone(), &request, None, &opts)
+                .into_iter()
+                .filter_map(|e| if let AssistEvent::Product { id } = e { Some(id) } else { None })
+                .collect();
+            d.shown(&products);
+            Turn::Products(products, opts)
+        }
+        Step::Answer { question, .. } => {
+            d.answered(None);
+            Turn::Answer(question)
+        }
+        Step::Said(s) => Turn::Said(s),
+    }
+}
+
+fn products(t: Turn) -> (Vec<String>, aisle::shop::SuggestOptions) {
+    match t {
+        Turn::Products(p, o) => (p, o),
+        Turn::Answer(q) => panic!("a policy answer for {q:?}"),
+        Turn::Said(s) => panic!("a reply instead of a search: {s:?}"),
+    }
+}
+
+fn said(t: Turn) -> Said {
+    match t {
+        Turn::Said(s) => s,
+        Turn::Products(p, _) => panic!("a search instead of a reply: {p:?}"),
+        Turn::Answer(q) => panic!("a policy answer for {q:?}"),
+    }
+}
+
+fn price(shop: &Shop, id: &str) -> f64 {
+    shop.catalog.get(id).and_then(|p| p.price).unwrap()
+}
+
+#[test]
+fn refinements_keep_the_search_and_tighten_it() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (first, _) = products(say(&mut d, &shop, "noise cancelling headphones"));
+    assert!(!first.is_empty());
+    let top = price(&shop, &first[0]);
+
+    // Cheaper than the one on top; what still fits may stay.
+    let (cheaper, opts) = products(say(&mut d, &shop, "something cheaper"));
+    assert!(!cheaper.is_empty(), "cheaper headphones exist");
+    assert!(cheaper.iter().all(|id| price(&shop, id) < top), "{cheaper:?} not under {top}");
+    assert!(opts.constraints.as_ref().unwrap().max_price.unwrap() < top);
+
+    // A stated budget replaces the relative one; the subject stays headphones.
+    let (under, _) = products(say(&mut d, &shop, "under $150"));
+    assert!(under.iter().all(|id| price(&shop, id) <= 150.0));
+    let audio = |id: &String| shop.catalog.get(id).unwrap().categories.iter().any(|c| c == "electronics");
+    assert!(!under.is_empty() && under.iter().all(audio), "{under:?}");
+
+    // "Show me more" never repeats what was shown for this search.
+    let seen: Vec<String> = [first.clone(), cheaper.clone(), under.clone()].concat();
+    if let Turn::Products(more, _) = say(&mut d, &shop, "show me more") {
+        assert!(more.iter().all(|id| !seen.contains(id)), "{more:?} repeats {seen:?}");
+    }
+}
+
+#[test]
+fn a_refinement_nothing_fits_says_so_and_keeps_the_list() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (first, _) = products(say(&mut d, &shop, "a blender"));
+    assert!(!first.is_empty());
+    let s = said(say(&mut d, &shop, "any under $5?"));
+    assert_eq!((s.kind, s.products.len()), (Kind::Suggest, 0));
+    assert!(s.text.contains("That's all"), "{}", s.text);
+    // "it" still means what was shown.
+    let s = said(say(&mut d, &shop, "how much does it weigh?"));
+    assert_eq!(s.kind, Kind::Product);
+    assert_eq!(s.products, vec![first[0].clone()]);
+}
+
+#[test]
+fn references_resolve_to_what_was_shown() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "running shoes"));
+    assert!(shown.len() >= 2, "{shown:?}");
+    // An ordinal.
+    let s = said(say(&mut d, &shop, "how much does the second one weigh?"));
+    assert_eq!(s.products, vec![shown[1].clone()]);
+    // "The cheaper one".
+    let cheapest = shown.iter().min_by(|a, b| price(&shop, a).total_cmp(&price(&shop, b))).unwrap();
+    let s = said(say(&mut d, &shop, "what is the cheaper one made of?"));
+    assert_eq!(&s.products[0], cheapest);
+    // "It" now means the product last answered about.
+    let s = said(say(&mut d, &shop, "what colour is it?"));
+    assert_eq!(&s.products[0], cheapest);
+}
+
+#[test]
+fn product_answers_come_from_the_data_or_say_it_does_not_tell() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "a warm blanket"));
+    let p = shop.catalog.get(&shown[0]).unwrap().clone();
+    let s = said(say(&mut d, &shop, "how much does it weigh?"));
+    let weight = p.attribute("weight").unwrap();
+    assert!(s.text.contains(&weight), "{} lacks {weight}", s.text);
+    let s = said(say(&mut d, &shop, "does it glow in the dark?"));
+    assert!(s.text.contains(doesnt_say(Lang::En)), "{}", s.text);
+    // In German, from the German description.
+    let s = said(say(&mut d, &shop, "Wie schwer ist die erste?"));
+    assert!(s.text.contains(&weight), "{}", s.text);
+}
+
+#[test]
+fn compare_shows_the_attributes_the_products_share() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "a blender"));
+    assert!(shown.len() >= 2);
+    let s = said(say(&mut d, &shop, "compare the two"));
+    assert_eq!(s.kind, Kind::Compare);
+    assert_eq!(s.products, shown[..2].to_vec());
+    assert!(s.rows.iter().all(|r| r.values.len() == 2));
+    // Values as the catalog has them: the price row holds each price label.
+    let labels: Vec<Option<String>> = shown[..2].iter().map(|id| shop.catalog.get(id).unwrap().price_label()).collect();
+    assert_eq!(s.rows[0].values, labels);
+}
+
+#[test]
+fn broad_requests_get_a_question_back_and_a_named_product_wins() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let s = said(say(&mut d, &shop, "a gift"));
+    assert_eq!(s.kind, Kind::Clarify);
+    assert!(s.products.is_empty() && !s.chips.is_empty(), "{s:?}");
+    // Answering the question searches with what was said before.
+    let (found, opts) = products(say(&mut d, &shop, "for my dad, under $50"));
+    assert!(!found.is_empty());
+    assert_eq!(opts.constraints.unwrap().max_price, Some(50.0));
+    // Ignoring it and naming a product gets that product.
+    let mut d = Dialogue::new(shop.clone(), None);
+    said(say(&mut d, &shop, "something nice"));
+    let (found, _) = products(say(&mut d, &shop, "actually, a kettle"));
+    assert!(shop.catalog.get(&found[0]).unwrap().title.to_lowercase().contains("kettle"), "{found:?}");
+}
+
+#[test]
+fn a_new_subject_starts_a_new_search() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    products(say(&mut d, &shop, "running shoes under $100"));
+    let (found, opts) = products(say(&mut d, &shop, "ok, different thing: a rain jacket"));
+    assert_eq!(opts.constraints.unwrap().max_price, None, "the old budget is gone");
+    assert!(shop.catalog.get(&found[0]).unwrap().title.contains("Rain Jacket"), "{found:?}");
+}
+
+#[test]
+fn policy_questions_and_their_follow_ups_go_to_the_policies() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    assert!(matches!(say(&mut d, &shop, "what's your return policy?"), Turn::Answer(_)));
+    let Turn::Answer(q) = say(&mut d, &shop, "and for electronics?") else { panic!("not a policy follow-up") };
+    assert!(q.contains("return") && q.contains("electronics"), "{q}");
+    let s = said(say(&mut d, &shop, "thanks!"));
+    assert_eq!(s.kind, Kind::None);
+}
