@@ -8,7 +8,8 @@
 //         first product card and to the whole answer (median and worst), and the model work
 //         per answer (prompt tokens prefilled, tokens run after it); and a shopper's cold first
 //         visit at 20 Mbit/s (Chromium's network emulation, nothing cached): time from the
-//         navigation to the first card of the quick answer, which comes before the model
+//         navigation to the first card of the quick answer, which comes before the model;
+//         and a 20-turn chat: time to the first piece at turn 20 against turn 2
 //
 // Prints a table with ratios and writes $TARGET/bench/results.json. Absolute numbers on shared
 // machines are noise; the ratios, measured side by side, are the point.
@@ -176,8 +177,24 @@ async function shopBrowser(server) {
           const done = performance.now() - t0;
           rows.push({ request, first_card_ms: first, done_ms: done, prefill_tokens: a.stats?.promptTokens ?? 0, reused_tokens: a.stats?.reusedTokens ?? 0, scored_tokens: a.stats?.generatedTokens ?? 0, products });
         }
+        // A 20-turn conversation: each turn's prompt is the last one plus a reply and a new
+        // question, so only those run (the KV cache keeps the rest).
+        const messages = [{ role: "system", content: "You are the shopping assistant of Northwind Home & Outdoor." }];
+        const turns = [];
+        for (let turn = 1; turn <= 20; turn++) {
+          messages.push({ role: "user", content: `${requests[turn % requests.length]} (turn ${turn})` });
+          const t0 = performance.now();
+          let first = null;
+          let reply = "";
+          for await (const piece of a.chat(messages, { maxTokens: 12 })) {
+            first ??= performance.now() - t0;
+            reply += piece;
+          }
+          turns.push({ turn, first_piece_ms: first, done_ms: performance.now() - t0, prompt_tokens: a.stats?.promptTokens ?? 0, reused_tokens: a.stats?.reusedTokens ?? 0 });
+          messages.push({ role: "assistant", content: reply });
+        }
         a.dispose();
-        return rows;
+        return { rows, turns };
       },
       { model: `/${MODEL}`, sha256: SHA256, requests: SHOP_REQUESTS },
     );
@@ -211,7 +228,8 @@ function spread(rows, key) {
 }
 
 const shopServer = await serve({ port: 0 });
-const shop = { browser_cpu: await shopBrowser(shopServer), native_cpu: shopNative(), cold_visits: await shopColdVisits() };
+const inBrowser = await shopBrowser(shopServer);
+const shop = { browser_cpu: inBrowser.rows, conversation: inBrowser.turns, native_cpu: shopNative(), cold_visits: await shopColdVisits() };
 await shopServer.close();
 const ms = (x) => `${x.median.toFixed(0)} ms median, ${x.worst.toFixed(0)} ms worst`;
 function printShop() {
@@ -220,6 +238,8 @@ function printShop() {
   for (const r of shop.browser_cpu) console.log(`| ${r.request} | ${r.first_card_ms?.toFixed(0) ?? "-"} | ${r.done_ms.toFixed(0)} | ${r.prefill_tokens} | ${r.reused_tokens} | ${r.scored_tokens} |`);
   console.log(`browser first card: ${ms(spread(shop.browser_cpu, "first_card_ms"))}; whole answer: ${ms(spread(shop.browser_cpu, "done_ms"))}`);
   console.log(`native (aisle suggest, 2 threads) whole answer: ${ms(spread(shop.native_cpu, "done_ms"))}`);
+  const [t2, t20] = [shop.conversation[1], shop.conversation[19]];
+  console.log(`conversation (chat, 20 turns, Chromium CPU): first piece at turn 2 ${t2.first_piece_ms.toFixed(0)} ms, at turn 20 ${t20.first_piece_ms.toFixed(0)} ms (${(t20.first_piece_ms / t2.first_piece_ms).toFixed(2)} x; target <= 1.2 x); turn 20's prompt ${t20.prompt_tokens} tokens, ${t20.reused_tokens} of them reused`);
   const quick = shop.cold_visits.filter((r) => r.quick && !r.model_ready).length;
   console.log(`cold first visit at 20 Mbit/s, navigation to first card (target <= 3000 ms): ${ms(spread(shop.cold_visits, "first_card_ms"))}; ${quick} of ${shop.cold_visits.length} were quick answers given before the model arrived`);
 }
@@ -263,6 +283,8 @@ const results = {
     scored_tokens: spread(shop.browser_cpu, "scored_tokens"),
     cold_visits: shop.cold_visits,
     cold_first_card_ms: spread(shop.cold_visits, "first_card_ms"),
+    conversation: shop.conversation,
+    conversation_turn20_vs_turn2: shop.conversation[19].first_piece_ms / shop.conversation[1].first_piece_ms,
   },
   settings: { prompt_tokens: bench.ids.length, generated: GEN, repetitions: REPS, threads: THREADS, webgpu: "SwiftShader (32 tokens, 1 run: it is slow)" },
 };

@@ -96,6 +96,9 @@ impl Default for SuggestOptions {
     }
 }
 
+/// Tokens of an item's number and title the model sees before choosing its sentence.
+const CONTEXT_TITLE_TOKENS: usize = 12;
+
 /// Positions one listed item may take (numbering, title, a sentence, newline), reserved before
 /// starting one.
 const ITEM_BUDGET: usize = 160;
@@ -382,11 +385,14 @@ impl Suggestion {
             self.phase = Phase::StartItem(item + 1);
             return Ok(());
         };
-        // The model's context gets the list as the shopper sees it, except the part of each
-        // chosen sentence after its last choice point: running it would cost a forward pass
-        // per token and tell the next choice little.
-        let context = format!("{lead}{line}");
-        let tokens = dec.engine().tokenizer.encode(&context, false)?;
+        // The model's context gets the list as the shopper sees it, less what tells its next
+        // choice little and costs a forward pass per token: the intro, a long title's tail
+        // (Chinese titles run to 20 tokens), and each chosen sentence after its last choice
+        // point.
+        let tokenizer = &dec.engine().tokenizer;
+        let mut tokens = tokenizer.encode(&format!("{}{item}. {title}", if item == 1 { "" } else { "\n" }), false)?;
+        tokens.truncate(CONTEXT_TITLE_TOKENS);
+        tokens.extend(tokenizer.encode(TITLE_SEPARATOR, false)?);
         dec.push(&tokens);
         let phrases = options
             .iter()
