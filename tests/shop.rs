@@ -349,6 +349,10 @@ fn quick_answers_come_from_the_catalog_and_policies_alone() {
     let passage = shop.policies.as_ref().unwrap().get(id).unwrap();
     assert_eq!(passage.topic, "returns");
     assert!(passage.text.contains(text.as_str()), "{text}");
+    // "policy" names no policy: the question is about returns.
+    let events = Answer::quick(&shop, "What's your return policy?", None, ANSWER_MIN_RELEVANCE);
+    let Some(AssistEvent::Passage { id }) = events.last() else { panic!("{events:?}") };
+    assert_eq!(shop.policies.as_ref().unwrap().get(id).unwrap().topic, "returns", "{id}");
     let events = Answer::quick(&shop, "Do you offer life insurance for pets?", None, ANSWER_MIN_RELEVANCE);
     assert!(matches!(&events[..], [AssistEvent::Text { text }] if text.contains("contact the shop")), "{events:?}");
 }

@@ -99,6 +99,11 @@ const STOP: &[&str] = &[
     "more",
     "cheap",
     "cheaper",
+    // A service question's "policy" names no policy: "what's your return policy?" is about returns.
+    "policy",
+    "policies",
+    "richtlinie",
+    "richtlinien",
     "budget",
     "price",
     "dollars",
