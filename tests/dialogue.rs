@@ -37,7 +37,7 @@ fn say(d: &mut Dialogue, shop: &Arc<Shop>, text: &str) -> Turn {
             Turn::Products(products, opts)
         }
         Step::Answer { question, .. } => {
-            d.answered(None);
+            d.answered();
             Turn::Answer(question)
         }
         Step::Said(s) => Turn::Said(s),

@@ -173,7 +173,7 @@ fn respond(
                 None => Answer::quick(shop, &question, Some(lang), ANSWER_MIN_RELEVANCE),
             };
             let reply = collect(Kind::Answer, events);
-            dialogue.answered(reply.passage.clone());
+            dialogue.answered();
             reply
         }
         Step::Said(s) => Reply { kind: s.kind, products: s.products, passage: None, text: s.text },

@@ -457,7 +457,7 @@ fn converse(args: &ConverseArgs) -> CliResult {
                 let min = aisle::shop::assist::ANSWER_MIN_RELEVANCE;
                 let mut a = Answer::new(engine.clone(), &shop, &question, Some(lang), min)?;
                 let said = stream_events(args.json, || pollster::block_on(a.next()))?;
-                dialogue.answered(said.passage.clone());
+                dialogue.answered();
                 (Kind::Answer, said)
             }
             Step::Said(s) => {

@@ -578,17 +578,8 @@ const ANSWER_SENTENCES: usize = 3;
 
 /// Search terms (with the lexicon's English words) that `question` and `sentence` share.
 fn word_overlap(question: &str, sentence: &str) -> usize {
-    let expand = |text: &str| -> Vec<String> {
-        let mut t = super::text::terms(text);
-        let english: Vec<String> =
-            t.iter().flat_map(|w| super::lexicon::translate(w)).flat_map(super::text::terms).collect();
-        t.extend(english);
-        t.sort();
-        t.dedup();
-        t
-    };
-    let s = expand(sentence);
-    expand(question).iter().filter(|w| s.contains(w)).count()
+    let s = super::lexicon::terms_with_english(sentence);
+    super::lexicon::terms_with_english(question).iter().filter(|w| s.contains(w)).count()
 }
 
 /// What an answer chooses from: the best-matching passages, and their sentences that share

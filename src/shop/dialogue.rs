@@ -64,7 +64,7 @@ pub enum Step {
     /// Run a suggestion for `request` with `opts` (constraints in force, products to skip),
     /// then report the products named with [`Dialogue::shown`].
     Suggest { request: String, opts: SuggestOptions },
-    /// Answer `question` from the policies, then report the passage with [`Dialogue::answered`].
+    /// Answer `question` from the policies, then report it with [`Dialogue::answered`].
     Answer { question: String, lang: Lang },
     /// The reply, made here.
     Said(Said),
@@ -82,9 +82,8 @@ struct State {
     seen: Vec<String>,
     /// The product "it" means: the one last answered about or named alone.
     focus: Option<String>,
-    /// The last policy question and passage.
+    /// The last policy question.
     question: Option<String>,
-    passage: Option<String>,
     /// The broad message a clarifying question was asked about.
     clarifying: Option<String>,
     last_kind: Option<Kind>,
@@ -308,10 +307,9 @@ impl Dialogue {
         self.state.focus = (products.len() == 1).then(|| products[0].clone());
     }
 
-    /// The passage a [`Step::Answer`] quoted (`None`: it did not know).
-    pub fn answered(&mut self, passage: Option<String>) {
+    /// A [`Step::Answer`] was given: a short question after it may go on about the policies.
+    pub fn answered(&mut self) {
         self.state.last_kind = Some(Kind::Answer);
-        self.state.passage = passage;
     }
 
     fn lang_of(&self, message: &str) -> Lang {
@@ -330,7 +328,7 @@ impl Dialogue {
         let constraints = parse_constraints(message);
         let topic = self.topic_words(message);
         if topic.is_empty() && constraints.is_empty() && any(low, THANKS) && !any(low, QUESTION) && !any(low, BROAD) {
-            return self.said(Kind::None, Vec::new(), courtesy(lang));
+            return said(Kind::None, Vec::new(), courtesy(lang));
         }
         if let Some(step) = self.policy(message, low, lang) {
             return step;
@@ -374,8 +372,14 @@ impl Dialogue {
         }
         if topic.is_empty() && constraints.is_empty() && any(low, BROAD) {
             self.state.clarifying = Some(message.to_string());
-            let chips = self.clarify_chips(lang);
-            return self.said(Kind::Clarify, Vec::new(), clarify_question(lang).to_string()).with_chips(chips);
+            let text = clarify_question(lang).to_string();
+            return Step::Said(Said {
+                kind: Kind::Clarify,
+                products: Vec::new(),
+                text,
+                rows: Vec::new(),
+                chips: self.clarify_chips(lang),
+            });
         }
         self.search(message.to_string(), constraints, lang)
     }
@@ -448,8 +452,7 @@ impl Dialogue {
         let opts = SuggestOptions { lang: Some(lang), constraints: Some(c), skip, ..SuggestOptions::default() };
         if assist::plan(&self.shop, &request, None, &opts).candidates.is_empty() {
             // Nothing more fits: say so, and keep what was shown as what "it" means.
-            self.state.last_kind = Some(Kind::Suggest);
-            return self.said(Kind::Suggest, Vec::new(), thats_all(lang).to_string());
+            return said(Kind::Suggest, Vec::new(), thats_all(lang).to_string());
         }
         Step::Suggest { request, opts }
     }
@@ -463,14 +466,16 @@ impl Dialogue {
         // answers ("Liefert ihr auch nach Deutschland?"), goes on about the policies.
         let after_answer = self.state.last_kind == Some(Kind::Answer);
         let with_last = self.state.question.as_ref().map(|q| format!("{q} {message}"));
-        let finds_products = !assist::plan(&self.shop, message, None, &SuggestOptions::default()).candidates.is_empty();
+        // A search, only when it can matter (after an answer), not on every message.
+        let finds_products =
+            || !assist::plan(&self.shop, message, None, &SuggestOptions::default()).candidates.is_empty();
         let continues = message.split_whitespace().count() <= 6
             && any(
                 low,
                 &["and", "what about", "how about", "und", "was ist mit", "wie ist es mit", "那", "还有", "呢"],
             )
             && with_last.as_deref().is_some_and(covered);
-        let follow_up = after_answer && (!finds_products || continues);
+        let follow_up = after_answer && (continues || !finds_products());
         let on_product = !self.state.last.is_empty() && any(low, IT) && covered(message);
         // "and for electronics?" means the last question about electronics; a question that
         // stands on its own stays as it is.
@@ -553,7 +558,10 @@ impl Dialogue {
         let mut scored: Vec<(usize, &Product)> = self
             .last_products()
             .into_iter()
-            .map(|p| (words.iter().filter(|w| naming(p).contains(w)).count(), p))
+            .map(|p| {
+                let own = naming(p);
+                (words.iter().filter(|w| own.contains(w)).count(), p)
+            })
             .collect();
         scored.sort_by_key(|s| std::cmp::Reverse(s.0));
         match scored.as_slice() {
@@ -568,7 +576,12 @@ impl Dialogue {
         let words = self.topic_words(message);
         among
             .iter()
-            .filter(|id| self.shop.catalog.get(id).is_some_and(|p| words.iter().any(|w| naming(p).contains(w))))
+            .filter(|id| {
+                self.shop.catalog.get(id).is_some_and(|p| {
+                    let own = naming(p);
+                    words.iter().any(|w| own.contains(w))
+                })
+            })
             .cloned()
             .collect()
     }
@@ -576,15 +589,15 @@ impl Dialogue {
     /// A product the message names that was not shown ("does the stove come with …?" when no
     /// stove was listed): the catalog's clear best match for its words.
     fn named_in_catalog(&self, message: &str) -> Option<String> {
-        let words = self.topic_words(message).join(" ");
+        let words = self.topic_words(message);
         if words.is_empty() {
             return None;
         }
-        let hits = self.shop.index.search(&self.shop.catalog, &words, &Constraints::default(), None, 2);
+        let hits = self.shop.index.search(&self.shop.catalog, &words.join(" "), &Constraints::default(), None, 2);
         let best = hits.first().filter(|h| h.relevance >= 0.99)?;
         let p = &self.shop.catalog.products[best.index];
-        let named = self.topic_words(message).iter().any(|w| naming(p).contains(w));
-        named.then(|| p.id.clone())
+        let own = naming(p);
+        words.iter().any(|w| own.contains(w)).then(|| p.id.clone())
     }
 
     /// An answer about one product from its attributes and description, or "the shop's
@@ -615,7 +628,7 @@ impl Dialogue {
             Some(f) => format!("{title} — {f}"),
             None => format!("{title} — {}", doesnt_say(lang)),
         };
-        Some(self.said(Kind::Product, vec![id], text))
+        Some(said(Kind::Product, vec![id], text))
     }
 
     /// The description sentence (shopper's language first, then English) sharing the most
@@ -624,7 +637,7 @@ impl Dialogue {
         let mut best: Option<(usize, String)> = None;
         for text in [p.description_in(lang.code()), p.description.as_str()] {
             for s in assist::sentences(text) {
-                let own = expanded(s);
+                let own = lexicon::terms_with_english(s);
                 let n = words.iter().filter(|w| own.contains(w)).count();
                 if n > 0 && best.as_ref().is_none_or(|b| n > b.0) {
                     best = Some((n, s.to_string()));
@@ -652,7 +665,7 @@ impl Dialogue {
             Some((p, fact)) => (vec![p.id.clone()], format!("{} — {fact}", p.title_in(lang.code()))),
             None => (Vec::new(), doesnt_say(lang).to_string()),
         };
-        Some(self.said(Kind::Product, id, text))
+        Some(said(Kind::Product, id, text))
     }
 
     /// "Which one is the lightest / cheapest / has the longest battery life?" among those shown.
@@ -688,11 +701,11 @@ impl Dialogue {
         let best = measured.iter().copied().reduce(|a, b| if (b.1 > a.1) == highest && b.1 != a.1 { b } else { a });
         let Some((p, _)) = best else {
             let text = doesnt_say(lang).to_string();
-            return Some(self.said(Kind::Product, Vec::new(), text));
+            return Some(said(Kind::Product, Vec::new(), text));
         };
         let fact = self.sentence_or_attribute(p, low, lang);
         let text = format!("{} — {fact}", p.title_in(lang.code()));
-        Some(self.said(Kind::Product, vec![p.id.clone()], text))
+        Some(said(Kind::Product, vec![p.id.clone()], text))
     }
 
     fn sentence_or_attribute(&self, p: &Product, low: &str, lang: Lang) -> String {
@@ -832,11 +845,11 @@ impl Dialogue {
     /// Whether the message's words name something in the list shown.
     fn topic_in_list(&self, topic: &[String]) -> bool {
         self.last_products().iter().any(|p| {
-            let own = expanded(&format!("{} {} {}", p.title, p.categories.join(" "), p.description));
-            let mut own = own;
+            let mut own =
+                lexicon::terms_with_english(&format!("{} {} {}", p.title, p.categories.join(" "), p.description));
             for l in p.i18n.values() {
-                own.extend(l.title.as_deref().map(expanded).unwrap_or_default());
-                own.extend(l.description.as_deref().map(expanded).unwrap_or_default());
+                own.extend(l.title.as_deref().map(lexicon::terms_with_english).unwrap_or_default());
+                own.extend(l.description.as_deref().map(lexicon::terms_with_english).unwrap_or_default());
             }
             topic.iter().any(|w| own.contains(w))
         })
@@ -845,22 +858,11 @@ impl Dialogue {
     fn last_products(&self) -> Vec<&Product> {
         self.state.last.iter().filter_map(|id| self.shop.catalog.get(id)).collect()
     }
-
-    fn said(&mut self, kind: Kind, products: Vec<String>, text: String) -> Step {
-        Step::Said(Said { kind, products, text, rows: Vec::new(), chips: Vec::new() })
-    }
 }
 
-impl Step {
-    fn with_chips(self, chips: Vec<String>) -> Step {
-        match self {
-            Step::Said(mut s) => {
-                s.chips = chips;
-                Step::Said(s)
-            }
-            other => other,
-        }
-    }
+/// A reply made here, without a table or chips.
+fn said(kind: Kind, products: Vec<String>, text: String) -> Step {
+    Step::Said(Said { kind, products, text, rows: Vec::new(), chips: Vec::new() })
 }
 
 /// The words a shopper may name a product by: its titles, categories and colour.
@@ -891,14 +893,6 @@ fn aspect_fact(p: &Product, aspect: &Aspect, lang: Lang) -> Option<String> {
             })
         })
         .map(String::from)
-}
-
-/// Terms of `text` with the lexicon's English words for its German and Chinese ones.
-fn expanded(text: &str) -> Vec<String> {
-    let mut t = terms(text);
-    let english: Vec<String> = t.iter().flat_map(|w| lexicon::translate(w)).flat_map(terms).collect();
-    t.extend(english);
-    t
 }
 
 fn weight_of(p: &Product) -> Option<f64> {

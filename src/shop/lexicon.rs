@@ -7,7 +7,7 @@
 //! Chinese words as written. The list is general shopping vocabulary (home, kitchen, outdoor,
 //! sports, clothing, electronics, toys), not any one shop's words.
 
-use super::text::stem;
+use super::text::{stem, terms};
 
 const ENTRIES: &[(&str, &[&str], &[&str])] = &[
     ("gift", &["geschenk", "geschenke", "mitbringsel"], &["礼物", "礼品"]),
@@ -253,6 +253,17 @@ pub fn english_for(term: &str) -> Vec<&'static str> {
 /// service question's words are matched with.
 pub fn translate(term: &str) -> Vec<&'static str> {
     direct(term)
+}
+
+/// The search terms of `text` and the English words of its German and Chinese ones (sorted,
+/// once each): what a service question or a product question is matched with.
+pub fn terms_with_english(text: &str) -> Vec<String> {
+    let mut t = terms(text);
+    let english: Vec<String> = t.iter().flat_map(|w| translate(w)).flat_map(terms).collect();
+    t.extend(english);
+    t.sort();
+    t.dedup();
+    t
 }
 
 /// Entries whose German word (stemmed) or Chinese word is `term`.
