@@ -58,17 +58,17 @@ eval: setup
 	EVAL_CACHE=$(EVAL_CACHE) $(CARGO) run --release --locked --example eval -- --json $(TARGET_DIR)/eval/results.json
 
 # Speed against wllama (same Chromium) and llama.cpp (native), same GGUF and prompt; ratios.
-# BENCH_ONLY=shop runs the shop section alone (no peers to install).
+# BENCH_ONLY=shop runs the shop section alone, BENCH_ONLY=catalog the large-catalog section (no peers to install).
 bench: wasm build
-	@[ "$(BENCH_ONLY)" = shop ] || scripts/setup.sh bench
+	@[ "$(BENCH_ONLY)" = shop ] || [ "$(BENCH_ONLY)" = catalog ] || scripts/setup.sh bench
 	AISLE_BIN=$(TARGET_DIR)/release/aisle LLAMACPP_PYTHON=$(AISLE_CACHE)/venv-llamacpp/bin/python \
 		WLLAMA_DIR=$(AISLE_CACHE)/bench-npm/node_modules/@wllama/wllama/esm node scripts/bench.mjs
 
-# libFuzzer on the GGUF reader, the tokenizer path and the shop's parsers, FUZZ_SECONDS each
+# libFuzzer on the GGUF reader, the tokenizer path, the shop's parsers and the feed importers, FUZZ_SECONDS each
 # (not in CI). New inputs go to a cache folder; the committed seeds in fuzz/corpus stay as they
 # are. A crash leaves its input in fuzz/artifacts/<target>/: add it to a regression test.
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS ?= gguf metadata tokenizer catalog
+FUZZ_TARGETS ?= gguf metadata tokenizer catalog feed_google feed_shopify feed_woocommerce feed_jsonld
 fuzz: setup
 	@scripts/setup.sh fuzz
 	@for t in $(FUZZ_TARGETS); do \

@@ -235,3 +235,37 @@ fn converse_json_prints_one_line_per_message_with_the_documented_keys() {
     assert_eq!(ids(2)[0], ids(1)[0], "\"the first one\" is the first of the list just shown");
     assert!(lines[4]["passage"].as_str().is_some_and(|p| p.starts_with("returns")), "{}", lines[4]);
 }
+
+#[test]
+fn catalog_import_writes_a_catalog_and_reports_what_it_skipped() {
+    let feeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/feeds");
+    let (en, de) = (feeds.join("google-rss.xml"), feeds.join("google-atom-de.xml"));
+    let out = std::env::temp_dir().join(format!("aisle-import-{}.json", std::process::id()));
+    let o = aisle(
+        &[
+            "catalog",
+            "import",
+            en.to_str().unwrap(),
+            &format!("de={}", de.display()),
+            "--lang",
+            "en",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = stderr(&o);
+    assert!(report.contains("kept 4 products in all") && report.contains("bag-polar"), "{report}");
+    let catalog =
+        aisle::shop::Catalog::parse(&std::fs::read_to_string(&out).unwrap()).expect("a catalog the assistant reads");
+    assert_eq!(catalog.get("kettle-17").unwrap().title_in("de"), "Wasserkocher aus Stahl 1,7 l");
+    std::fs::remove_file(&out).ok();
+
+    let not_a_feed = tmp("notes.txt", b"just some notes\n");
+    let o = aisle(&["catalog", "import", not_a_feed.to_str().unwrap()], None);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a product feed"), "{}", stderr(&o));
+    let o = aisle(&["catalog", "import", en.to_str().unwrap(), "--format", "rss"], None);
+    assert!(!o.status.success() && stderr(&o).contains("--format"), "{}", stderr(&o));
+}

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use aisle::device::{self, DeviceKind};
 use aisle::gguf::Gguf;
 use aisle::model::LlamaConfig;
+use aisle::shop::feed;
 use aisle::shop::{Answer, AssistEvent, Catalog, Event, Lang, Policies, Profile, Shop, SuggestOptions, Suggestion};
 use aisle::tokenizer::Tokenizer;
 use aisle::{Engine, GenerateOptions, Generation, LoadOptions, Message, SamplerConfig};
@@ -44,6 +45,37 @@ enum Command {
     Converse(ConverseArgs),
     /// Prefill and decode speed: a prompt of token ids, then greedy tokens; medians.
     Bench(BenchArgs),
+    /// The shop's catalog: build it from the product feeds the shop already has.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Read Merchant Center (XML or TSV), Shopify products.json, WooCommerce CSV or schema.org
+    /// JSON-LD pages into one catalog; a report of what was kept and skipped goes to stderr.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// Feed files of one shop. Files in another language than the first (or than --lang) give
+    /// their products' titles and descriptions to `i18n`; `de=feed.xml` says a file's language
+    /// where the feed does not.
+    #[arg(required = true)]
+    files: Vec<String>,
+    /// auto (by content), google, shopify, woocommerce or jsonld.
+    #[arg(long, default_value = "auto")]
+    format: String,
+    /// The catalog's main language (default: the first file's).
+    #[arg(long)]
+    lang: Option<String>,
+    /// ISO 4217 currency for feeds that carry none (Shopify products.json, WooCommerce CSV).
+    #[arg(long)]
+    currency: Option<String>,
+    /// Where to write the catalog JSON (default: stdout).
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -175,6 +207,7 @@ fn main() -> ExitCode {
         Command::Answer(args) => answer(&args),
         Command::Converse(args) => converse(&args),
         Command::Bench(args) => bench(&args),
+        Command::Catalog(CatalogCommand::Import(args)) => import(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -189,6 +222,50 @@ type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn import(args: &ImportArgs) -> CliResult {
+    let format = feed::Format::parse(&args.format)
+        .ok_or_else(|| format!("--format {:?}: expected auto, google, shopify, woocommerce or jsonld", args.format))?;
+    let currency = args.currency.as_deref().map(str::trim).map(str::to_ascii_uppercase);
+    if let Some(c) = &currency
+        && !(c.len() == 3 && c.chars().all(|ch| ch.is_ascii_alphabetic()))
+    {
+        return Err(format!("--currency {c:?}: expected an ISO 4217 code such as USD or EUR").into());
+    }
+    let options = feed::ImportOptions { currency };
+    let mut sources = Vec::new();
+    for arg in &args.files {
+        let (lang, path) = feed_arg(arg);
+        let bytes = read_file(Path::new(path))?;
+        let items = feed::read(path, &bytes, format, &options)?;
+        sources.push(feed::Source { file: path.to_string(), items, lang });
+    }
+    let (catalog, report) = feed::merge(sources, args.lang.as_deref())?;
+    for line in &report.lines {
+        eprintln!("{line}");
+    }
+    eprintln!("kept {} products in all; {} items skipped", report.kept, report.skipped);
+    let json = feed::to_json(&catalog);
+    match &args.output {
+        Some(path) => std::fs::write(path, json + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        None => println!("{json}"),
+    }
+    Ok(())
+}
+
+/// `de=feed.xml` is a file with its language; anything else is a path.
+fn feed_arg(arg: &str) -> (Option<String>, &str) {
+    match arg.split_once('=') {
+        Some((lang, path))
+            if !Path::new(arg).exists()
+                && (2..=3).contains(&lang.len())
+                && lang.chars().all(|c| c.is_ascii_alphabetic()) =>
+        {
+            (Some(lang.to_ascii_lowercase()), path)
+        }
+        _ => (None, arg),
+    }
 }
 
 fn info(path: &Path) -> CliResult {

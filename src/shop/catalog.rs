@@ -1,8 +1,12 @@
 //! The shop's catalog: the only source of products, prices and links the assistant may show.
 //!
 //! Schema (JSON): `{"products": [{"id", "title", "description", "categories": [...], "price",
-//! "currency", "attributes": {...}, "url", "image", "in_stock", "i18n": {"de": {"title",
-//! "description"}, "zh": {...}}}]}` — `id` and `title` required, the rest optional.
+//! "currency", "regular_price", "attributes": {...}, "url", "image", "in_stock", "group",
+//! "variants": [{"id", "title", "options": {"size": "M"}, "price", "in_stock"}], "i18n": {"de":
+//! {"title", "description"}, "zh": {...}}}]}` — `id` and `title` required, the rest optional.
+//! `price` is what the shopper pays now; `regular_price` is the price before a sale. Products
+//! that share a `group` are variants the feed listed one by one (Merchant Center's
+//! `item_group_id`); `variants` are the ones a feed listed under one product (Shopify).
 //!
 //! Validation is strict about structure (every error names the product and field) but not about
 //! links: a catalog is the shop's own file, and one odd image URL must not take the assistant
@@ -14,12 +18,13 @@ use serde::{Deserialize, Serialize};
 
 /// Limits that keep a hostile or broken catalog from exhausting memory or the prompt.
 pub const MAX_PRODUCTS: usize = 100_000;
-const MAX_ID: usize = 128;
-const MAX_TITLE: usize = 300;
-const MAX_DESCRIPTION: usize = 5_000;
-const MAX_URL: usize = 2_048;
-const MAX_ATTRIBUTES: usize = 64;
-const MAX_CATEGORIES: usize = 32;
+pub(crate) const MAX_ID: usize = 128;
+pub(crate) const MAX_TITLE: usize = 300;
+pub(crate) const MAX_DESCRIPTION: usize = 5_000;
+pub(crate) const MAX_URL: usize = 2_048;
+pub(crate) const MAX_ATTRIBUTES: usize = 64;
+pub(crate) const MAX_CATEGORIES: usize = 32;
+pub(crate) const MAX_VARIANTS: usize = 256;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CatalogError {
@@ -59,24 +64,59 @@ impl AttrValue {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Localized {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// One buyable version of a product (a size, a colour), as the feed listed it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Option name to value, for example `{"size": "M", "color": "blue"}`.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regular_price: Option<f64>,
+    #[serde(default = "yes")]
+    pub in_stock: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Product {
     pub id: String,
     pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub categories: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regular_price: Option<f64>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, AttrValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     pub in_stock: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub i18n: BTreeMap<String, Localized>,
 }
 
@@ -166,6 +206,25 @@ impl Catalog {
         Ok(Catalog { shop_name: file.shop.and_then(|s| s.name), products, by_id })
     }
 
+    /// A catalog from products built in code (a feed import), checked by the same rules as a
+    /// catalog file: each product goes through the file's validation.
+    pub fn from_products(shop_name: Option<String>, products: Vec<Product>) -> Result<Self, CatalogError> {
+        if products.len() > MAX_PRODUCTS {
+            return Err(CatalogError::TooMany(products.len()));
+        }
+        let mut checked = Vec::with_capacity(products.len());
+        let mut by_id = HashMap::with_capacity(products.len());
+        for (index, p) in products.iter().enumerate() {
+            let raw = serde_json::to_value(p).map_err(|e| CatalogError::Json(e.to_string()))?;
+            let p = parse_product(index, raw)?;
+            if by_id.insert(p.id.clone(), checked.len()).is_some() {
+                return Err(CatalogError::DuplicateId(p.id));
+            }
+            checked.push(p);
+        }
+        Ok(Catalog { shop_name, products: checked, by_id })
+    }
+
     pub fn get(&self, id: &str) -> Option<&Product> {
         self.by_id.get(id).map(|&i| &self.products[i])
     }
@@ -227,10 +286,13 @@ fn parse_product(index: usize, raw: serde_json::Value) -> Result<Product, Catalo
         categories: field!("categories").unwrap_or_default(),
         price: field!("price"),
         currency: field!("currency"),
+        regular_price: field!("regular_price"),
         attributes: field!("attributes").unwrap_or_default(),
         url: field!("url"),
         image: field!("image"),
         in_stock: field!("in_stock").unwrap_or(true),
+        group: field!("group"),
+        variants: field!("variants").unwrap_or_default(),
         i18n: field!("i18n").unwrap_or_default(),
         id: id.clone(),
     };
@@ -245,10 +307,24 @@ fn parse_product(index: usize, raw: serde_json::Value) -> Result<Product, Catalo
     if p.description.len() > MAX_DESCRIPTION {
         return Err(bad("description", format!("is longer than {MAX_DESCRIPTION} bytes")));
     }
-    if let Some(price) = p.price
-        && !(price.is_finite() && price >= 0.0)
-    {
-        return Err(bad("price", format!("must be a number >= 0, got {price}")));
+    let prices = [("price", p.price), ("regular_price", p.regular_price)].into_iter().chain(
+        p.variants.iter().flat_map(|v| [("variants.price", v.price), ("variants.regular_price", v.regular_price)]),
+    );
+    for (field, price) in prices {
+        if let Some(price) = price
+            && !(price.is_finite() && price >= 0.0)
+        {
+            return Err(bad(field, format!("must be a number >= 0, got {price}")));
+        }
+    }
+    if p.variants.len() > MAX_VARIANTS {
+        return Err(bad("variants", format!("has more than {MAX_VARIANTS} entries")));
+    }
+    if p.variants.iter().any(|v| v.id.trim().is_empty() || v.id.len() > MAX_ID) {
+        return Err(bad("variants.id", format!("must be 1 to {MAX_ID} bytes")));
+    }
+    if p.group.as_ref().is_some_and(|g| g.len() > MAX_ID) {
+        return Err(bad("group", format!("is longer than {MAX_ID} bytes")));
     }
     if p.attributes.len() > MAX_ATTRIBUTES {
         return Err(bad("attributes", format!("has more than {MAX_ATTRIBUTES} entries")));

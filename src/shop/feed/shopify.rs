@@ -1,0 +1,192 @@
+//! Shopify's storefront `products.json` (`https://shop/products.json`, also one product's
+//! `{"product": {...}}`): `title`, `handle`, `body_html`, `vendor`, `product_type`, `tags`,
+//! `options` and `variants` (`price` and `compare_at_price` as strings, `available`), `images`.
+//!
+//! A product and its variants stay one catalog product: the variants keep their own ids, option
+//! values, prices and stock, and the options become attributes (`sizes`, `color`) for search
+//! and filters. The price is the cheapest available variant's. The file carries no currency and
+//! no shop address: `--currency` gives the one, and links are the shop's own `/products/{handle}`.
+
+use serde_json::Value;
+
+use super::{Draft, FeedError, FeedItems, ImportOptions, Money, Where, option_key};
+use crate::shop::catalog::Variant;
+
+/// Whether JSON text looks like Shopify's product list (or one product).
+pub(crate) fn looks_like(text: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<Value>(text) else { return false };
+    products(&v).is_some_and(|ps| {
+        ps.iter().any(|p| p.get("variants").is_some() || p.get("body_html").is_some() || p.get("handle").is_some())
+    })
+}
+
+fn products(v: &Value) -> Option<Vec<&Value>> {
+    match v {
+        Value::Object(o) => match (o.get("products"), o.get("product")) {
+            (Some(Value::Array(a)), _) => Some(a.iter().collect()),
+            (_, Some(p @ Value::Object(_))) => Some(vec![p]),
+            _ => None,
+        },
+        Value::Array(a) => Some(a.iter().collect()),
+        _ => None,
+    }
+}
+
+pub(crate) fn read(file: &str, text: &str, options: &ImportOptions) -> Result<FeedItems, FeedError> {
+    let v: Value = serde_json::from_str(text).map_err(|e| FeedError::Malformed {
+        file: file.into(),
+        at: Where::Line(e.line() as u64),
+        problem: format!("not valid JSON: {e}"),
+    })?;
+    let list = products(&v)
+        .ok_or_else(|| FeedError::NotAFeed { file: file.into(), why: "JSON without a \"products\" list".into() })?;
+    if list.is_empty() {
+        return Err(FeedError::Empty { file: file.into(), why: "the \"products\" list is empty".into() });
+    }
+    let mut items = FeedItems::default();
+    if options.currency.is_none() {
+        items.notes.push("products.json carries no currency; prices are kept without one (give --currency)".into());
+    }
+    for (i, p) in list.into_iter().enumerate() {
+        let at = Where::Item(i + 1);
+        match draft(p, options) {
+            Ok(d) => items.drafts.push((at, d)),
+            Err(why) => items.skip(at, why),
+        }
+    }
+    Ok(items)
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn draft(p: &Value, options: &ImportOptions) -> Result<Draft, String> {
+    if !p.is_object() {
+        return Err("it is not an object".into());
+    }
+    let id = text(p, "id").ok_or("it has no id")?;
+    let money = |s: Option<String>| {
+        s.and_then(|s| Money::parse(&s))
+            .map(|m| Money { currency: m.currency.or_else(|| options.currency.clone()), ..m })
+    };
+    let mut d = Draft {
+        id,
+        title: text(p, "title").unwrap_or_default(),
+        description: text(p, "body_html").unwrap_or_default(),
+        link: text(p, "handle").map(|h| format!("/products/{h}")),
+        image: first_image(p),
+        ..Draft::default()
+    };
+    if let Some(t) = text(p, "product_type") {
+        d.category_path(&t);
+    }
+    if let Some(v) = text(p, "vendor") {
+        d.attr("brand", &v);
+    }
+    d.attr_list("tags", tags(p));
+    let names = option_names(p);
+    let variants: Vec<&Value> =
+        p.get("variants").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    let mut cheapest: Option<(Money, Option<Money>, bool)> = None;
+    for v in &variants {
+        let price = money(text(v, "price"));
+        let compare = money(text(v, "compare_at_price"));
+        let available = v.get("available").and_then(Value::as_bool).unwrap_or(true);
+        if let Some(price) = price.clone() {
+            let better = match &cheapest {
+                None => true,
+                Some((m, _, avail)) => (available && !avail) || (available == *avail && price.amount < m.amount),
+            };
+            if better {
+                cheapest = Some((price, compare.clone(), available));
+            }
+        }
+        let Some(vid) = text(v, "id") else { continue };
+        let mut opts = std::collections::BTreeMap::new();
+        for (k, name) in names.iter().enumerate() {
+            if let Some(val) = text(v, &format!("option{}", k + 1)).filter(|val| val != "Default Title") {
+                opts.insert(option_key(name), val);
+            }
+        }
+        let title = text(v, "title").filter(|t| t != "Default Title");
+        d.variants.push(Variant {
+            id: vid,
+            title,
+            options: opts,
+            price: price.as_ref().map(|m| m.amount),
+            regular_price: compare.filter(|c| price.as_ref().is_some_and(|p| c.amount > p.amount)).map(|c| c.amount),
+            in_stock: available,
+        });
+        if !d.attributes.contains_key("weight")
+            && let Some(g) = v.get("grams").and_then(Value::as_f64).filter(|g| *g > 0.0)
+        {
+            d.attr("weight", &format!("{g} g"));
+        }
+    }
+    if let Some((price, compare, _)) = cheapest {
+        match compare {
+            Some(c) if c.amount > price.amount => {
+                d.sale_price = Some(price);
+                d.price = Some(c);
+                d.sale_active = true;
+            }
+            _ => d.price = Some(price),
+        }
+    }
+    if !variants.is_empty() {
+        d.in_stock = Some(d.variants.iter().any(|v| v.in_stock));
+    }
+    // One variant with no options is the product itself, not a choice.
+    if d.variants.len() == 1 && d.variants[0].options.is_empty() {
+        d.variants.clear();
+    }
+    d.options_as_attributes();
+    Ok(d)
+}
+
+/// Option names by position ("Size", "Color").
+fn option_names(p: &Value) -> Vec<String> {
+    let mut opts: Vec<(i64, String)> = p
+        .get("options")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .enumerate()
+                .filter_map(|(i, o)| {
+                    let name = o.get("name").and_then(Value::as_str).or_else(|| o.as_str())?.to_string();
+                    Some((o.get("position").and_then(Value::as_i64).unwrap_or(i as i64 + 1), name))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    opts.sort_by_key(|(pos, _)| *pos);
+    // "Title" is Shopify's name for the lone option of a product without options; where such an
+    // option has real values they name the variant.
+    opts.into_iter().map(|(_, n)| if n == "Title" { "variant".into() } else { n }).collect()
+}
+
+/// Tags: an array in products.json, a comma-separated string in Shopify's admin exports.
+fn tags(p: &Value) -> Vec<String> {
+    match p.get("tags") {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Some(Value::String(s)) => s.split(',').map(|t| t.trim().to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn first_image(p: &Value) -> Option<String> {
+    let from = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(_) => text(v, "src"),
+        _ => None,
+    };
+    p.get("images")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().find_map(from))
+        .or_else(|| p.get("image").and_then(from))
+}
