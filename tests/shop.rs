@@ -92,6 +92,24 @@ fn a_large_catalog_parses_and_indexes() {
     }
 }
 
+#[test]
+fn variants_listed_one_by_one_show_as_one_product() {
+    // A Merchant Center feed lists each size as an item; they share `group`.
+    let json = r#"{"products":[
+        {"id":"j-s","title":"Storm rain jacket, S","group":"storm","price":120,"attributes":{"size":"S"}},
+        {"id":"j-m","title":"Storm rain jacket, M","group":"storm","price":120,"attributes":{"size":"M"},"in_stock":false},
+        {"id":"j-l","title":"Storm rain jacket, L","group":"storm","price":120,"attributes":{"size":"L"}},
+        {"id":"p-1","title":"Packable rain jacket","price":80},
+        {"id":"u-1","title":"Travel umbrella","price":20}]}"#;
+    let shop = Shop::new(Catalog::parse(json).unwrap(), None);
+    let plan = assist::plan(&shop, "a rain jacket", None, &SuggestOptions::default());
+    let storm: Vec<&String> = plan.candidates.iter().filter(|id| id.starts_with("j-")).collect();
+    assert_eq!(storm.len(), 1, "one card for the jacket, not one per size: {:?}", plan.candidates);
+    assert!(plan.candidates.contains(&"p-1".to_string()));
+    let plan = assist::plan(&shop, "a rain jacket under $100", None, &SuggestOptions::default());
+    assert_eq!(plan.candidates, ["p-1"]);
+}
+
 // ------------------------------------------------------------------------------- query
 
 #[test]

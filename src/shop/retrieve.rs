@@ -353,6 +353,8 @@ impl ProductIndex {
             })
             .collect();
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+        let mut groups = Groups::default();
+        out.retain(|c| groups.first(&catalog.products[c.index]));
         out.truncate(k);
         out
     }
@@ -366,6 +368,19 @@ impl ProductIndex {
         idx.sort_by(|&a, &b| scores[b].0.total_cmp(&scores[a].0));
         idx.truncate(k);
         idx
+    }
+}
+
+/// Variants a feed listed one by one (one `group`: a jacket in S, M and L) are one product to a
+/// shopper, so a ranking keeps the best-placed of each group, which has met the constraints (the
+/// size asked for, in stock) like any product.
+#[derive(Default)]
+struct Groups<'a>(std::collections::HashSet<&'a str>);
+
+impl<'a> Groups<'a> {
+    /// Whether `p` is the first of its group seen (always, for a product in no group).
+    fn first(&mut self, p: &'a Product) -> bool {
+        p.group.as_deref().is_none_or(|g| self.0.insert(g))
     }
 }
 
@@ -387,6 +402,8 @@ fn browse(
         .collect();
     let price = |i: usize| catalog.products[i].price.unwrap_or(f64::MAX);
     pool.sort_by(|a, b| b.0.total_cmp(&a.0).then(price(a.1).total_cmp(&price(b.1))).then(a.1.cmp(&b.1)));
+    let mut groups = Groups::default();
+    pool.retain(|&(_, i)| groups.first(&catalog.products[i]));
     let mut out: Vec<Candidate> = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     while out.len() < k && !pool.is_empty() {
