@@ -120,6 +120,9 @@ fn feeds_in_two_languages_merge_into_i18n() {
     let (de, _) = import_with(&files, None, Some("de")).unwrap();
     assert_eq!(de.len(), 3);
     assert_eq!(de.get("kettle-17").unwrap().title_in("en"), "Steel Kettle 1.7 l");
+    // A main language no feed is in is an error, not an empty catalog.
+    let e = import_with(&files[..1], None, Some("zh")).map(|_| ()).unwrap_err();
+    assert!(matches!(e, FeedError::NoMainLanguage { .. }), "{e}");
 }
 
 #[test]
@@ -136,7 +139,11 @@ fn shopify_products_keep_their_variants() {
     assert_eq!(s.variants.len(), 3);
     let m = &s.variants[1];
     assert_eq!(
-        (m.id.as_str(), m.options.get("sizes").map(String::as_str), m.options.get("color").map(String::as_str)),
+        (
+            m.id.as_str(),
+            m.options.get("sizes").map(AttrValue::as_text).as_deref(),
+            m.options.get("color").map(AttrValue::as_text).as_deref()
+        ),
         ("43222371664059", Some("M"), Some("Grey"))
     );
     assert!(!m.in_stock);
@@ -170,7 +177,7 @@ fn woocommerce_export_with_variations_and_sales() {
     assert_eq!(f.variants.len(), 2, "both variations: by SKU and by id:44");
     assert_eq!((f.variants[0].price, f.variants[0].regular_price), (Some(49.9), Some(59.9)));
     assert!(!f.variants[1].in_stock);
-    assert_eq!(f.variants[1].options.get("sizes").map(String::as_str), Some("Large"));
+    assert_eq!(f.variants[1].options.get("sizes").map(AttrValue::as_text).as_deref(), Some("Large"));
     assert_eq!((f.price, f.regular_price, f.currency.as_deref()), (Some(49.9), Some(59.9), Some("USD")));
     assert!(f.in_stock);
     let b = c.get("47").unwrap();
@@ -192,7 +199,7 @@ fn json_ld_groups_and_products() {
     assert_eq!((coat.price, coat.currency.as_deref()), (Some(39.99), Some("USD")));
     assert!(coat.in_stock);
     assert_eq!(coat.variants.len(), 2);
-    assert_eq!(coat.variants[1].options.get("sizes").map(String::as_str), Some("large"));
+    assert_eq!(coat.variants[1].options.get("sizes").map(AttrValue::as_text).as_deref(), Some("large"));
     assert!(!coat.variants[1].in_stock, "BackOrder");
     assert_eq!(coat.attributes.get("color"), Some(&AttrValue::List(vec!["Green".into(), "light blue".into()])));
     assert_eq!(text(&c, "44E01", "brand").as_deref(), Some("Good brand"));

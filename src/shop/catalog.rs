@@ -76,9 +76,10 @@ pub struct Variant {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// Option name to value, for example `{"size": "M", "color": "blue"}`.
+    /// Option name to value, for example `{"sizes": "M", "color": "blue"}`; values as
+    /// attributes take them (a size may be the number 42).
     #[serde(default)]
-    pub options: BTreeMap<String, String>,
+    pub options: BTreeMap<String, AttrValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -254,7 +255,9 @@ impl Catalog {
 /// One product, checked field by field so that an error can say which.
 fn parse_product(index: usize, raw: serde_json::Value) -> Result<Product, CatalogError> {
     let at = |field: &str, problem: &str| CatalogError::Field { index, field: field.into(), problem: problem.into() };
-    let obj = raw.as_object().ok_or_else(|| at("product", "is not an object"))?;
+    // Fields are taken out of the product's JSON object, not copied (a large catalog is mostly
+    // its text).
+    let serde_json::Value::Object(mut obj) = raw else { return Err(at("product", "is not an object")) };
     let id = match obj.get("id") {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(serde_json::Value::Number(n)) => n.to_string(),
@@ -271,7 +274,7 @@ fn parse_product(index: usize, raw: serde_json::Value) -> Result<Product, Catalo
     }
     let field_err =
         |field: &str, problem: String| CatalogError::ProductField { id: id.clone(), field: field.into(), problem };
-    let get = |key: &str| obj.get(key).filter(|v| !v.is_null()).cloned();
+    let mut get = |key: &str| obj.remove(key).filter(|v| !v.is_null());
     fn typed<T: serde::de::DeserializeOwned>(v: Option<serde_json::Value>) -> Result<Option<T>, String> {
         v.map(serde_json::from_value).transpose().map_err(|e| e.to_string())
     }

@@ -8,12 +8,13 @@
 //! attributes, description and every translation, so a German or Chinese request finds it
 //! through the catalog's own `i18n` text.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::catalog::{Catalog, Product};
 use super::profile::Profile;
 use super::query::{Constraints, Lang, RequestWords, Role, detect_lang, request_words};
-use super::text::{is_cjk, stem, terms};
+use super::text::{Piece, is_cjk, pieces, stem, terms, word_term};
 
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
@@ -66,40 +67,42 @@ impl Bm25 {
     /// Fields of weight 2 or more (titles, categories) are *primary*: a request word found only
     /// in other fields (descriptions) counts `secondary_share` towards coverage, so "car" in
     /// "good for car camping" does not make a tent an answer to "a used car".
-    pub fn new(
-        docs: &[Vec<(String, f32)>],
+    pub fn new<S: AsRef<str>>(
+        docs: &[Vec<(S, f32)>],
         unknown_weight: f64,
         secondary_share: f64,
         compounds_everywhere: bool,
     ) -> Self {
-        let mut postings: HashMap<String, Vec<(u32, f32, bool)>> = HashMap::new();
+        let mut dict = Dictionary::default();
         let mut doc_len = Vec::with_capacity(docs.len());
         for (i, fields) in docs.iter().enumerate() {
-            let mut tf: HashMap<String, (f32, bool)> = HashMap::new();
+            let doc = i as u32;
             let mut len = 0.0;
             for (text, weight) in fields {
                 let primary = *weight >= 2.0;
-                for t in terms(text) {
-                    if t.chars().count() >= COMPOUND_MIN
-                        && let Some(h) = head_key(&t)
-                    {
-                        let e = tf.entry(h).or_default();
-                        e.0 += weight * 0.5;
-                        e.1 |= primary;
+                pieces(text.as_ref(), |piece| {
+                    let (term, head) = dict.ids(piece);
+                    if let Some(h) = head {
+                        dict.count(h, doc, weight * 0.5, primary);
                     }
-                    let e = tf.entry(t).or_default();
-                    e.0 += weight;
-                    e.1 |= primary;
-                    len += weight;
-                }
+                    if let Some(t) = term {
+                        dict.count(t, doc, *weight, primary);
+                        len += weight;
+                    }
+                });
             }
-            for (t, (f, primary)) in tf {
-                postings.entry(t).or_default().push((i as u32, f, primary));
-            }
+            dict.end_document(doc);
             doc_len.push(len);
         }
         let avg_len = doc_len.iter().map(|&l| l as f64).sum::<f64>() / doc_len.len().max(1) as f64;
-        Bm25 { postings, doc_len, avg_len: avg_len.max(1.0), unknown_weight, secondary_share, compounds_everywhere }
+        Bm25 {
+            postings: dict.postings(),
+            doc_len,
+            avg_len: avg_len.max(1.0),
+            unknown_weight,
+            secondary_share,
+            compounds_everywhere,
+        }
     }
 
     fn idf(&self, df: usize) -> f64 {
@@ -281,18 +284,95 @@ impl Bm25 {
     }
 }
 
-/// The text a product is found by, weighted by field.
-fn product_fields(p: &Product) -> Vec<(String, f32)> {
-    let mut f = vec![(p.title.clone(), 3.0), (p.categories.join(" "), 2.0), (p.description.clone(), 1.0)];
+/// What [`Bm25::new`] builds the postings with. Terms get ids as first seen; each distinct word
+/// is stemmed and looked up once (a catalog of 100,000 products meets most words thousands of
+/// times), and a document's term frequencies are a short list found through `slot`, so indexing
+/// costs about one hash lookup per word and no allocation per word.
+#[derive(Default)]
+struct Dictionary {
+    /// term -> id
+    terms: HashMap<String, usize>,
+    /// word as written (lower-cased) -> its place in `words`
+    seen: HashMap<String, usize>,
+    /// (term id, compound-head key id) of each word seen
+    words: Vec<(Option<usize>, Option<usize>)>,
+    /// per term id: (document, weighted frequency, found in a primary field)
+    lists: Vec<Vec<(u32, f32, bool)>>,
+    /// per term id: the last document that had it, and its place in `doc`
+    slot: Vec<(u32, usize)>,
+    /// the current document's (term id, frequency, primary)
+    doc: Vec<(usize, f32, bool)>,
+}
+
+impl Dictionary {
+    fn id(&mut self, term: String) -> usize {
+        let next = self.lists.len();
+        let id = *self.terms.entry(term).or_insert(next);
+        if id == next {
+            self.lists.push(Vec::new());
+            self.slot.push((u32::MAX, 0));
+        }
+        id
+    }
+
+    /// The ids of a piece's term and of its compound-head key (words of 7 letters or more).
+    fn ids(&mut self, piece: Piece<'_>) -> (Option<usize>, Option<usize>) {
+        let word = match piece {
+            Piece::Cjk(t) => return (Some(self.id(t)), None),
+            Piece::Word(w) => w,
+        };
+        if let Some(&i) = self.seen.get(word) {
+            return self.words[i];
+        }
+        let ids = match word_term(word) {
+            None => (None, None),
+            Some(t) => {
+                let head = (t.chars().count() >= COMPOUND_MIN).then(|| head_key(&t)).flatten().map(|h| self.id(h));
+                (Some(self.id(t)), head)
+            }
+        };
+        self.seen.insert(word.to_string(), self.words.len());
+        self.words.push(ids);
+        ids
+    }
+
+    fn count(&mut self, id: usize, doc: u32, weight: f32, primary: bool) {
+        if self.slot[id].0 != doc {
+            self.slot[id] = (doc, self.doc.len());
+            self.doc.push((id, 0.0, false));
+        }
+        let e = &mut self.doc[self.slot[id].1];
+        e.1 += weight;
+        e.2 |= primary;
+    }
+
+    fn end_document(&mut self, doc: u32) {
+        for (id, f, primary) in self.doc.drain(..) {
+            self.lists[id].push((doc, f, primary));
+        }
+    }
+
+    fn postings(mut self) -> HashMap<String, Vec<(u32, f32, bool)>> {
+        self.terms.into_iter().map(|(term, id)| (term, std::mem::take(&mut self.lists[id]))).collect()
+    }
+}
+
+/// The text a product is found by, weighted by field (text the product holds is borrowed).
+fn product_fields(p: &Product) -> Vec<(Cow<'_, str>, f32)> {
+    let mut f: Vec<(Cow<'_, str>, f32)> = vec![
+        (p.title.as_str().into(), 3.0),
+        (p.categories.join(" ").into(), 2.0),
+        (p.description.as_str().into(), 1.0),
+    ];
     for (k, v) in &p.attributes {
-        f.push((format!("{k} {}", v.as_text()), 1.0));
+        f.push((format!("{k} {}", v.as_text()).into(), 1.0));
     }
     for l in p.i18n.values() {
         if let Some(t) = &l.title {
-            f.push((t.clone(), 3.0));
+            f.push((t.as_str().into(), 3.0));
         }
         if let Some(d) = &l.description {
-            f.push((d.clone(), 1.0));
+            f.push((d.as_str().into(), 1.0));
         }
     }
     f
@@ -315,7 +395,7 @@ pub struct ProductIndex {
 
 impl ProductIndex {
     pub fn new(catalog: &Catalog) -> Self {
-        let docs: Vec<Vec<(String, f32)>> = catalog.products.iter().map(product_fields).collect();
+        let docs: Vec<Vec<(Cow<'_, str>, f32)>> = catalog.products.iter().map(product_fields).collect();
         // A word found only in a description counts 0.4: alone it does not reach the gate of
         // 0.5 ("a lamp" is not answered with a cushion whose description mentions one).
         ProductIndex { bm25: Bm25::new(&docs, 0.8, 0.4, false) }
@@ -374,13 +454,14 @@ impl ProductIndex {
 /// Variants a feed listed one by one (one `group`: a jacket in S, M and L) are one product to a
 /// shopper, so a ranking keeps the best-placed of each group, which has met the constraints (the
 /// size asked for, in stock) like any product.
+/// (The map's type is the catalog's id index's, so the browser build carries one copy of it.)
 #[derive(Default)]
-struct Groups<'a>(std::collections::HashSet<&'a str>);
+struct Groups(HashMap<String, usize>);
 
-impl<'a> Groups<'a> {
+impl Groups {
     /// Whether `p` is the first of its group seen (always, for a product in no group).
-    fn first(&mut self, p: &'a Product) -> bool {
-        p.group.as_deref().is_none_or(|g| self.0.insert(g))
+    fn first(&mut self, p: &Product) -> bool {
+        p.group.as_ref().is_none_or(|g| self.0.insert(g.clone(), 0).is_none())
     }
 }
 

@@ -15,7 +15,7 @@ use scraper::{Html, Selector};
 use serde_json::Value;
 
 use super::{Draft, FeedError, FeedItems, Money, Where, clean_line, option_key};
-use crate::shop::catalog::Variant;
+use crate::shop::catalog::{AttrValue, Variant};
 
 pub(crate) fn read(file: &str, text: &str) -> Result<FeedItems, FeedError> {
     let mut items = FeedItems::default();
@@ -209,9 +209,9 @@ impl<'a> Graph<'a> {
             let Some(id) = product_id(v) else { continue };
             let offer = self.offer(v);
             let in_stock = offer.in_stock.unwrap_or(true);
-            let options: BTreeMap<String, String> = varies
+            let options: BTreeMap<String, AttrValue> = varies
                 .iter()
-                .filter_map(|k| Some((option_key(k), v.get(k.as_str()).and_then(name_or_text)?)))
+                .filter_map(|k| Some((option_key(k), AttrValue::Text(v.get(k.as_str()).and_then(name_or_text)?))))
                 .collect();
             let (price, regular) = match (&offer.price, &offer.sale) {
                 (Some(r), Some(s)) if s.amount < r.amount => (Some(s.amount), Some(r.amount)),

@@ -78,6 +78,8 @@ pub enum FeedError {
     Empty { file: String, why: String },
     #[error("{0}")]
     Catalog(#[from] CatalogError),
+    #[error("no feed is in {main}, the catalog's main language (the feeds are in: {found}); give --lang or LANG=FILE")]
+    NoMainLanguage { main: String, found: String },
     #[error("the feeds have {0} products (a catalog holds at most {max})", max = catalog::MAX_PRODUCTS)]
     TooMany(usize),
 }
@@ -208,7 +210,7 @@ impl Draft {
             }
         }
         for name in names {
-            let values = self.variants.iter().filter_map(|v| v.options.get(&name).cloned()).collect();
+            let values = self.variants.iter().filter_map(|v| v.options.get(&name)).map(AttrValue::as_text).collect();
             self.attr_list(&option_key(&name), values);
         }
     }
@@ -399,8 +401,11 @@ pub struct Source {
 /// `i18n`, matched by id. Products found twice are kept once; everything dropped is reported.
 pub fn merge(sources: Vec<Source>, main_lang: Option<&str>) -> Result<(Catalog, Report), FeedError> {
     let mut report = Report::default();
-    let langs: Vec<String> = sources.iter().map(source_lang).collect();
+    let langs: Vec<String> = sources.iter().map(|s| source_lang(s, main_lang)).collect();
     let main = main_lang.map(lang_code).or_else(|| langs.first().cloned()).unwrap_or_else(|| "en".into());
+    if !langs.contains(&main) {
+        return Err(FeedError::NoMainLanguage { main, found: langs.join(", ") });
+    }
     let mut products: Vec<Product> = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
     let mut shop_name = None;
@@ -459,8 +464,10 @@ pub fn merge(sources: Vec<Source>, main_lang: Option<&str>) -> Result<(Catalog, 
     Ok((catalog, report))
 }
 
-fn source_lang(s: &Source) -> String {
-    if let Some(l) = s.lang.as_deref().or(s.items.lang.as_deref()) {
+/// A file's language: as given for it (`de=feed.xml`), as it declares, as `--lang` says for
+/// files that declare none, or else as its text reads.
+fn source_lang(s: &Source, main_lang: Option<&str>) -> String {
+    if let Some(l) = s.lang.as_deref().or(s.items.lang.as_deref()).or(main_lang) {
         return lang_code(l);
     }
     let sample: String =

@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::{Draft, FeedError, FeedItems, ImportOptions, Money, Where, option_key};
-use crate::shop::catalog::Variant;
+use crate::shop::catalog::{AttrValue, Variant};
 
 /// Whether JSON text looks like Shopify's product list (or one product).
 pub(crate) fn looks_like(text: &str) -> bool {
@@ -110,7 +110,7 @@ fn draft(p: &Value, options: &ImportOptions) -> Result<Draft, String> {
         let mut opts = std::collections::BTreeMap::new();
         for (k, name) in names.iter().enumerate() {
             if let Some(val) = text(v, &format!("option{}", k + 1)).filter(|val| val != "Default Title") {
-                opts.insert(option_key(name), val);
+                opts.insert(option_key(name), AttrValue::Text(val));
             }
         }
         let title = text(v, "title").filter(|t| t != "Default Title");

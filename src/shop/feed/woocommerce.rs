@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{Draft, FeedError, FeedItems, ImportOptions, Money, Where, clean_line, csv_error, option_key};
-use crate::shop::catalog::Variant;
+use crate::shop::catalog::{AttrValue, Variant};
 
 /// Whether a first line is WooCommerce's export header.
 pub(crate) fn is_header(line: &str) -> bool {
@@ -306,8 +306,10 @@ fn variant(row: &Row<'_>, options: &ImportOptions) -> Option<Variant> {
         (Some(r), Some(s)) if s.amount < r.amount => (Some(s.amount), Some(r.amount)),
         (r, s) => (r.or(s).map(|m| m.amount), None),
     };
-    let opts: BTreeMap<String, String> =
-        attributes(row).into_iter().filter_map(|(name, v)| Some((option_key(&name), v.into_iter().next()?))).collect();
+    let opts: BTreeMap<String, AttrValue> = attributes(row)
+        .into_iter()
+        .filter_map(|(name, v)| Some((option_key(&name), AttrValue::Text(v.into_iter().next()?))))
+        .collect();
     Some(Variant {
         id,
         title: row.get("name"),
