@@ -7,6 +7,8 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 WASM_BINDGEN = $(AISLE_CACHE)/wasm-bindgen-$(shell scripts/setup.sh wasm-bindgen-version)/bin/wasm-bindgen
 WASM_OUT := $(TARGET_DIR)/wasm32-unknown-unknown/wasm-release/aisle.wasm
+# The feed importers' own wasm (pkg/feed/), loaded only for a page whose catalog is a feed.
+FEED_WASM_OUT := $(TARGET_DIR)/wasm32-unknown-unknown/wasm-feed/aisle.wasm
 PORT ?= 8080
 # Mesa's Vulkan drivers complain on every start without a runtime dir.
 export XDG_RUNTIME_DIR ?= $(shell d=/tmp/aisle-xdg-$$(id -u); mkdir -p -m 700 $$d; echo $$d)
@@ -22,18 +24,26 @@ build: setup
 # The browser build: wasm32 with the size profile, wasm-bindgen's JS glue into pkg/, then
 # binaryen's wasm-opt (from npm: Debian's is too old for these wasm features), run until it
 # finds nothing more to shrink (--converge: 6 minutes, 13 KB below a single -Oz pass, which
-# keeps us under 2 MiB brotli). WASM_OPT=0 skips the last step while iterating.
+# keeps us under 2 MiB brotli). WASM_OPT=0 skips the last step while iterating. Then the feed
+# importers' own wasm (pkg/feed/, the crate without `model`: 0.3 MiB), which the worker fetches
+# only for a page whose catalog is a product feed; one -Oz pass.
 WASM_OPT ?= 1
 WASM_FEATURES := --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 wasm: setup
-	$(CARGO) build --lib --locked --target wasm32-unknown-unknown --profile wasm-release
+	$(CARGO) build --lib --locked --target wasm32-unknown-unknown --profile wasm-release --no-default-features --features model
 	$(WASM_BINDGEN) --target web --out-dir pkg --out-name aisle --no-typescript $(WASM_OUT)
 	@if [ "$(WASM_OPT)" = 1 ]; then \
 		echo "wasm-opt -Oz --converge pkg/aisle_bg.wasm"; \
 		node_modules/.bin/wasm-opt -Oz --converge --strip-debug --strip-producers $(WASM_FEATURES) pkg/aisle_bg.wasm -o pkg/aisle_bg.opt.wasm \
 		&& mv pkg/aisle_bg.opt.wasm pkg/aisle_bg.wasm; fi
 	@node scripts/wasm-size.mjs pkg/aisle_bg.wasm
+	$(CARGO) build --lib --locked --target wasm32-unknown-unknown --profile wasm-feed --no-default-features --features feeds
+	$(WASM_BINDGEN) --target web --out-dir pkg/feed --out-name aisle_feed --no-typescript $(FEED_WASM_OUT)
+	@if [ "$(WASM_OPT)" = 1 ]; then \
+		node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers $(WASM_FEATURES) pkg/feed/aisle_feed_bg.wasm -o pkg/feed/aisle_feed_bg.opt.wasm \
+		&& mv pkg/feed/aisle_feed_bg.opt.wasm pkg/feed/aisle_feed_bg.wasm; fi
+	@node scripts/wasm-size.mjs pkg/feed/aisle_feed_bg.wasm
 
 # In `make test` nothing may skip: the model and a wgpu adapter (lavapipe) are required.
 test: test-rust test-browser

@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 
 import { serve } from "./serve.mjs";
 import { wasmSizes } from "./wasm-size.mjs";
+import { catalogBench, printCatalog } from "./bench-catalog.mjs";
 import { launch } from "../tests/browser/chromium.mjs";
 import { coldVisit } from "../tests/browser/cold.mjs";
 
@@ -227,7 +228,20 @@ function spread(rows, key) {
   return { median: median(v), worst: Math.max(...v) };
 }
 
+// BENCH_ONLY=catalog: the catalog section alone (large catalogs in memory, no model).
+if (process.env.BENCH_ONLY === "catalog") {
+  const server = await serve({ port: 0 });
+  const rows = await catalogBench(server, REPO);
+  await server.close();
+  printCatalog(rows);
+  mkdirSync(path.join(TARGET, "bench"), { recursive: true });
+  writeFileSync(path.join(TARGET, "bench/catalog.json"), JSON.stringify(rows, null, 2));
+  console.log(`wrote ${path.join(TARGET, "bench/catalog.json")}`);
+  process.exit(0);
+}
+
 const shopServer = await serve({ port: 0 });
+const catalogRows = await catalogBench(shopServer, REPO);
 const inBrowser = await shopBrowser(shopServer);
 const shop = { browser_cpu: inBrowser.rows, conversation: inBrowser.turns, native_cpu: shopNative(), cold_visits: await shopColdVisits() };
 await shopServer.close();
@@ -286,6 +300,7 @@ const results = {
     conversation: shop.conversation,
     conversation_turn20_vs_turn2: shop.conversation[19].first_piece_ms / shop.conversation[1].first_piece_ms,
   },
+  catalog: catalogRows,
   settings: { prompt_tokens: bench.ids.length, generated: GEN, repetitions: REPS, threads: THREADS, webgpu: "SwiftShader (32 tokens, 1 run: it is slow)" },
 };
 mkdirSync(path.join(TARGET, "bench"), { recursive: true });
@@ -303,4 +318,5 @@ console.log(`\nratios: ${JSON.stringify(results.ratios)}`);
 console.log(`weights: ${results.cpu_weight_bytes} bytes on the CPU, ${results.gpu_bytes} on the GPU, GGUF ${results.gguf_bytes}`);
 console.log(`wasm: ${results.wasm_bytes} raw, ${results.wasm_bytes_brotli} brotli; cold load ${results.cold_load_ms.toFixed(0)} ms; cached load to first token ${results.ttft_cached_ms.toFixed(0)} ms`);
 printShop();
+printCatalog(catalogRows);
 console.log(`${results.load}\nwrote ${path.join(TARGET, "bench/results.json")}`);

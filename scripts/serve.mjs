@@ -32,12 +32,14 @@ const MIME = {
   ".png": "image/png",
   ".csv": "text/csv; charset=utf-8",
   ".txt": "text/plain; charset=utf-8",
+  ".xml": "application/xml",
+  ".tsv": "text/tab-separated-values; charset=utf-8",
   ".webmanifest": "application/manifest+json",
 };
 
 /// Types worth compressing (the model is not: quantized weights barely compress, and its
 /// Content-Length is the download's progress bar).
-const COMPRESSIBLE = new Set([".html", ".js", ".mjs", ".css", ".json", ".wasm", ".svg", ".csv", ".txt", ".webmanifest"]);
+const COMPRESSIBLE = new Set([".html", ".js", ".mjs", ".css", ".json", ".wasm", ".svg", ".csv", ".txt", ".xml", ".tsv", ".webmanifest"]);
 
 const brotli = promisify(zlib.brotliCompress);
 const gzip = promisify(zlib.gzip);

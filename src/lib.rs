@@ -30,6 +30,8 @@ pub mod shop;
 pub mod tokenizer;
 #[cfg(all(target_family = "wasm", feature = "model"))]
 pub mod web;
+#[cfg(all(target_family = "wasm", feature = "feeds", not(feature = "model")))]
+pub mod web_feed;
 
 pub use chat::Message;
 #[cfg(feature = "model")]

@@ -9,6 +9,9 @@ use aisle::shop::Catalog;
 use aisle::shop::catalog::AttrValue;
 use aisle::shop::feed::{self, FeedError, Format, ImportOptions, Report, Source};
 
+/// 2026-12-02, between the examples' past and current sales.
+const NOW: i64 = 1_796_212_800_000;
+
 fn data(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/feeds").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -19,7 +22,7 @@ fn import_with(
     currency: Option<&str>,
     lang: Option<&str>,
 ) -> Result<(Catalog, Report), FeedError> {
-    let options = ImportOptions { currency: currency.map(str::to_string) };
+    let options = ImportOptions::at(currency.map(str::to_string), NOW);
     let mut sources = Vec::new();
     for (name, bytes) in files {
         let items = feed::read(name, bytes, Format::Auto, &options)?;
@@ -216,7 +219,7 @@ fn json_ld_groups_and_products() {
 }
 
 fn read_err(name: &str, bytes: &[u8]) -> FeedError {
-    feed::read(name, bytes, Format::Auto, &ImportOptions::default()).map(|_| ()).expect_err("refused")
+    feed::read(name, bytes, Format::Auto, &ImportOptions::at(None, NOW)).map(|_| ()).expect_err("refused")
 }
 
 #[test]
@@ -233,7 +236,7 @@ fn malformed_files_are_clear_errors() {
     let woo = String::from_utf8(data("woocommerce.csv")).unwrap();
     let no_name = woo.replacen(",Name,", ",Title,", 1);
     let e = read_err("woo.csv", no_name.as_bytes());
-    let found = feed::read("woo.csv", no_name.as_bytes(), Format::WooCommerce, &ImportOptions::default())
+    let found = feed::read("woo.csv", no_name.as_bytes(), Format::WooCommerce, &ImportOptions::at(None, NOW))
         .map(|_| ())
         .unwrap_err();
     assert!(matches!(found, FeedError::MissingColumn { .. }), "{found}");

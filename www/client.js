@@ -71,7 +71,7 @@ export class Aisle {
     this.#restarting = (async () => {
       try {
         this.#attach(new Worker(WORKER_URL, { type: "module" }));
-        if (this.#shop) await this.#request({ type: "shop", catalog: this.#shop[0], policies: this.#shop[1] }, true);
+        if (this.#shop) await this.#request({ type: "shop", catalog: this.#shop[0], policies: this.#shop[1], currency: this.#shop[2].currency ?? null }, true);
         this.#info = null;
         this.#ready = this.#startLoad({ ...this.#args, backend: "cpu" });
         await this.#ready;
@@ -278,11 +278,25 @@ export class Aisle {
     return this.#request({ type: "tokenize", text, special });
   }
 
-  /** Loads the shop's catalog and policies (JSON text); resolves to the product count. */
-  setShop(catalogText, policiesText) {
-    this.#shop = [catalogText, policiesText ?? null];
-    return this.#request({ type: "shop", catalog: catalogText, policies: policiesText ?? null });
+  /**
+   * Loads the shop's catalog and policies (JSON text); resolves to the product count. The
+   * catalog may also be a product feed (Merchant Center XML or TSV, Shopify's products.json, a
+   * WooCommerce CSV export, a page with JSON-LD): then `importedCatalog` holds the catalog JSON
+   * it was read into (null otherwise) and `importReport` what the import kept and skipped.
+   * `currency` (ISO 4217) is for feeds that carry none: Shopify's and WooCommerce's.
+   */
+  async setShop(catalogText, policiesText, { currency } = {}) {
+    this.#shop = [catalogText, policiesText ?? null, { currency }];
+    const r = await this.#request({ type: "shop", catalog: catalogText, policies: policiesText ?? null, currency: currency ?? null });
+    this.importedCatalog = r.imported;
+    this.importReport = r.report;
+    return r.products;
   }
+
+  /** The catalog JSON that the last setShop()'s feed was read into, or null. */
+  importedCatalog = null;
+  /** What that import kept and skipped, line by line (empty without a feed). */
+  importReport = [];
 
   /**
    * Grounded suggestions for `request`: yields `{type: "text", text}` and `{type: "product", id}`

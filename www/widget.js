@@ -13,8 +13,9 @@
 // answer is replaced by the model's, with the same cards. `el.ask(text)` waits for the model
 // unless given `{quick: true}`.
 //
-// Attributes: data-model, data-sha256, data-catalog, data-policies, data-lang ("auto", "en",
-// "de", "zh"), data-backend ("auto", "webgpu", "cpu"). Theming: --aisle-accent, --aisle-bg,
+// Attributes: data-model, data-sha256, data-catalog (our catalog JSON, or a product feed),
+// data-policies, data-lang ("auto", "en", "de", "zh"), data-backend ("auto", "webgpu", "cpu"),
+// data-currency (ISO 4217, for a feed that carries none: Shopify's, WooCommerce's). Theming: --aisle-accent, --aisle-bg,
 // --aisle-fg, --aisle-muted, --aisle-radius, --aisle-font.
 //
 // Untrusted text (model output, catalog fields) only ever becomes text nodes; links and images
@@ -312,13 +313,16 @@ export class AisleAssistant extends HTMLElement {
     });
     try {
       const [catalogText, policiesText] = await Promise.all([this.#fetchText("data-catalog"), this.#fetchText("data-policies")]);
+      // The worker reads a product feed (Merchant Center, Shopify, WooCommerce, JSON-LD) into our
+      // catalog; the cards come from what it read.
+      const currency = this.getAttribute("data-currency") || undefined;
+      await client.setShop(catalogText || '{"products":[]}', policiesText, { currency });
       this.#products = new Map();
-      for (const p of JSON.parse(catalogText || '{"products":[]}').products || []) {
+      for (const p of JSON.parse(client.importedCatalog ?? (catalogText || '{"products":[]}')).products || []) {
         if (p && (typeof p.id === "string" || typeof p.id === "number")) this.#products.set(String(p.id), p);
       }
       this.#passages = new Map();
       if (policiesText) for (const p of JSON.parse(policiesText).passages || []) if (p && typeof p.id === "string") this.#passages.set(p.id, p);
-      await client.setShop(catalogText || '{"products":[]}', policiesText);
     } catch (e) {
       client.dispose();
       throw e;

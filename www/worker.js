@@ -230,13 +230,49 @@ function loadedShop() {
 }
 
 /** Parses the catalog and policies into a new Shop (the assistant, when loaded, shares it). */
-async function setShop(catalog, policies) {
+async function setShop(catalog, policies, currency) {
   await initWasm();
-  const next = new Shop(catalog, policies ?? undefined);
+  let next;
+  let imported = null;
+  try {
+    next = new Shop(catalog, policies ?? undefined);
+  } catch (e) {
+    if (catalogParses(catalog)) throw e; // the policies are at fault
+    imported = await importFeed(catalog, currency, e);
+    next = new Shop(imported.catalog, policies ?? undefined);
+  }
   shop?.free(); // the assistant holds its own reference to the shop it used
   shop = next;
   assistant?.useShop(shop);
-  return shop.products;
+  return { products: shop.products, imported: imported?.catalog ?? null, report: imported?.report ?? [] };
+}
+
+function catalogParses(catalog) {
+  try {
+    new Shop(catalog, undefined).free();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A catalog that is not our JSON, read as a product feed by the feed importers' own wasm
+ * (pkg/feed/: loaded the first time a page's catalog is a feed, never otherwise). Text that is
+ * no feed either fails with the catalog's error when it looks like JSON, else with the feed's.
+ */
+let feedWasm = null;
+async function importFeed(text, currency, catalogError) {
+  feedWasm ??= import("../pkg/feed/aisle_feed.js").then(async (m) => {
+    await m.default();
+    return m;
+  });
+  const m = await feedWasm;
+  try {
+    return m.importFeed(text, currency ?? undefined);
+  } catch (e) {
+    throw /^\s*[[{]/.test(text) ? catalogError : e;
+  }
 }
 
 self.onmessage = async (ev) => {
@@ -282,7 +318,7 @@ self.onmessage = async (ev) => {
         result(Array.from(ready().tokenize(msg.text, !!msg.special)));
         break;
       case "shop":
-        result(await setShop(msg.catalog, msg.policies));
+        result(await setShop(msg.catalog, msg.policies, msg.currency));
         break;
       case "route":
         result(loadedShop().route(msg.text));

@@ -9,7 +9,7 @@ use aisle::shop::feed::{self, Format, ImportOptions, Source};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let options = ImportOptions { currency: Some("EUR".into()) };
+    let options = ImportOptions::at(Some("EUR".into()), 1_796_212_800_000);
     let Ok(items) = feed::read("fuzz", data, Format::Google, &options) else { return };
     let Ok((catalog, _)) = feed::merge(vec![Source { file: "fuzz".into(), items, lang: None }], None) else { return };
     let again = Catalog::parse(&feed::to_json(&catalog)).expect("an imported catalog is a valid catalog file");

@@ -233,7 +233,8 @@ fn import(args: &ImportArgs) -> CliResult {
     {
         return Err(format!("--currency {c:?}: expected an ISO 4217 code such as USD or EUR").into());
     }
-    let options = feed::ImportOptions { currency };
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let options = feed::ImportOptions::at(currency, now_ms);
     let mut sources = Vec::new();
     for arg in &args.files {
         let (lang, path) = feed_arg(arg);

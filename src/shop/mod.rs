@@ -7,8 +7,7 @@ pub mod catalog;
 pub mod constrain;
 #[cfg(feature = "model")]
 pub mod dialogue;
-/// Feed import needs XML, CSV and HTML parsers the browser build has no room for.
-#[cfg(not(target_family = "wasm"))]
+#[cfg(feature = "feeds")]
 pub mod feed;
 pub mod lexicon;
 pub mod policy;

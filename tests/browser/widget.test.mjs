@@ -193,6 +193,34 @@ test("a hostile catalog stays inert: no script runs, nothing is injected, cards 
   await page.close();
 });
 
+test("data-catalog may be a Merchant Center feed: the worker reads it with the feed importers' own wasm and the widget answers from it", { timeout: 600_000 }, async () => {
+  const page = await browser.context.newPage();
+  const errors = [];
+  const wasm = [];
+  await instrument(page, errors);
+  page.on("request", (r) => r.url().endsWith(".wasm") && wasm.push(new URL(r.url()).pathname));
+  await page.goto(`${server.url}/tests/browser/pages/feed.html`);
+  await page.waitForFunction(() => document.querySelector("aisle-assistant"));
+  const quick = await page.evaluate(async () => {
+    const el = document.querySelector("aisle-assistant");
+    const r = await el.ask("a steel kettle", { quick: true });
+    const cards = [...el.shadowRoot.querySelectorAll(".card")].map((c) => c.textContent);
+    return { ...r, cards };
+  });
+  assert.deepEqual(quick.products, ["kettle-17"], JSON.stringify(quick));
+  assert.ok(quick.cards.some((c) => c.includes("Steel Kettle 1.7 l") && c.includes("$39.00")), `the card is the feed's item at its sale price: ${quick.cards}`);
+  // The model's answer too; the jacket listed once per size is one card.
+  const r = await ask(page, "a rain jacket");
+  assert.equal(r.products.filter((id) => id.startsWith("jacket-navy")).length, 1, JSON.stringify(r));
+  assert.ok(wasm.some((p) => p.endsWith("/pkg/feed/aisle_feed_bg.wasm")), `the feed wasm was fetched: ${wasm}`);
+  // The feed's images are on another host, which this shop's strict CSP refuses to load; the
+  // feed wasm itself ran under it.
+  const violations = await page.evaluate(() => window.__violations);
+  assert.deepEqual(violations.filter((v) => !v.startsWith("img-src https://northwind.example/")), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test("the merchant's review summary: counts, themes and a grounded summary, in the page", { timeout: 600_000 }, async () => {
   const page = await browser.context.newPage();
   const errors = [];

@@ -12,7 +12,7 @@ use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 
-use super::{Draft, FeedError, FeedItems, Money, Where, clean_line, csv_error, line_at};
+use super::{Draft, FeedError, FeedItems, Money, Now, Where, clean_line, csv_error, line_at};
 
 const G: &str = "http://base.google.com/ns/1.0";
 const ATOM: &str = "http://www.w3.org/2005/Atom";
@@ -56,8 +56,8 @@ impl Fields {
     }
 }
 
-pub(crate) fn read(file: &str, text: &str) -> Result<FeedItems, FeedError> {
-    if text.trim_start().starts_with('<') { read_xml(file, text) } else { read_tsv(file, text) }
+pub(crate) fn read(file: &str, text: &str, now: Now) -> Result<FeedItems, FeedError> {
+    if text.trim_start().starts_with('<') { read_xml(file, text, now) } else { read_tsv(file, text, now) }
 }
 
 /// Attributes that become catalog attributes under the same name.
@@ -92,7 +92,7 @@ const MEASURES: &[(&str, &str)] = &[
 
 /// An item's attributes as a draft; `None` (the skip recorded) without an id. Attributes a
 /// catalog has no use for (ads, destinations, tax and shipping rules) are left out.
-fn draft(f: &Fields, items: &mut FeedItems, at: Where) -> Option<Draft> {
+fn draft(f: &Fields, items: &mut FeedItems, at: Where, now: Now) -> Option<Draft> {
     let Some(id) = f.get("id") else {
         items.skip(at, "it has no id");
         return None;
@@ -113,7 +113,7 @@ fn draft(f: &Fields, items: &mut FeedItems, at: Where) -> Option<Draft> {
     d.sale_price = f.get("sale_price").and_then(Money::parse);
     d.sale_active = match f.get("sale_price_effective_date") {
         None => true,
-        Some(window) => match sale_window_active(window) {
+        Some(window) => match sale_window_active(window, now) {
             Some(active) => active,
             None => {
                 items.notes.push(format!(
@@ -161,9 +161,8 @@ fn draft(f: &Fields, items: &mut FeedItems, at: Where) -> Option<Draft> {
 }
 
 /// Whether now falls in an ISO 8601 interval "start/end" (`None`: unreadable).
-fn sale_window_active(window: &str) -> Option<bool> {
+fn sale_window_active(window: &str, now: Now) -> Option<bool> {
     let (start, end) = window.split_once('/')?;
-    let now = chrono::Utc::now();
     let start = instant(start.trim(), false)?;
     let end = if end.trim().is_empty() { None } else { Some(instant(end.trim(), true)?) };
     Some(start <= now && end.is_none_or(|e| now <= e))
@@ -220,7 +219,7 @@ struct Node {
     children: Vec<Node>,
 }
 
-fn read_xml(file: &str, text: &str) -> Result<FeedItems, FeedError> {
+fn read_xml(file: &str, text: &str, now: Now) -> Result<FeedItems, FeedError> {
     let mut reader = NsReader::from_str(text);
     let malformed = |at: usize, problem: String| FeedError::Malformed {
         file: file.into(),
@@ -299,7 +298,7 @@ fn read_xml(file: &str, text: &str) -> Result<FeedItems, FeedError> {
                             count += 1;
                             let at = Where::Line(line_at(text, item_start));
                             let fields = fields_of(&node);
-                            if let Some(d) = draft(&fields, &mut items, at) {
+                            if let Some(d) = draft(&fields, &mut items, at, now) {
                                 items.drafts.push((at, d));
                             }
                         }
@@ -408,7 +407,7 @@ fn fields_of(item: &Node) -> Fields {
 /// Attributes whose cell may hold several values separated by commas.
 const REPEATED: &[&str] = &["product_type", "additional_image_link", "product_highlight"];
 
-fn read_tsv(file: &str, text: &str) -> Result<FeedItems, FeedError> {
+fn read_tsv(file: &str, text: &str, now: Now) -> Result<FeedItems, FeedError> {
     let mut reader =
         csv::ReaderBuilder::new().delimiter(b'\t').flexible(true).has_headers(true).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| csv_error(file, e))?.clone();
@@ -447,7 +446,7 @@ fn read_tsv(file: &str, text: &str) -> Result<FeedItems, FeedError> {
                 f.values.push((name.clone(), cell.to_string()));
             }
         }
-        if let Some(d) = draft(&f, &mut items, at) {
+        if let Some(d) = draft(&f, &mut items, at, now) {
             items.drafts.push((at, d));
         }
     }
@@ -482,11 +481,12 @@ mod tests {
 
     #[test]
     fn sale_windows() {
-        assert_eq!(sale_window_active("2016-02-24T13:00-0800/2016-02-29T15:30-0800"), Some(false));
-        assert_eq!(sale_window_active("2020-01-01T00:00Z / 2999-01-01T00:00Z"), Some(true));
-        assert_eq!(sale_window_active("2020-01-01/2999-12-31"), Some(true));
-        assert_eq!(sale_window_active("2999-01-01T00:00:00+01:00/"), Some(false));
-        assert_eq!(sale_window_active("soon"), None);
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z").unwrap().to_utc();
+        assert_eq!(sale_window_active("2016-02-24T13:00-0800/2016-02-29T15:30-0800", now), Some(false));
+        assert_eq!(sale_window_active("2020-01-01T00:00Z / 2999-01-01T00:00Z", now), Some(true));
+        assert_eq!(sale_window_active("2020-01-01/2999-12-31", now), Some(true));
+        assert_eq!(sale_window_active("2999-01-01T00:00:00+01:00/", now), Some(false));
+        assert_eq!(sale_window_active("soon", now), None);
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! shop in several languages into `i18n`, and keeps a report of what it kept and skipped and why.
 //!
 //! Real parsers do the reading: `quick-xml`, `csv`, `serde_json`, and `scraper` (html5ever) for
-//! HTML. Native only for now: the browser build has no room for them (see the README).
+//! HTML. In the browser they are a separate wasm (`src/web_feed.rs`), so that the assistant's
+//! own download stays within its budget.
 
 mod google;
 mod html;
@@ -252,27 +253,44 @@ impl FeedItems {
 /// Reads one feed file. Nothing about it is trusted: bytes that are not text, markup that is not
 /// a feed and items without what a product needs are errors or skips, never panics.
 pub fn read(file: &str, bytes: &[u8], format: Format, options: &ImportOptions) -> Result<FeedItems, FeedError> {
-    let text = decode(file, bytes)?;
+    read_text(file, &decode(file, bytes)?, format, options)
+}
+
+/// [`read`] for a feed already decoded (the browser decodes what it fetches).
+pub fn read_text(file: &str, text: &str, format: Format, options: &ImportOptions) -> Result<FeedItems, FeedError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let format = match format {
-        Format::Auto => detect(&text).ok_or_else(|| FeedError::NotAFeed { file: file.into(), why: sniff(&text) })?,
+        Format::Auto => detect(text).ok_or_else(|| FeedError::NotAFeed { file: file.into(), why: sniff(text) })?,
         f => f,
     };
     let mut items = match format {
-        Format::Google => google::read(file, &text)?,
-        Format::Shopify => shopify::read(file, &text, options)?,
-        Format::WooCommerce => woocommerce::read(file, &text, options)?,
-        Format::JsonLd => jsonld::read(file, &text)?,
+        Format::Google => google::read(file, text, options.now)?,
+        Format::Shopify => shopify::read(file, text, options)?,
+        Format::WooCommerce => woocommerce::read(file, text, options)?,
+        Format::JsonLd => jsonld::read(file, text)?,
         Format::Auto => unreachable!("resolved above"),
     };
     items.format = Some(format);
     Ok(items)
 }
 
+/// The time sale dates are compared with.
+pub type Now = chrono::DateTime<chrono::Utc>;
+
 /// Settings a feed may not carry itself.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ImportOptions {
     /// ISO 4217 code for feeds without one (Shopify's products.json, WooCommerce's CSV).
     pub currency: Option<String>,
+    /// Now, for sale dates: the CLI's clock, or the browser's (the library reads no clock).
+    pub now: Now,
+}
+
+impl ImportOptions {
+    /// `currency` as of `unix_ms` (milliseconds since 1970).
+    pub fn at(currency: Option<String>, unix_ms: i64) -> ImportOptions {
+        ImportOptions { currency, now: chrono::DateTime::from_timestamp_millis(unix_ms).unwrap_or_default() }
+    }
 }
 
 /// The text of a feed: UTF-8 (a BOM is dropped), UTF-16 with its BOM, or an XML file in the

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Draft, FeedError, FeedItems, ImportOptions, Money, Where, clean_line, csv_error, option_key};
+use super::{Draft, FeedError, FeedItems, ImportOptions, Money, Now, Where, clean_line, csv_error, option_key};
 use crate::shop::catalog::{AttrValue, Variant};
 
 /// Whether a first line is WooCommerce's export header.
@@ -227,11 +227,11 @@ fn money(row: &Row<'_>, col: &str, options: &ImportOptions) -> Option<Money> {
 }
 
 /// Whether today is within the sale dates ("2024-05-01 0:00:00"; either may be empty).
-fn sale_active(row: &Row<'_>) -> bool {
+fn sale_active(row: &Row<'_>, now: Now) -> bool {
     let day = |col: &str| {
         row.get(col).and_then(|s| chrono::NaiveDate::parse_from_str(s.split_whitespace().next()?, "%Y-%m-%d").ok())
     };
-    let today = chrono::Utc::now().date_naive();
+    let today = now.date_naive();
     day("date sale price starts").is_none_or(|d| d <= today) && day("date sale price ends").is_none_or(|d| today <= d)
 }
 
@@ -255,7 +255,7 @@ fn product(row: &Row<'_>, units: &Units, options: &ImportOptions) -> Option<Draf
         image: row.list("images").into_iter().next(),
         price: money(row, "regular price", options),
         sale_price: money(row, "sale price", options),
-        sale_active: sale_active(row),
+        sale_active: sale_active(row, options.now),
         in_stock: row.get("in stock?").map(|s| s == "1"),
         ..Draft::default()
     };
@@ -301,7 +301,7 @@ fn attributes(row: &Row<'_>) -> Vec<(String, Vec<String>)> {
 fn variant(row: &Row<'_>, options: &ImportOptions) -> Option<Variant> {
     let id = row.get("id").or_else(|| row.get("sku"))?;
     let regular = money(row, "regular price", options);
-    let sale = money(row, "sale price", options).filter(|_| sale_active(row));
+    let sale = money(row, "sale price", options).filter(|_| sale_active(row, options.now));
     let (price, regular_price) = match (regular, sale) {
         (Some(r), Some(s)) if s.amount < r.amount => (Some(s.amount), Some(r.amount)),
         (r, s) => (r.or(s).map(|m| m.amount), None),
