@@ -76,7 +76,8 @@ bench: wasm build
 
 # libFuzzer on the GGUF reader, the tokenizer path, the shop's parsers and the feed importers, FUZZ_SECONDS each
 # (not in CI). New inputs go to a cache folder; the committed seeds in fuzz/corpus stay as they
-# are. A crash leaves its input in fuzz/artifacts/<target>/: add it to a regression test.
+# are (the feed targets start from the example feeds in tests/data/feeds/). A crash leaves its
+# input in fuzz/artifacts/<target>/: add it to a regression test.
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?= gguf metadata tokenizer catalog feed_google feed_shopify feed_woocommerce feed_jsonld
 fuzz: setup
@@ -84,7 +85,8 @@ fuzz: setup
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(AISLE_CACHE)/fuzz-corpus/$$t; \
 		echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
-		(cd fuzz && cargo +nightly fuzz run $$t $(AISLE_CACHE)/fuzz-corpus/$$t corpus/$$t -- \
+		seeds=corpus/$$t; case $$t in feed_*) seeds=../tests/data/feeds;; esac; \
+		(cd fuzz && cargo +nightly fuzz run $$t $(AISLE_CACHE)/fuzz-corpus/$$t $$seeds -- \
 			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1) || exit 1; \
 	done
 

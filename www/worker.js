@@ -263,15 +263,22 @@ function catalogParses(catalog) {
  */
 let feedWasm = null;
 async function importFeed(text, currency, catalogError) {
-  feedWasm ??= import("../pkg/feed/aisle_feed.js").then(async (m) => {
-    await m.default();
-    return m;
-  });
-  const m = await feedWasm;
+  const json = /^\s*[[{]/.test(text);
+  let m;
+  try {
+    feedWasm ??= import("../pkg/feed/aisle_feed.js").then(async (m) => {
+      await m.default();
+      return m;
+    });
+    m = await feedWasm;
+  } catch (e) {
+    feedWasm = null; // the next catalog tries again
+    throw json ? catalogError : new Error(`the catalog is not Aisle's catalog JSON, and the product-feed reader (pkg/feed/) did not load: ${e.message}`);
+  }
   try {
     return m.importFeed(text, currency ?? undefined);
   } catch (e) {
-    throw /^\s*[[{]/.test(text) ? catalogError : e;
+    throw json ? catalogError : e;
   }
 }
 
