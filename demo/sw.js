@@ -3,7 +3,7 @@
 // model weights are not duplicated here: the assistant keeps them in Cache Storage under their
 // sha256 and reads them from there.
 
-const VERSION = "aisle-demo-v1";
+const VERSION = "aisle-demo-v2";
 const ROOT = new URL("../", self.location).href;
 
 async function shellFiles() {
@@ -12,7 +12,7 @@ async function shellFiles() {
     "demo/favicon.svg", "demo/catalog.json", "demo/policies.json", "demo/reviews.html", "demo/reviews.js",
     "demo/reviews.json",
     "www/aisle.js", "www/client.js", "www/widget.js", "www/widget.css", "www/worker.js", "www/weights.js",
-    "www/profile.js", "pkg/aisle.js", "pkg/aisle_bg.wasm",
+    "www/profile.js", "www/backend.js", "pkg/aisle.js", "pkg/aisle_bg.wasm",
   ];
   const catalog = await (await fetch(ROOT + "demo/catalog.json")).json();
   for (const p of catalog.products) if (typeof p.image === "string" && p.image.startsWith("demo/")) files.push(p.image);
