@@ -32,18 +32,31 @@ WASM_FEATURES := --enable-simd --enable-bulk-memory --enable-nontrapping-float-t
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 wasm: setup
 	$(CARGO) build --lib --locked --target wasm32-unknown-unknown --profile wasm-release --no-default-features --features model
-	$(WASM_BINDGEN) --target web --out-dir pkg --out-name aisle --no-typescript $(WASM_OUT)
-	@if [ "$(WASM_OPT)" = 1 ]; then \
-		echo "wasm-opt -Oz --converge pkg/aisle_bg.wasm"; \
-		node_modules/.bin/wasm-opt -Oz --converge --strip-debug --strip-producers $(WASM_FEATURES) pkg/aisle_bg.wasm -o pkg/aisle_bg.opt.wasm \
-		&& mv pkg/aisle_bg.opt.wasm pkg/aisle_bg.wasm; fi
-	@node scripts/wasm-size.mjs pkg/aisle_bg.wasm
+	$(call pkg,$(WASM_OUT),pkg,aisle,-Oz --converge)
 	$(CARGO) build --lib --locked --target wasm32-unknown-unknown --profile wasm-feed --no-default-features --features feeds
-	$(WASM_BINDGEN) --target web --out-dir pkg/feed --out-name aisle_feed --no-typescript $(FEED_WASM_OUT)
-	@if [ "$(WASM_OPT)" = 1 ]; then \
-		node_modules/.bin/wasm-opt -Oz --strip-debug --strip-producers $(WASM_FEATURES) pkg/feed/aisle_feed_bg.wasm -o pkg/feed/aisle_feed_bg.opt.wasm \
-		&& mv pkg/feed/aisle_feed_bg.opt.wasm pkg/feed/aisle_feed_bg.wasm; fi
-	@node scripts/wasm-size.mjs pkg/feed/aisle_feed_bg.wasm
+	$(call pkg,$(FEED_WASM_OUT),pkg/feed,aisle_feed,-Oz)
+
+# $(call pkg,CARGO_WASM,OUT_DIR,OUT_NAME,WASM_OPT_PASSES): wasm-bindgen's glue and wasm-opt into
+# OUT_DIR, skipped when OUT_DIR was built from the same cargo output with the same tools and
+# settings (OUT_DIR/.built-from records them), so a second `make demo` or `make bench` after
+# `make test` starts in seconds instead of rerunning wasm-opt.
+define pkg
+	@stamp="$$(sha256sum $(1) | cut -c1-64) $(WASM_BINDGEN) opt=$(WASM_OPT) $(4)"; \
+	if [ -f $(2)/$(3)_bg.wasm ] && [ "$$(cat $(2)/.built-from 2>/dev/null)" = "$$stamp" ]; then \
+		echo "$(2)/ is up to date with $(1)"; \
+	else \
+		set -e; rm -f $(2)/.built-from; \
+		echo "wasm-bindgen $(1) -> $(2)/"; \
+		$(WASM_BINDGEN) --target web --out-dir $(2) --out-name $(3) --no-typescript $(1); \
+		if [ "$(WASM_OPT)" = 1 ]; then \
+			echo "wasm-opt $(4) $(2)/$(3)_bg.wasm"; \
+			node_modules/.bin/wasm-opt $(4) --strip-debug --strip-producers $(WASM_FEATURES) $(2)/$(3)_bg.wasm -o $(2)/$(3)_bg.opt.wasm; \
+			mv $(2)/$(3)_bg.opt.wasm $(2)/$(3)_bg.wasm; \
+		fi; \
+		echo "$$stamp" > $(2)/.built-from; \
+	fi
+	@node scripts/wasm-size.mjs $(2)/$(3)_bg.wasm
+endef
 
 # In `make test` nothing may skip: the model and a wgpu adapter (lavapipe) are required.
 test: test-rust test-browser
