@@ -49,6 +49,7 @@ const STRINGS = {
     you: "You",
     assistant: "Assistant",
     quick: "Quick answer from the catalog while the assistant loads; it will refine it.",
+    was: "regular price",
   },
   de: {
     open: "Unseren Einkaufsassistenten fragen",
@@ -72,6 +73,7 @@ const STRINGS = {
     you: "Sie",
     assistant: "Assistent",
     quick: "Schnelle Antwort aus dem Katalog, während der Assistent lädt; er verfeinert sie dann.",
+    was: "regulärer Preis",
   },
   zh: {
     open: "询问购物助手",
@@ -95,6 +97,7 @@ const STRINGS = {
     you: "您",
     assistant: "助手",
     quick: "助手加载期间先根据商品目录快速回答，加载完成后会完善。",
+    was: "原价",
   },
 };
 
@@ -126,14 +129,25 @@ function pageLang() {
   return STRINGS[l] ? l : "en";
 }
 
-function priceLabel(p) {
-  if (typeof p.price !== "number" || !Number.isFinite(p.price)) return "";
-  const cur = typeof p.currency === "string" && /^[A-Z]{3}$/.test(p.currency) ? p.currency : "USD";
+function priceLabel(amount, currency) {
+  if (typeof amount !== "number" || !Number.isFinite(amount)) return "";
+  const cur = typeof currency === "string" && /^[A-Z]{3}$/.test(currency) ? currency : "USD";
   try {
-    return new Intl.NumberFormat(document.documentElement.lang || undefined, { style: "currency", currency: cur }).format(p.price);
+    return new Intl.NumberFormat(document.documentElement.lang || undefined, { style: "currency", currency: cur }).format(amount);
   } catch {
-    return `${p.price.toFixed(2)} ${cur}`;
+    return `${amount.toFixed(2)} ${cur}`;
   }
+}
+
+/** The price a card shows: the catalog's price, and its regular price struck through when on sale. */
+function priceNode(p, t) {
+  const node = el("p", { class: "price" }, priceLabel(p.price, p.currency));
+  const regular = p.regular_price;
+  if (typeof regular === "number" && typeof p.price === "number" && regular > p.price) {
+    const was = priceLabel(regular, p.currency);
+    node.append(" ", el("s", { class: "was", "aria-label": `${t.was} ${was}` }, was));
+  }
+  return node;
 }
 
 export class AisleAssistant extends HTMLElement {
@@ -504,7 +518,7 @@ export class AisleAssistant extends HTMLElement {
     if (src) img.src = src;
     const heading = el("h3", {}, href ? el("a", { href, rel: "noopener" }, title) : title);
     const reason = el("p", { class: "reason" });
-    const node = el("article", { class: "card", "data-product-id": id }, img, el("div", { class: "card-body" }, heading, el("p", { class: "price" }, priceLabel(p)), reason));
+    const node = el("article", { class: "card", "data-product-id": id }, img, el("div", { class: "card-body" }, heading, priceNode(p, this.#t), reason));
     return { node, reason };
   }
 

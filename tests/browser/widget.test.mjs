@@ -209,6 +209,8 @@ test("data-catalog may be a Merchant Center feed: the worker reads it with the f
   });
   assert.deepEqual(quick.products, ["kettle-17"], JSON.stringify(quick));
   assert.ok(quick.cards.some((c) => c.includes("Steel Kettle 1.7 l") && c.includes("$39.00")), `the card is the feed's item at its sale price: ${quick.cards}`);
+  const was = await page.evaluate(() => [...document.querySelector("aisle-assistant").shadowRoot.querySelectorAll(".card .price s.was")].map((s) => s.textContent));
+  assert.ok(was.includes("$49.00"), `the regular price is shown struck through: ${was}`);
   // The model's answer too; the jacket listed once per size is one card.
   const r = await ask(page, "a rain jacket");
   assert.equal(r.products.filter((id) => id.startsWith("jacket-navy")).length, 1, JSON.stringify(r));
