@@ -62,7 +62,7 @@ async function renderShop() {
   grid.addEventListener("click", (e) => {
     const b = e.target.closest("button.add");
     if (!b) return;
-    document.dispatchEvent(new CustomEvent("aisle:cart", { detail: { id: b.dataset.id } }));
+    addToCart(b.dataset.id);
     b.textContent = "Added ✓";
   });
   show();
@@ -95,6 +95,37 @@ async function renderPolicies() {
 }
 
 if ($("#grid")) renderShop();
+// The demo's cart: the shop's own buttons and the assistant's "Add to cart" (the
+// aisle:add-to-cart event a shop listens for) fill one cart, counted in the header.
+const CART = "demo:cart";
+function cartItems() {
+  try {
+    const items = JSON.parse(localStorage.getItem(CART) || "[]");
+    return Array.isArray(items) ? items : [];
+  } catch {
+    return [];
+  }
+}
+function showCart() {
+  const header = $("header.site");
+  if (!header) return;
+  let badge = $("#cart-count");
+  if (!badge) {
+    badge = el("span", { id: "cart-count", class: "cart", "aria-live": "polite" });
+    header.append(badge);
+  }
+  badge.textContent = `Cart: ${cartItems().length}`;
+}
+function addToCart(id) {
+  localStorage.setItem(CART, JSON.stringify([...cartItems(), String(id)]));
+  document.dispatchEvent(new CustomEvent("aisle:cart", { detail: { id } })); // the assistant's profile
+  showCart();
+}
+document.addEventListener("aisle:add-to-cart", (e) => {
+  if (e.detail && (typeof e.detail.id === "string" || typeof e.detail.id === "number")) addToCart(e.detail.id);
+});
+showCart();
+
 if ($("#product")) renderProduct();
 if ($("#policies")) renderPolicies();
 

@@ -15,7 +15,9 @@
 //
 // Attributes: data-model, data-sha256, data-catalog (our catalog JSON, or a product feed),
 // data-policies, data-lang ("auto", "en", "de", "zh"), data-backend ("auto", "webgpu", "cpu"),
-// data-currency (ISO 4217, for a feed that carries none: Shopify's, WooCommerce's). Theming: --aisle-accent, --aisle-bg,
+// data-currency (ISO 4217, for a feed that carries none: Shopify's, WooCommerce's),
+// data-cart-url (a link template for "Add to cart": `{id}`, `{quantity}`; without it the button
+// dispatches `aisle:add-to-cart` on document). Theming: --aisle-accent, --aisle-bg,
 // --aisle-fg, --aisle-muted, --aisle-radius, --aisle-font.
 //
 // Untrusted text (model output, catalog fields) only ever becomes text nodes; links and images
@@ -50,6 +52,8 @@ const STRINGS = {
     assistant: "Assistant",
     quick: "Quick answer from the catalog while the assistant loads; it will refine it.",
     was: "regular price",
+    addToCart: "Add to cart",
+    added: "Added",
   },
   de: {
     open: "Unseren Einkaufsassistenten fragen",
@@ -74,6 +78,8 @@ const STRINGS = {
     assistant: "Assistent",
     quick: "Schnelle Antwort aus dem Katalog, während der Assistent lädt; er verfeinert sie dann.",
     was: "regulärer Preis",
+    addToCart: "In den Warenkorb",
+    added: "Hinzugefügt",
   },
   zh: {
     open: "询问购物助手",
@@ -98,6 +104,8 @@ const STRINGS = {
     assistant: "助手",
     quick: "助手加载期间先根据商品目录快速回答，加载完成后会完善。",
     was: "原价",
+    addToCart: "加入购物车",
+    added: "已加入",
   },
 };
 
@@ -518,8 +526,31 @@ export class AisleAssistant extends HTMLElement {
     if (src) img.src = src;
     const heading = el("h3", {}, href ? el("a", { href, rel: "noopener" }, title) : title);
     const reason = el("p", { class: "reason" });
-    const node = el("article", { class: "card", "data-product-id": id }, img, el("div", { class: "card-body" }, heading, priceNode(p, this.#t), reason));
+    const body = el("div", { class: "card-body" }, heading, priceNode(p, this.#t), reason, this.#cartControl(id, title));
+    const node = el("article", { class: "card", "data-product-id": id }, img, body);
     return { node, reason };
+  }
+
+  /**
+   * "Add to cart" on a card. With `data-cart-url` (a template with `{id}` and `{quantity}`, for
+   * example Shopify's `/cart/{id}:{quantity}`) it is a link, followed only when http(s) or
+   * same-origin like every card link; otherwise a button that dispatches `aisle:add-to-cart` on
+   * `document` with `{id, quantity: 1, source: "assistant"}`, for the shop's own cart code.
+   */
+  #cartControl(id, title) {
+    const t = this.#t;
+    const label = `${t.addToCart}: ${title}`;
+    const template = this.getAttribute("data-cart-url");
+    if (template) {
+      const href = safeUrl(template.replaceAll("{id}", encodeURIComponent(id)).replaceAll("{quantity}", "1"));
+      return href ? el("a", { class: "add", href, "aria-label": label }, t.addToCart) : "";
+    }
+    const button = el("button", { type: "button", class: "add", "aria-label": label }, t.addToCart);
+    button.addEventListener("click", () => {
+      document.dispatchEvent(new CustomEvent("aisle:add-to-cart", { bubbles: true, composed: true, detail: { id, quantity: 1, source: "assistant" } }));
+      button.textContent = t.added;
+    });
+    return button;
   }
 
   #explain(plan) {

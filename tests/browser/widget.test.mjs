@@ -223,6 +223,43 @@ test("data-catalog may be a Merchant Center feed: the worker reads it with the f
   await page.close();
 });
 
+test("add to cart from a card: the aisle:add-to-cart event, or a link from data-cart-url with the id encoded; a javascript: template is refused", { timeout: 300_000 }, async () => {
+  const page = await browser.context.newPage();
+  const errors = [];
+  await instrument(page, errors);
+  await page.goto(`${server.url}/tests/browser/pages/cart.html`);
+  await page.waitForFunction(() => document.querySelector("aisle-assistant"));
+  const id = "tea/pot 1?&#x";
+  const pressed = await page.evaluate(async () => {
+    const el = document.querySelector("aisle-assistant");
+    const seen = [];
+    document.addEventListener("aisle:add-to-cart", (e) => seen.push({ detail: e.detail, bubbles: e.bubbles, composed: e.composed }));
+    const r = await el.ask("a teapot", { quick: true });
+    const card = [...el.shadowRoot.querySelectorAll(".card")].pop();
+    const button = card.querySelector("button.add");
+    button.click();
+    return { products: r.products, seen, label: button.getAttribute("aria-label"), text: button.textContent };
+  });
+  assert.deepEqual(pressed.products, [id]);
+  assert.deepEqual(pressed.seen, [{ detail: { id, quantity: 1, source: "assistant" }, bubbles: true, composed: true }]);
+  assert.equal(pressed.label, "Add to cart: Cast iron teapot");
+  assert.equal(pressed.text, "Added");
+  const link = async (template) =>
+    page.evaluate(async (template) => {
+      const el = document.querySelector("aisle-assistant");
+      el.setAttribute("data-cart-url", template);
+      await el.ask("a teapot", { quick: true });
+      const card = [...el.shadowRoot.querySelectorAll(".card")].pop();
+      return { href: card.querySelector("a.add")?.getAttribute("href") ?? null, button: !!card.querySelector("button.add") };
+    }, template);
+  assert.deepEqual(await link("/cart/{id}:{quantity}"), { href: `${server.url}/cart/tea%2Fpot%201%3F%26%23x:1`, button: false });
+  assert.deepEqual(await link("https://shop.example/cart/add?id={id}&quantity={quantity}"), { href: "https://shop.example/cart/add?id=tea%2Fpot%201%3F%26%23x&quantity=1", button: false });
+  assert.deepEqual(await link("javascript:alert('{id}')"), { href: null, button: false }, "a javascript: template gives no control at all");
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test("the merchant's review summary: counts, themes and a grounded summary, in the page", { timeout: 600_000 }, async () => {
   const page = await browser.context.newPage();
   const errors = [];
