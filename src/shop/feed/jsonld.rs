@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use scraper::{Html, Selector};
 use serde_json::Value;
 
-use super::{Draft, FeedError, FeedItems, Money, Where, clean_line, option_key};
+use super::{Draft, FeedError, FeedItems, Money, Where, clean_line, json_text, option_key, prices};
 use crate::shop::catalog::{AttrValue, Variant};
 
 pub(crate) fn read(file: &str, text: &str) -> Result<FeedItems, FeedError> {
@@ -68,7 +68,7 @@ pub(crate) fn read(file: &str, text: &str) -> Result<FeedItems, FeedError> {
         });
     }
     if items.lang.is_none() {
-        items.lang = scripts.iter().find_map(|s| find_text(s, "inLanguage"));
+        items.lang = scripts.iter().find_map(|s| json_text(s, "inLanguage"));
     }
     Ok(items)
 }
@@ -163,8 +163,8 @@ impl<'a> Graph<'a> {
     fn belongs(&self, p: &Value, g: &Value) -> bool {
         let of = p.get("isVariantOf").map(|v| self.resolve(v));
         let by_ref = of.is_some_and(|of| std::ptr::eq(of, g) || (id_of(of).is_some() && id_of(of) == id_of(g)));
-        let by_id = find_text(p, "inProductGroupWithID")
-            .is_some_and(|gid| find_text(g, "productGroupID").as_deref() == Some(gid.as_str()));
+        let by_id = json_text(p, "inProductGroupWithID")
+            .is_some_and(|gid| json_text(g, "productGroupID").as_deref() == Some(gid.as_str()));
         by_ref || by_id
     }
 
@@ -179,7 +179,7 @@ impl<'a> Graph<'a> {
         if d.link.is_none() {
             d.link = offer.url;
         }
-        if let Some(g) = find_text(p, "inProductGroupWithID") {
+        if let Some(g) = json_text(p, "inProductGroupWithID") {
             d.group = Some(g);
         }
         for key in ["color", "size", "material", "pattern"] {
@@ -192,7 +192,7 @@ impl<'a> Graph<'a> {
 
     fn group(&self, g: &Value, variants: &[&Value], page_url: Option<&str>) -> Result<Draft, String> {
         let mut d = self.common(g, page_url);
-        d.id = find_text(g, "productGroupID")
+        d.id = json_text(g, "productGroupID")
             .or_else(|| product_id(g))
             .ok_or("a ProductGroup without productGroupID, sku or @id")?;
         let varies: Vec<String> = g
@@ -213,13 +213,10 @@ impl<'a> Graph<'a> {
                 .iter()
                 .filter_map(|k| Some((option_key(k), AttrValue::Text(v.get(k.as_str()).and_then(name_or_text)?))))
                 .collect();
-            let (price, regular) = match (&offer.price, &offer.sale) {
-                (Some(r), Some(s)) if s.amount < r.amount => (Some(s.amount), Some(r.amount)),
-                (r, s) => (r.as_ref().or(s.as_ref()).map(|m| m.amount), None),
-            };
+            let (price, regular, _) = prices(offer.price.clone(), offer.sale.clone(), true);
             d.variants.push(Variant {
                 id,
-                title: find_text(v, "name"),
+                title: json_text(v, "name"),
                 options,
                 price,
                 regular_price: regular,
@@ -250,9 +247,9 @@ impl<'a> Graph<'a> {
     /// identifiers and properties.
     fn common(&self, p: &Value, page_url: Option<&str>) -> Draft {
         let mut d = Draft {
-            title: find_text(p, "name").unwrap_or_default(),
-            description: find_text(p, "description").unwrap_or_default(),
-            link: find_text(p, "url").or_else(|| page_url.map(str::to_string)),
+            title: json_text(p, "name").unwrap_or_default(),
+            description: json_text(p, "description").unwrap_or_default(),
+            link: json_text(p, "url").or_else(|| page_url.map(str::to_string)),
             image: image(p),
             ..Draft::default()
         };
@@ -267,12 +264,12 @@ impl<'a> Graph<'a> {
             }
         }
         for key in ["gtin", "gtin8", "gtin12", "gtin13", "gtin14", "isbn"] {
-            if let Some(v) = find_text(p, key) {
+            if let Some(v) = json_text(p, key) {
                 d.attr("gtin", &v);
             }
         }
         for key in ["mpn", "sku"] {
-            if let Some(v) = find_text(p, key) {
+            if let Some(v) = json_text(p, key) {
                 d.attr(key, &v);
             }
         }
@@ -280,15 +277,15 @@ impl<'a> Graph<'a> {
             d.attr("weight", &w);
         }
         if let Some(r) = p.get("aggregateRating").map(|r| self.resolve(r)) {
-            if let Some(v) = find_text(r, "ratingValue") {
+            if let Some(v) = json_text(r, "ratingValue") {
                 d.attr("rating", &v);
             }
-            if let Some(n) = find_text(r, "reviewCount").or_else(|| find_text(r, "ratingCount")) {
+            if let Some(n) = json_text(r, "reviewCount").or_else(|| json_text(r, "ratingCount")) {
                 d.attr("review_count", &n);
             }
         }
         for prop in p.get("additionalProperty").map(as_list).unwrap_or_default() {
-            if let (Some(name), Some(value)) = (find_text(prop, "name"), prop.get("value").and_then(name_or_text)) {
+            if let (Some(name), Some(value)) = (json_text(prop, "name"), prop.get("value").and_then(name_or_text)) {
                 let key = option_key(&name);
                 if !key.is_empty() {
                     d.attr(&key, &value);
@@ -316,11 +313,11 @@ impl<'a> Graph<'a> {
                     all.extend(inner);
                     continue;
                 }
-                let currency = find_text(o, "priceCurrency");
-                let low = find_text(o, "lowPrice")
+                let currency = json_text(o, "priceCurrency");
+                let low = json_text(o, "lowPrice")
                     .and_then(|s| Money::parse(&s))
                     .map(|m| Money { currency: m.currency.or(currency), ..m });
-                all.push(Offer { price: low, in_stock: availability(o), url: find_text(o, "url"), sale: None });
+                all.push(Offer { price: low, in_stock: availability(o), url: json_text(o, "url"), sale: None });
             } else {
                 all.push(read_offer(o));
             }
@@ -357,16 +354,16 @@ impl Offer {
 }
 
 fn read_offer(o: &Value) -> Offer {
-    let currency = find_text(o, "priceCurrency");
+    let currency = json_text(o, "priceCurrency");
     let money = |v: Option<String>, cur: Option<String>| {
         v.and_then(|s| Money::parse(&s)).map(|m| Money { currency: m.currency.or(cur), ..m })
     };
-    let mut price = money(find_text(o, "price"), currency.clone());
+    let mut price = money(json_text(o, "price"), currency.clone());
     let mut regular = None;
     for spec in o.get("priceSpecification").map(as_list).unwrap_or_default() {
-        let cur = find_text(spec, "priceCurrency").or(currency.clone());
-        let m = money(find_text(spec, "price"), cur);
-        let kind = find_text(spec, "priceType").map(|t| schema_name(&t)).unwrap_or_default();
+        let cur = json_text(spec, "priceCurrency").or(currency.clone());
+        let m = money(json_text(spec, "price"), cur);
+        let kind = json_text(spec, "priceType").map(|t| schema_name(&t)).unwrap_or_default();
         if kind == "strikethroughprice" || kind == "listprice" {
             regular = m;
         } else if price.is_none() {
@@ -377,13 +374,13 @@ fn read_offer(o: &Value) -> Offer {
         (Some(p), Some(r)) if r.amount > p.amount => (Some(r), Some(p)),
         (p, _) => (p, None),
     };
-    Offer { price, sale, in_stock: availability(o), url: find_text(o, "url") }
+    Offer { price, sale, in_stock: availability(o), url: json_text(o, "url") }
 }
 
 /// `availability` as in stock or not: InStock, LimitedAvailability, OnlineOnly and InStoreOnly
 /// can be bought now; OutOfStock, SoldOut, Discontinued, PreOrder, PreSale and BackOrder not yet.
 fn availability(o: &Value) -> Option<bool> {
-    let a = schema_name(&find_text(o, "availability")?);
+    let a = schema_name(&json_text(o, "availability")?);
     Some(matches!(a.as_str(), "instock" | "limitedavailability" | "onlineonly" | "instoreonly"))
 }
 
@@ -409,24 +406,13 @@ fn as_list(v: &Value) -> Vec<&Value> {
     }
 }
 
-/// A text or number property; for a list, its first.
-fn find_text(v: &Value, key: &str) -> Option<String> {
-    let x = v.get(key)?;
-    let x = if let Value::Array(a) = x { a.first()? } else { x };
-    match x {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// A value that is text, or an object with a `name` (Brand, SizeSpecification, CategoryCode).
 fn name_or_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(clean_line(s)).filter(|s| !s.is_empty()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(if *b { "yes" } else { "no" }.into()),
-        Value::Object(_) => find_text(v, "name").or_else(|| find_text(v, "codeValue")),
+        Value::Object(_) => json_text(v, "name").or_else(|| json_text(v, "codeValue")),
         Value::Array(a) => a.first().and_then(name_or_text),
         Value::Null => None,
     }
@@ -435,7 +421,7 @@ fn name_or_text(v: &Value) -> Option<String> {
 fn product_id(p: &Value) -> Option<String> {
     ["sku", "productID", "gtin13", "gtin", "gtin14", "gtin12", "gtin8", "mpn", "url", "@id"]
         .iter()
-        .find_map(|k| find_text(p, k))
+        .find_map(|k| json_text(p, k))
 }
 
 fn id_of(v: &Value) -> Option<&str> {
@@ -446,7 +432,7 @@ fn id_of(v: &Value) -> Option<&str> {
 fn image(p: &Value) -> Option<String> {
     p.get("image").map(as_list).unwrap_or_default().into_iter().find_map(|i| match i {
         Value::String(s) => Some(s.clone()),
-        Value::Object(_) => find_text(i, "url").or_else(|| find_text(i, "contentUrl")),
+        Value::Object(_) => json_text(i, "url").or_else(|| json_text(i, "contentUrl")),
         _ => None,
     })
 }
@@ -456,14 +442,14 @@ fn quantity(v: &Value) -> Option<String> {
     if let Some(s) = v.as_str() {
         return Some(clean_line(s));
     }
-    let value = find_text(v, "value")?;
-    let unit = match find_text(v, "unitCode").as_deref() {
+    let value = json_text(v, "value")?;
+    let unit = match json_text(v, "unitCode").as_deref() {
         Some("KGM") => "kg".to_string(),
         Some("GRM") => "g".into(),
         Some("LBR") => "lb".into(),
         Some("ONZ") => "oz".into(),
-        Some(other) => find_text(v, "unitText").unwrap_or_else(|| other.to_string()),
-        None => find_text(v, "unitText").unwrap_or_default(),
+        Some(other) => json_text(v, "unitText").unwrap_or_else(|| other.to_string()),
+        None => json_text(v, "unitText").unwrap_or_default(),
     };
     Some(clean_line(&format!("{value} {unit}")))
 }

@@ -25,8 +25,6 @@ use std::fmt;
 use super::catalog::{self, AttrValue, Catalog, CatalogError, Localized, Product, Variant, safe_url};
 use super::query::detect_lang;
 
-pub use html::to_text as html_to_text;
-
 /// What a feed is written in. `Auto` decides by the file's content, never by its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -81,8 +79,6 @@ pub enum FeedError {
     Catalog(#[from] CatalogError),
     #[error("no feed is in {main}, the catalog's main language (the feeds are in: {found}); give --lang or LANG=FILE")]
     NoMainLanguage { main: String, found: String },
-    #[error("the feeds have {0} products (a catalog holds at most {max})", max = catalog::MAX_PRODUCTS)]
-    TooMany(usize),
 }
 
 /// Where in a feed an item or a problem is: a line of a text or XML file, or an item's number.
@@ -214,6 +210,39 @@ impl Draft {
             let values = self.variants.iter().filter_map(|v| v.options.get(&name)).map(AttrValue::as_text).collect();
             self.attr_list(&option_key(&name), values);
         }
+    }
+
+    /// A product listed with variants: its price from the cheapest variant in stock (that
+    /// variant's regular price kept when it is on sale), unless the feed priced the product
+    /// itself; in stock when any variant is.
+    pub fn price_from_variants(&mut self, currency: Option<String>) {
+        if self.variants.is_empty() {
+            return;
+        }
+        let pick = self.variants.iter().filter(|v| v.price.is_some()).min_by(|a, b| {
+            b.in_stock.cmp(&a.in_stock).then(a.price.partial_cmp(&b.price).unwrap_or(std::cmp::Ordering::Equal))
+        });
+        if let Some(v) = pick
+            && self.price.is_none()
+            && self.sale_price.is_none()
+        {
+            self.price = v.regular_price.or(v.price).map(|amount| Money { amount, currency: currency.clone() });
+            self.sale_price = v.regular_price.and(v.price).map(|amount| Money { amount, currency: currency.clone() });
+            self.sale_active = true;
+        }
+        self.in_stock = Some(self.variants.iter().any(|v| v.in_stock));
+    }
+}
+
+/// A JSON property as text: a non-blank string (trimmed) or a number; for a list, its first.
+pub(crate) fn json_text(v: &serde_json::Value, key: &str) -> Option<String> {
+    use serde_json::Value;
+    let x = v.get(key)?;
+    let x = if let Value::Array(a) = x { a.first()? } else { x };
+    match x {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }
 
@@ -474,9 +503,6 @@ pub fn merge(sources: Vec<Source>, main_lang: Option<&str>) -> Result<(Catalog, 
         report.skipped += unmatched;
         report.say(format!("{file}: {matched} products got their {lang} title and description"));
     }
-    if products.len() > catalog::MAX_PRODUCTS {
-        return Err(FeedError::TooMany(products.len()));
-    }
     report.kept = products.len();
     let catalog = Catalog::from_products(shop_name, products)?;
     Ok((catalog, report))
@@ -591,7 +617,11 @@ fn finish(d: Draft, note: &mut dyn FnMut(String)) -> Result<Product, String> {
 
 /// (price now, regular price when on sale, currency). A sale price counts only when active and
 /// below the regular price; without a regular price, an active sale price is the price.
-fn prices(regular: Option<Money>, sale: Option<Money>, active: bool) -> (Option<f64>, Option<f64>, Option<String>) {
+pub(crate) fn prices(
+    regular: Option<Money>,
+    sale: Option<Money>,
+    active: bool,
+) -> (Option<f64>, Option<f64>, Option<String>) {
     let sale = sale.filter(|_| active);
     match (regular, sale) {
         (Some(r), Some(s)) if s.amount < r.amount => (Some(s.amount), Some(r.amount), r.currency.or(s.currency)),

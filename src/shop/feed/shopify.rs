@@ -4,12 +4,13 @@
 //!
 //! A product and its variants stay one catalog product: the variants keep their own ids, option
 //! values, prices and stock, and the options become attributes (`sizes`, `color`) for search
-//! and filters. The price is the cheapest available variant's. The file carries no currency and
-//! no shop address: `--currency` gives the one, and links are the shop's own `/products/{handle}`.
+//! and filters. The price is the cheapest available variant's ([`Draft::price_from_variants`]).
+//! The file carries no currency and no shop address: `--currency` gives the one, and links are
+//! the shop's own `/products/{handle}`.
 
 use serde_json::Value;
 
-use super::{Draft, FeedError, FeedItems, ImportOptions, Money, Where, option_key};
+use super::{Draft, FeedError, FeedItems, ImportOptions, Money, Where, json_text, option_key};
 use crate::shop::catalog::{AttrValue, Variant};
 
 /// Whether JSON text looks like Shopify's product list (or one product).
@@ -57,69 +58,47 @@ pub(crate) fn read(file: &str, text: &str, options: &ImportOptions) -> Result<Fe
     Ok(items)
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 fn draft(p: &Value, options: &ImportOptions) -> Result<Draft, String> {
     if !p.is_object() {
         return Err("it is not an object".into());
     }
-    let id = text(p, "id").ok_or("it has no id")?;
-    let money = |s: Option<String>| {
-        s.and_then(|s| Money::parse(&s))
-            .map(|m| Money { currency: m.currency.or_else(|| options.currency.clone()), ..m })
-    };
+    let id = json_text(p, "id").ok_or("it has no id")?;
     let mut d = Draft {
         id,
-        title: text(p, "title").unwrap_or_default(),
-        description: text(p, "body_html").unwrap_or_default(),
-        link: text(p, "handle").map(|h| format!("/products/{h}")),
+        title: json_text(p, "title").unwrap_or_default(),
+        description: json_text(p, "body_html").unwrap_or_default(),
+        link: json_text(p, "handle").map(|h| format!("/products/{h}")),
         image: first_image(p),
         ..Draft::default()
     };
-    if let Some(t) = text(p, "product_type") {
+    if let Some(t) = json_text(p, "product_type") {
         d.category_path(&t);
     }
-    if let Some(v) = text(p, "vendor") {
+    if let Some(v) = json_text(p, "vendor") {
         d.attr("brand", &v);
     }
     d.attr_list("tags", tags(p));
     let names = option_names(p);
     let variants: Vec<&Value> =
         p.get("variants").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
-    let mut cheapest: Option<(Money, Option<Money>, bool)> = None;
     for v in &variants {
-        let price = money(text(v, "price"));
-        let compare = money(text(v, "compare_at_price"));
+        let amount = |key: &str| json_text(v, key).and_then(|s| Money::parse(&s)).map(|m| m.amount);
+        let (price, compare) = (amount("price"), amount("compare_at_price"));
         let available = v.get("available").and_then(Value::as_bool).unwrap_or(true);
-        if let Some(price) = price.clone() {
-            let better = match &cheapest {
-                None => true,
-                Some((m, _, avail)) => (available && !avail) || (available == *avail && price.amount < m.amount),
-            };
-            if better {
-                cheapest = Some((price, compare.clone(), available));
-            }
-        }
-        let Some(vid) = text(v, "id") else { continue };
+        let Some(vid) = json_text(v, "id") else { continue };
         let mut opts = std::collections::BTreeMap::new();
         for (k, name) in names.iter().enumerate() {
-            if let Some(val) = text(v, &format!("option{}", k + 1)).filter(|val| val != "Default Title") {
+            if let Some(val) = json_text(v, &format!("option{}", k + 1)).filter(|val| val != "Default Title") {
                 opts.insert(option_key(name), AttrValue::Text(val));
             }
         }
-        let title = text(v, "title").filter(|t| t != "Default Title");
+        let title = json_text(v, "title").filter(|t| t != "Default Title");
         d.variants.push(Variant {
             id: vid,
             title,
             options: opts,
-            price: price.as_ref().map(|m| m.amount),
-            regular_price: compare.filter(|c| price.as_ref().is_some_and(|p| c.amount > p.amount)).map(|c| c.amount),
+            price,
+            regular_price: compare.filter(|c| price.is_some_and(|p| *c > p)),
             in_stock: available,
         });
         if !d.attributes.contains_key("weight")
@@ -128,19 +107,7 @@ fn draft(p: &Value, options: &ImportOptions) -> Result<Draft, String> {
             d.attr("weight", &format!("{g} g"));
         }
     }
-    if let Some((price, compare, _)) = cheapest {
-        match compare {
-            Some(c) if c.amount > price.amount => {
-                d.sale_price = Some(price);
-                d.price = Some(c);
-                d.sale_active = true;
-            }
-            _ => d.price = Some(price),
-        }
-    }
-    if !variants.is_empty() {
-        d.in_stock = Some(d.variants.iter().any(|v| v.in_stock));
-    }
+    d.price_from_variants(options.currency.clone());
     // One variant with no options is the product itself, not a choice.
     if d.variants.len() == 1 && d.variants[0].options.is_empty() {
         d.variants.clear();
@@ -182,7 +149,7 @@ fn tags(p: &Value) -> Vec<String> {
 fn first_image(p: &Value) -> Option<String> {
     let from = |v: &Value| match v {
         Value::String(s) => Some(s.clone()),
-        Value::Object(_) => text(v, "src"),
+        Value::Object(_) => json_text(v, "src"),
         _ => None,
     };
     p.get("images")

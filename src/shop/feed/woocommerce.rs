@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Draft, FeedError, FeedItems, ImportOptions, Money, Now, Where, clean_line, csv_error, option_key};
+use super::{Draft, FeedError, FeedItems, ImportOptions, Money, Now, Where, clean_line, csv_error, option_key, prices};
 use crate::shop::catalog::{AttrValue, Variant};
 
 /// Whether a first line is WooCommerce's export header.
@@ -101,21 +101,19 @@ pub(crate) fn read(file: &str, text: &str, options: &ImportOptions) -> Result<Fe
     let names: Vec<String> =
         headers.iter().map(|h| clean_line(h.trim_start_matches('\u{feff}')).to_lowercase()).collect();
     let cols: HashMap<String, usize> = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
-    for needed in ["name"] {
-        if !cols.contains_key(needed) {
-            return Err(FeedError::MissingColumn {
-                file: file.into(),
-                format: "WooCommerce CSV",
-                column: "Name".into(),
-                found: headers.iter().collect::<Vec<_>>().join(", "),
-            });
-        }
-    }
-    if !cols.contains_key("id") && !cols.contains_key("sku") {
+    // A product needs a name, and an ID or a SKU to be known by.
+    let missing = if !cols.contains_key("name") {
+        Some("Name")
+    } else if !cols.contains_key("id") && !cols.contains_key("sku") {
+        Some("ID")
+    } else {
+        None
+    };
+    if let Some(column) = missing {
         return Err(FeedError::MissingColumn {
             file: file.into(),
             format: "WooCommerce CSV",
-            column: "ID".into(),
+            column: column.into(),
             found: headers.iter().collect::<Vec<_>>().join(", "),
         });
     }
@@ -179,7 +177,7 @@ pub(crate) fn read(file: &str, text: &str, options: &ImportOptions) -> Result<Fe
         }
     }
     for (_, d) in &mut parents {
-        settle_variants(d, options.currency.clone());
+        d.price_from_variants(options.currency.clone());
     }
     items.drafts = parents;
     Ok(items)
@@ -301,11 +299,8 @@ fn attributes(row: &Row<'_>) -> Vec<(String, Vec<String>)> {
 fn variant(row: &Row<'_>, options: &ImportOptions) -> Option<Variant> {
     let id = row.get("id").or_else(|| row.get("sku"))?;
     let regular = money(row, "regular price", options);
-    let sale = money(row, "sale price", options).filter(|_| sale_active(row, options.now));
-    let (price, regular_price) = match (regular, sale) {
-        (Some(r), Some(s)) if s.amount < r.amount => (Some(s.amount), Some(r.amount)),
-        (r, s) => (r.or(s).map(|m| m.amount), None),
-    };
+    let sale = money(row, "sale price", options);
+    let (price, regular_price, _) = prices(regular, sale, sale_active(row, options.now));
     let opts: BTreeMap<String, AttrValue> = attributes(row)
         .into_iter()
         .filter_map(|(name, v)| Some((option_key(&name), AttrValue::Text(v.into_iter().next()?))))
@@ -318,26 +313,6 @@ fn variant(row: &Row<'_>, options: &ImportOptions) -> Option<Variant> {
         regular_price,
         in_stock: row.get("in stock?").is_none_or(|s| s != "0"),
     })
-}
-
-/// A variable product's price and stock from its variations: the cheapest one in stock (its
-/// regular price kept when on sale); in stock when any variation is.
-fn settle_variants(d: &mut Draft, currency: Option<String>) {
-    if d.variants.is_empty() {
-        return;
-    }
-    let pick = d.variants.iter().filter(|v| v.price.is_some()).min_by(|a, b| {
-        b.in_stock.cmp(&a.in_stock).then(a.price.partial_cmp(&b.price).unwrap_or(std::cmp::Ordering::Equal))
-    });
-    if let Some(v) = pick
-        && d.price.is_none()
-        && d.sale_price.is_none()
-    {
-        d.price = v.regular_price.or(v.price).map(|amount| Money { amount, currency: currency.clone() });
-        d.sale_price = v.regular_price.and(v.price).map(|amount| Money { amount, currency: currency.clone() });
-        d.sale_active = true;
-    }
-    d.in_stock = Some(d.variants.iter().any(|v| v.in_stock));
 }
 
 #[cfg(test)]
