@@ -192,31 +192,38 @@ struct CatalogFile {
 impl Catalog {
     pub fn parse(json: &str) -> Result<Self, CatalogError> {
         let file: CatalogFile = serde_json::from_str(json).map_err(|e| CatalogError::Json(e.to_string()))?;
-        Self::from_raw(file.shop.and_then(|s| s.name), file.products)
-    }
-
-    /// A catalog from products built in code (a feed import), checked by the same rules as a
-    /// catalog file: each product goes through the file's validation.
-    pub fn from_products(shop_name: Option<String>, products: Vec<Product>) -> Result<Self, CatalogError> {
-        let raw = products.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>();
-        Self::from_raw(shop_name, raw.map_err(|e| CatalogError::Json(e.to_string()))?)
-    }
-
-    /// The products of a catalog file, each checked, ids unique.
-    fn from_raw(shop_name: Option<String>, raw: Vec<serde_json::Value>) -> Result<Self, CatalogError> {
-        if raw.len() > MAX_PRODUCTS {
-            return Err(CatalogError::TooMany(raw.len()));
+        if file.products.len() > MAX_PRODUCTS {
+            return Err(CatalogError::TooMany(file.products.len()));
         }
-        let mut products = Vec::with_capacity(raw.len());
-        let mut by_id = HashMap::with_capacity(raw.len());
-        for (index, raw) in raw.into_iter().enumerate() {
+        let mut products = Vec::with_capacity(file.products.len());
+        let mut by_id = HashMap::with_capacity(file.products.len());
+        for (index, raw) in file.products.into_iter().enumerate() {
             let p = parse_product(index, raw)?;
             if by_id.insert(p.id.clone(), products.len()).is_some() {
                 return Err(CatalogError::DuplicateId(p.id));
             }
             products.push(p);
         }
-        Ok(Catalog { shop_name, products, by_id })
+        Ok(Catalog { shop_name: file.shop.and_then(|s| s.name), products, by_id })
+    }
+
+    /// A catalog from products built in code (a feed import), checked by the same rules as a
+    /// catalog file: each product goes through the file's validation.
+    pub fn from_products(shop_name: Option<String>, products: Vec<Product>) -> Result<Self, CatalogError> {
+        if products.len() > MAX_PRODUCTS {
+            return Err(CatalogError::TooMany(products.len()));
+        }
+        let mut checked = Vec::with_capacity(products.len());
+        let mut by_id = HashMap::with_capacity(products.len());
+        for (index, p) in products.iter().enumerate() {
+            let raw = serde_json::to_value(p).map_err(|e| CatalogError::Json(e.to_string()))?;
+            let p = parse_product(index, raw)?;
+            if by_id.insert(p.id.clone(), checked.len()).is_some() {
+                return Err(CatalogError::DuplicateId(p.id));
+            }
+            checked.push(p);
+        }
+        Ok(Catalog { shop_name, products: checked, by_id })
     }
 
     pub fn get(&self, id: &str) -> Option<&Product> {
