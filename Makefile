@@ -62,7 +62,7 @@ endef
 test: test-rust test-browser
 
 test-rust: setup
-	AISLE_REQUIRE_MODEL=1 AISLE_REQUIRE_GPU=1 $(CARGO) test --release --locked -- --test-threads=1
+	AISLE_REQUIRE_MODEL=1 AISLE_REQUIRE_GPU=1 $(CARGO) test --release --locked --features reference -- --test-threads=1
 
 test-browser: wasm build
 	$(CARGO) build --release --locked --example test_models

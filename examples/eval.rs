@@ -28,6 +28,7 @@
 //!   cargo run --release --example eval [-- --json FILE] [--set NAME] [--show-heldout]
 //!   cargo run --release --example eval -- --dialogues   (the conversations alone)
 //!   cargo run --release --example eval -- --pmi     (the model as a re-ranker: an experiment)
+//!   cargo run --release --example eval -- --pmi-rank  (the model ranking a whole catalog: an experiment)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -91,6 +92,9 @@ fn main() -> Result<(), Error> {
 
     if args.iter().any(|a| a == "--pmi") {
         return pmi_experiment(&engine);
+    }
+    if args.iter().any(|a| a == "--pmi-rank") {
+        return pmi_rank_experiment(&engine);
     }
     let mut report = serde_json::Map::new();
     report.insert("dialogues".into(), dialogues::run(&engine, only.as_deref(), show_heldout)?);
@@ -454,6 +458,86 @@ fn pmi_experiment(engine: &Arc<Engine>) -> Result<(), Error> {
             fit.len(),
             other.len(),
             wins / (fit.len() * other.len()).max(1) as f64
+        );
+    }
+    Ok(())
+}
+
+/// Can SmolLM2 find the product where words do not? For every tune request of the three
+/// natural sets, every product of the catalog is ranked by the PMI of its title with the
+/// request (as in [`pmi_experiment`]). Prints per request the best PMI, whether a labelled
+/// product is in the first three, and per set hit@3 and the best-PMI spread of servable
+/// against absent requests (which a threshold would have to separate).
+fn pmi_rank_experiment(engine: &Arc<Engine>) -> Result<(), Error> {
+    let prompt = |request: &str| -> Result<Vec<u32>, Error> {
+        let messages = [
+            aisle::chat::Message::new("system", "You are the shopping assistant of a shop."),
+            aisle::chat::Message::new("user", request),
+        ];
+        let mut t = engine.chat_tokens(&messages)?;
+        t.extend(engine.tokenizer.encode("I recommend:", false)?);
+        Ok(t)
+    };
+    let neutral = prompt("Recommend a product.")?;
+    for (name, set) in load_sets()? {
+        if !["demo-natural", "vendure", "commercetools"].contains(&name.as_str()) {
+            continue;
+        }
+        let shop = load_shop(&set)?;
+        let titles: Vec<Vec<u32>> = shop
+            .catalog
+            .products
+            .iter()
+            .map(|p| engine.tokenizer.encode(&format!(" {}", p.title), false))
+            .collect::<Result<_, _>>()?;
+        let base: Vec<f64> = titles.iter().map(|t| log_prob(engine, neutral.clone(), t)).collect::<Result<_, _>>()?;
+        let (mut hits, mut served, mut best_served, mut best_absent) = (0, 0, Vec::new(), Vec::new());
+        for r in set["requests"].as_array().into_iter().flatten() {
+            if r["split"] == "heldout" {
+                continue;
+            }
+            let text = r["text"].as_str().unwrap_or_default();
+            let relevant: Vec<&str> =
+                r["relevant"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let p = prompt(text)?;
+            let mut scored: Vec<(f64, usize)> = Vec::new();
+            for (i, t) in titles.iter().enumerate() {
+                // Per title token, so that long titles are not penalised.
+                scored.push(((log_prob(engine, p.clone(), t)? - base[i]) / t.len().max(1) as f64, i));
+            }
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let top: Vec<&str> = scored.iter().take(3).map(|&(_, i)| shop.catalog.products[i].id.as_str()).collect();
+            let hit = top.iter().any(|id| relevant.contains(id));
+            if relevant.is_empty() {
+                best_absent.push(scored[0].0);
+            } else {
+                served += 1;
+                hits += usize::from(hit);
+                best_served.push(scored[0].0);
+            }
+            println!(
+                "{name} [{}] {:?}: best {:.2} {} {:?}",
+                r["lang"].as_str().unwrap_or("?"),
+                text,
+                scored[0].0,
+                if relevant.is_empty() {
+                    "absent"
+                } else if hit {
+                    "HIT"
+                } else {
+                    "miss"
+                },
+                top
+            );
+        }
+        let stat = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            if v.is_empty() { (0.0, 0.0, 0.0) } else { (v[0], v[v.len() / 2], v[v.len() - 1]) }
+        };
+        println!(
+            "{name}: PMI hit@3 {hits}/{served}; best PMI servable (min, median, max) {:?}, absent {:?}",
+            stat(&mut best_served),
+            stat(&mut best_absent)
         );
     }
     Ok(())

@@ -13,7 +13,7 @@
 use super::ModelError;
 use super::config::{LlamaConfig, RopeKind};
 use super::kv_cache::KvCache;
-use super::weights::{LayerTensors, TensorSource, unsupported_tensor};
+use super::weights::{LayerTensors, QKV_BIASES, TensorSource, bias_name, unsupported_tensor};
 use crate::gguf::Gguf;
 use crate::quant::{self, GgmlType};
 
@@ -1026,6 +1026,9 @@ type CpuLayer = LayerTensors<Vec<f32>, QMat>;
 
 pub struct CpuWeights {
     layers: Vec<CpuLayer>,
+    /// Per layer, the query, key and value biases stacked as the fused projection's rows,
+    /// `[(H + 2KV)·hd]`, where the file has any (Qwen2); a missing one is zeros.
+    qkv_bias: Vec<Option<Vec<f32>>>,
     embd: QMat,
     /// `None` when the head is the embedding (tied).
     head: Option<QMat>,
@@ -1040,13 +1043,32 @@ pub fn unsupported(cfg: &LlamaConfig, gguf: &Gguf) -> Option<String> {
     if !cfg.n_embd.is_multiple_of(32) || !cfg.n_ff.is_multiple_of(32) || !cfg.head_dim.is_multiple_of(2) {
         return Some("dimensions not multiples of 32".into());
     }
-    unsupported_tensor(gguf, QMat::supports)
+    let qkv_bias = |name: &str| (0..cfg.n_layers).any(|i| QKV_BIASES.iter().any(|p| bias_name(i, p) == name));
+    unsupported_tensor(gguf, QMat::supports, qkv_bias)
 }
 
 struct Reader<'a> {
     gguf: &'a Gguf,
     bytes: &'a [u8],
     total: u64,
+}
+
+impl Reader<'_> {
+    /// Layer `i`'s query, key and value biases stacked, `[(H + 2KV)·hd]`; `None` without any.
+    fn qkv_bias(&mut self, cfg: &LlamaConfig, i: usize) -> Result<Option<Vec<f32>>, ModelError> {
+        let lens = [cfg.n_heads * cfg.head_dim, cfg.kv_dim(), cfg.kv_dim()];
+        if QKV_BIASES.iter().all(|p| self.gguf.tensor(&bias_name(i, p)).is_none()) {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(lens.iter().sum());
+        for (p, len) in QKV_BIASES.iter().zip(lens) {
+            match self.gguf.tensor(&bias_name(i, p)) {
+                Some(_) => out.extend(self.vector(&bias_name(i, p), len)?),
+                None => out.resize(out.len() + len, 0.0),
+            }
+        }
+        Ok(Some(out))
+    }
 }
 
 impl<'a> TensorSource<'a> for Reader<'a> {
@@ -1105,11 +1127,13 @@ impl CpuWeights {
         };
         let output_norm = rd.vector("output_norm.weight", e)?;
         let mut layers = Vec::with_capacity(cfg.n_layers);
+        let mut qkv_bias = Vec::with_capacity(cfg.n_layers);
         for i in 0..cfg.n_layers {
             layers.push(rd.layer(cfg, i)?);
+            qkv_bias.push(rd.qkv_bias(cfg, i)?);
         }
-        let (cos, sin) = super::attention::rope_tables(cfg, capacity, rope_freqs);
-        Ok(CpuWeights { layers, embd, head, output_norm, cos, sin, bytes: rd.total })
+        let (cos, sin) = super::rope::rope_tables(cfg, capacity, rope_freqs);
+        Ok(CpuWeights { layers, qkv_bias, embd, head, output_norm, cos, sin, bytes: rd.total })
     }
 
     /// Runs `tokens` at positions `cache.len()..` (checked by the caller), writes their keys and
@@ -1133,6 +1157,11 @@ impl CpuWeights {
         for (i, w) in self.layers.iter().enumerate() {
             rms_norm(&x, &w.attn_norm, cfg.rms_eps, &mut h);
             matvec_stacked(&w.wqkv, &h, m, &mut qkv);
+            if let Some(bias) = &self.qkv_bias[i] {
+                for row in qkv.chunks_exact_mut(qkv_w) {
+                    row.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
+                }
+            }
             let (kc, vc) = &mut cache.host[i];
             for t in 0..m {
                 let row = &mut qkv[t * qkv_w..(t + 1) * qkv_w];

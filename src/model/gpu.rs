@@ -7,8 +7,8 @@
 //!       -> rms_norm (last row) -> gemv(head) -> logits
 //! ```
 //!
-//! Used on the wgpu device when every weight has a device format; otherwise the burn-ops path
-//! in [`super::llama`] runs.
+//! Used on the wgpu device when every weight has a device format and there are no biases;
+//! otherwise the model runs on the CPU kernels ([`super::cpu`]).
 
 use burn::tensor::Tensor;
 use burn_cubecl::tensor::CubeTensor;
@@ -39,12 +39,12 @@ pub struct GpuWeights {
     pub device_bytes: u64,
 }
 
-/// Why the kernel path cannot run this model (the burn-ops path will), or `None` if it can.
+/// Why the GPU kernel path cannot run this model (the CPU kernels will), or `None` if it can.
 pub fn unsupported(cfg: &LlamaConfig, gguf: &Gguf) -> Option<String> {
     if cfg.head_dim > 256 || !cfg.head_dim.is_multiple_of(2) {
         return Some(format!("head_dim {}", cfg.head_dim));
     }
-    unsupported_tensor(gguf, |ty| QFormat::for_ggml(ty).is_some())
+    unsupported_tensor(gguf, |ty| QFormat::for_ggml(ty).is_some(), |_| false)
 }
 
 struct Uploader<'a> {
@@ -105,7 +105,7 @@ impl GpuWeights {
         for i in 0..cfg.n_layers {
             layers.push(up.layer(cfg, i)?);
         }
-        let (cos, sin) = super::attention::rope_tables(cfg, capacity, rope_freqs);
+        let (cos, sin) = super::rope::rope_tables(cfg, capacity, rope_freqs);
         let half = cfg.rope_dims / 2;
         let layout = HeadLayout {
             n_heads: cfg.n_heads,

@@ -1,15 +1,16 @@
-//! The Llama-family forward pass: embed -> N × [RMSNorm, attention, RMSNorm, SwiGLU] -> norm -> head.
+//! The Llama-family model, loaded on the forward path its device and weights allow:
+//! embed -> N × [RMSNorm, attention, RMSNorm, SwiGLU] -> norm -> head.
 
-use burn::tensor::activation::silu;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use super::ModelError;
-use super::attention::{Rope, attention};
 use super::config::LlamaConfig;
 use super::cpu;
 use super::gpu::{self, GpuWeights};
 use super::kv_cache::KvCache;
-use super::weights::{self, LayerWeights, Weights};
+#[cfg(feature = "reference")]
+use super::reference::Reference;
+use super::weights;
 use crate::gguf::Gguf;
 
 /// Which implementation of the forward pass runs.
@@ -17,20 +18,17 @@ use crate::gguf::Gguf;
 pub enum ForwardPath {
     /// Our own kernels on quantized weights (wgpu devices, supported weight formats).
     Kernels,
-    /// Our own CPU loops on quantized weights (the CPU device, supported weight formats).
+    /// Our own CPU loops on quantized weights (the CPU device, every weight type).
     CpuKernels,
-    /// burn tensor operations on f32 weights: any device, any format; the reference.
+    /// burn tensor operations on f32 weights, on any device: the reference the other two are
+    /// tested against ([`super::reference`]). Built only with the `reference` feature, and only
+    /// ever loaded when asked for.
     BurnOps,
 }
 
-/// The burn-ops path's state: f32 weights and RoPE tables.
-struct BurnOps {
-    weights: Weights,
-    rope: Rope,
-}
-
 enum Imp {
-    BurnOps(Box<BurnOps>),
+    #[cfg(feature = "reference")]
+    BurnOps(Box<Reference>),
     Kernels(Box<GpuWeights>),
     CpuKernels(Box<cpu::CpuWeights>),
 }
@@ -38,6 +36,8 @@ enum Imp {
 pub struct Llama {
     pub config: LlamaConfig,
     imp: Imp,
+    /// The device the logits come back on: the one asked for, or the CPU when a GPU could not
+    /// run the file's weights and the CPU kernels run them instead.
     device: Device,
     /// Longest session this instance was prepared for (RoPE table and KV cache size).
     max_context: usize,
@@ -48,15 +48,49 @@ fn runs_kernels(device: &Device) -> bool {
     matches!(device.as_dispatch(), burn::backend::DispatchDevice::Cube(_))
 }
 
+/// Why `path` cannot run this model on `device`, or `None` if it can.
+fn why_not(path: ForwardPath, config: &LlamaConfig, gguf: &Gguf, device: &Device) -> Option<String> {
+    let gpu = runs_kernels(device);
+    match path {
+        ForwardPath::Kernels if gpu => gpu::unsupported(config, gguf),
+        ForwardPath::Kernels => Some("not a GPU device".to_string()),
+        ForwardPath::CpuKernels => cpu::unsupported(config, gguf),
+        ForwardPath::BurnOps if cfg!(feature = "reference") => None,
+        ForwardPath::BurnOps => Some("built without the `reference` feature".to_string()),
+    }
+}
+
+/// The path a model runs on when none is asked for: our GPU kernels on a GPU that can run
+/// every weight, else the CPU kernels (which run every weight type the reference
+/// dequantizes, and Qwen2's biases).
+fn choose(config: &LlamaConfig, gguf: &Gguf, device: &Device) -> Result<ForwardPath, ModelError> {
+    let gpu_why = if runs_kernels(device) {
+        match why_not(ForwardPath::Kernels, config, gguf, device) {
+            None => return Ok(ForwardPath::Kernels),
+            Some(why) => Some(why),
+        }
+    } else {
+        None
+    };
+    match why_not(ForwardPath::CpuKernels, config, gguf, device) {
+        None => Ok(ForwardPath::CpuKernels),
+        Some(why) => {
+            let gpu = gpu_why.map(|g| format!("the GPU kernels: {g}; ")).unwrap_or_default();
+            Err(ModelError::Unsupported(format!("{gpu}the CPU kernels: {why}")))
+        }
+    }
+}
+
 impl Llama {
-    /// Loads the weights of `gguf` (parsed from `bytes`) onto `device`, for sessions of at most
-    /// `max_context` tokens (capped at the model's own context length). The kernel path is
-    /// chosen whenever the device and the weight formats allow it.
+    /// Loads the weights of `gguf` (parsed from `bytes`) for sessions of at most `max_context`
+    /// tokens (capped at the model's own context length): on `device` with our GPU kernels
+    /// when it is a GPU that can run every weight, otherwise with the CPU kernels on the CPU.
     pub fn load(gguf: &Gguf, bytes: &[u8], device: &Device, max_context: usize) -> Result<Self, ModelError> {
         Self::load_with(gguf, bytes, device, max_context, None)
     }
 
-    /// As [`Llama::load`], with the path forced when `path` is given (tests compare both).
+    /// As [`Llama::load`], with the path forced when `path` is given (tests compare them); a
+    /// forced path runs (on `device`, or the CPU for the CPU kernels) or is an error.
     pub fn load_with(
         gguf: &Gguf,
         bytes: &[u8],
@@ -66,45 +100,40 @@ impl Llama {
     ) -> Result<Self, ModelError> {
         let config = LlamaConfig::from_gguf(gguf)?;
         let max_context = max_context.clamp(1, config.context_length);
-        let gpu = runs_kernels(device);
-        let fast = if gpu { ForwardPath::Kernels } else { ForwardPath::CpuKernels };
-        let why_not = |p: ForwardPath| match p {
-            ForwardPath::Kernels if gpu => gpu::unsupported(&config, gguf),
-            ForwardPath::Kernels => Some("not a GPU device".to_string()),
-            ForwardPath::CpuKernels if !gpu => cpu::unsupported(&config, gguf),
-            ForwardPath::CpuKernels => Some("not the CPU device".to_string()),
-            ForwardPath::BurnOps => None,
-        };
         let path = match path {
-            Some(p) => {
-                if let Some(why) = why_not(p) {
+            Some(p) => match why_not(p, &config, gguf, device) {
+                Some(why) => {
                     return Err(ModelError::Unsupported(format!("the {p:?} path cannot run this model: {why}")));
                 }
-                p
-            }
-            None if why_not(fast).is_none() => fast,
-            None => ForwardPath::BurnOps,
+                None => p,
+            },
+            None => choose(&config, gguf, device)?,
         };
+        // The CPU kernels compute on the host whatever device was given: their logits are a
+        // CPU tensor, not an upload to a GPU that took no part.
+        let device = if path == ForwardPath::CpuKernels { Device::flex() } else { device.clone() };
         let imp = match path {
             ForwardPath::Kernels => {
                 let freqs = weights::rope_freqs(&config, gguf, bytes)?;
-                Imp::Kernels(Box::new(GpuWeights::load(&config, gguf, bytes, device, max_context, freqs.as_deref())?))
+                Imp::Kernels(Box::new(GpuWeights::load(&config, gguf, bytes, &device, max_context, freqs.as_deref())?))
             }
             ForwardPath::CpuKernels => {
                 let freqs = weights::rope_freqs(&config, gguf, bytes)?;
                 Imp::CpuKernels(Box::new(cpu::CpuWeights::load(&config, gguf, bytes, max_context, freqs.as_deref())?))
             }
+            #[cfg(feature = "reference")]
             ForwardPath::BurnOps => {
-                let weights = Weights::load(&config, gguf, bytes, device)?;
-                let rope = Rope::new(&config, max_context, weights.rope_freqs.as_deref(), device);
-                Imp::BurnOps(Box::new(BurnOps { weights, rope }))
+                Imp::BurnOps(Box::new(Reference::load(&config, gguf, bytes, &device, max_context)?))
             }
+            #[cfg(not(feature = "reference"))]
+            ForwardPath::BurnOps => unreachable!("why_not refuses BurnOps without the reference feature"),
         };
-        Ok(Llama { config, imp, device: device.clone(), max_context })
+        Ok(Llama { config, imp, device, max_context })
     }
 
     pub fn path(&self) -> ForwardPath {
         match self.imp {
+            #[cfg(feature = "reference")]
             Imp::BurnOps(_) => ForwardPath::BurnOps,
             Imp::Kernels(_) => ForwardPath::Kernels,
             Imp::CpuKernels(_) => ForwardPath::CpuKernels,
@@ -122,7 +151,8 @@ impl Llama {
     /// Bytes of weights on the device.
     pub fn weight_bytes(&self) -> u64 {
         match &self.imp {
-            Imp::BurnOps(b) => b.weights.device_bytes,
+            #[cfg(feature = "reference")]
+            Imp::BurnOps(b) => b.device_bytes(),
             Imp::Kernels(w) => w.device_bytes,
             Imp::CpuKernels(w) => w.bytes,
         }
@@ -151,7 +181,8 @@ impl Llama {
         }
         let logits = match &self.imp {
             Imp::Kernels(w) => w.forward(&self.config, tokens, cache),
-            Imp::BurnOps(b) => self.forward_burn(&b.weights, &b.rope, tokens, cache),
+            #[cfg(feature = "reference")]
+            Imp::BurnOps(b) => b.forward(tokens, cache),
             Imp::CpuKernels(w) => {
                 let logits = w.forward(&self.config, tokens, cache);
                 let n = logits.len();
@@ -161,63 +192,4 @@ impl Llama {
         cache.advance(n);
         Ok(logits)
     }
-
-    fn forward_burn(&self, weights: &Weights, rope: &Rope, tokens: &[u32], cache: &mut KvCache) -> Tensor<2> {
-        let n = tokens.len();
-        let x = self.hidden_burn(weights, rope, tokens, cache); // [n, n_embd]
-        let last = x.slice([n - 1..n, 0..self.config.n_embd]); // [1, n_embd]
-        let h = rms_norm(last, &weights.output_norm, self.config.rms_eps);
-        h.matmul(weights.head().clone()) // [1, vocab]
-    }
-
-    /// The residual stream after the last block, `[n, n_embd]`.
-    fn hidden_burn(&self, weights: &Weights, rope: &Rope, tokens: &[u32], cache: &mut KvCache) -> Tensor<2> {
-        let pos = cache.len();
-        let mut x = self.embed(weights, tokens); // [n, n_embd]
-        for (i, layer) in weights.layers.iter().enumerate() {
-            x = self.block(rope, i, layer, x, cache, pos);
-        }
-        x
-    }
-
-    /// `[n, n_embd]` rows of the embedding table.
-    fn embed(&self, weights: &Weights, tokens: &[u32]) -> Tensor<2> {
-        let ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
-        let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [tokens.len()]), &self.device);
-        weights.embd_t.clone().select(1, ids).swap_dims(0, 1)
-    }
-
-    fn block(
-        &self,
-        rope: &Rope,
-        i: usize,
-        w: &LayerWeights,
-        x: Tensor<2>,
-        cache: &mut KvCache,
-        pos: usize,
-    ) -> Tensor<2> {
-        let cfg = &self.config;
-        let [n, _] = x.dims();
-        let h = rms_norm(x.clone(), &w.attn_norm, cfg.rms_eps);
-        let q = w.wq.forward(h.clone()).reshape([n, cfg.n_heads, cfg.head_dim]);
-        let k = w.wk.forward(h.clone()).reshape([n, cfg.n_kv_heads, cfg.head_dim]);
-        let v = w.wv.forward(h).reshape([n, cfg.n_kv_heads, cfg.head_dim]);
-        let q = rope.apply(q, pos).swap_dims(0, 1); // [n_heads, n, hd]
-        let k = rope.apply(k, pos).swap_dims(0, 1); // [n_kv, n, hd]
-        let v = v.swap_dims(0, 1); // [n_kv, n, hd]
-        let (k_all, v_all) = cache.append(i, pos, k, v);
-        let attn = attention(cfg, q, k_all, v_all, pos); // [n, n_heads·hd]
-        let x = x + w.wo.forward(attn);
-
-        let h = rms_norm(x.clone(), &w.ffn_norm, cfg.rms_eps);
-        let gate = silu(w.w_gate.forward(h.clone()));
-        let up = w.w_up.forward(h);
-        x + w.w_down.forward(gate * up)
-    }
-}
-
-/// `x / sqrt(mean(x²) + eps) · w` over the last axis. `x: [n, d]`, `w: [d]`.
-pub fn rms_norm(x: Tensor<2>, w: &Tensor<1>, eps: f32) -> Tensor<2> {
-    let ms = x.clone().square().mean_dim(1); // [n, 1]
-    x * ms.add_scalar(eps).sqrt().recip() * w.clone().unsqueeze_dim::<2>(0)
 }

@@ -1,11 +1,14 @@
-//! The Llama-family model (SmolLM2, Llama 3.x, Qwen2) on burn.
+//! The Llama-family model (SmolLM2, Llama 3.x, Qwen2): its config, tensors, KV cache and the
+//! forward paths (`cpu.rs`, `gpu.rs`, and the burn-ops `reference.rs` they are tested against).
 
-pub mod attention;
 pub mod config;
 pub mod cpu;
 pub mod gpu;
 pub mod kv_cache;
 pub mod llama;
+#[cfg(feature = "reference")]
+pub mod reference;
+pub mod rope;
 pub mod weights;
 
 pub use config::{LlamaConfig, RopeKind};

@@ -1,68 +1,11 @@
-//! The model's tensors, read from GGUF and uploaded to the device once.
-//!
-//! In this version every weight is dequantized to f32 at load (the CPU reference in
-//! [`crate::quant`]); linear weights are stored transposed, `[in, out]`, so that a forward pass
-//! is a plain `x @ W` with `x: [tokens, in]`.
-
-use burn::tensor::{Device, Tensor, TensorData};
+//! Reading the model's tensors from GGUF: shapes checked against the config, query, key and
+//! value stacked into runs of one block type, and the layer layout both kernel paths load
+//! through ([`TensorSource`]).
 
 use super::ModelError;
 use super::config::LlamaConfig;
 use crate::gguf::{Gguf, TensorInfo};
 use crate::quant::{self, GgmlType};
-
-/// One transformer block's weights.
-pub struct LayerWeights {
-    pub attn_norm: Tensor<1>, // [n_embd]
-    pub wq: Linear,           // [n_embd, n_heads * head_dim]
-    pub wk: Linear,           // [n_embd, n_kv_heads * head_dim]
-    pub wv: Linear,           // [n_embd, n_kv_heads * head_dim]
-    pub wo: Linear,           // [n_heads * head_dim, n_embd]
-    pub ffn_norm: Tensor<1>,  // [n_embd]
-    pub w_gate: Linear,       // [n_embd, n_ff]
-    pub w_up: Linear,         // [n_embd, n_ff]
-    pub w_down: Linear,       // [n_ff, n_embd]
-}
-
-/// `y = x @ W (+ b)`.
-pub struct Linear {
-    pub weight: Tensor<2>,       // [in, out]
-    pub bias: Option<Tensor<1>>, // [out]
-}
-
-impl Linear {
-    /// `x: [tokens, in]` -> `[tokens, out]`.
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let y = x.matmul(self.weight.clone());
-        match &self.bias {
-            Some(b) => y + b.clone().unsqueeze_dim::<2>(0),
-            None => y,
-        }
-    }
-}
-
-pub struct Weights {
-    /// The token embedding, transposed: `[n_embd, vocab]`. It doubles as the LM head when the
-    /// file has no `output.weight` (tied embeddings), so it is stored once in the layout the
-    /// head's matmul wants; an embedding lookup selects columns.
-    pub embd_t: Tensor<2>,
-    /// `[n_embd, vocab]` when the file has its own `output.weight`.
-    pub output: Option<Tensor<2>>,
-    pub output_norm: Tensor<1>,
-    pub layers: Vec<LayerWeights>,
-    /// Llama 3 RoPE frequency divisors (`rope_freqs.weight`), one per rotated pair.
-    pub rope_freqs: Option<Vec<f32>>,
-    /// Bytes the weights occupy on the device.
-    pub device_bytes: u64,
-}
-
-/// Reads tensors by name, checks their shapes against the config, and uploads them.
-struct Loader<'a> {
-    gguf: &'a Gguf,
-    bytes: &'a [u8],
-    device: &'a Device,
-    uploaded: u64,
-}
 
 /// Tensor `name`, checked to have the GGUF dimensions `expect` (innermost first).
 pub fn tensor_of_shape<'g>(gguf: &'g Gguf, name: &str, expect: &[usize]) -> Result<&'g TensorInfo, ModelError> {
@@ -120,14 +63,27 @@ pub fn stacked_runs(
     Ok(runs)
 }
 
+/// The projections whose biases the CPU kernels add (Qwen2 has these three and no others).
+pub const QKV_BIASES: [&str; 3] = ["attn_q", "attn_k", "attn_v"];
+
+/// The GGUF name of layer `i`'s bias of projection `proj` (one of [`QKV_BIASES`]).
+pub fn bias_name(i: usize, proj: &str) -> String {
+    format!("blk.{i}.{proj}.bias")
+}
+
 /// The first tensor a kernel path cannot run (a linear weight of a type `linear_ok` refuses,
-/// or a bias), described for the fallback message; `None` if every tensor is fine.
-pub fn unsupported_tensor(gguf: &Gguf, linear_ok: impl Fn(GgmlType) -> bool) -> Option<String> {
+/// or a bias `bias_ok` refuses, by name), described for the error; `None` if every tensor is
+/// fine.
+pub fn unsupported_tensor(
+    gguf: &Gguf,
+    linear_ok: impl Fn(GgmlType) -> bool,
+    bias_ok: impl Fn(&str) -> bool,
+) -> Option<String> {
     for t in &gguf.tensors {
         if t.name.ends_with(".weight") && t.dims.len() == 2 && !linear_ok(t.ggml_type) {
             return Some(format!("tensor {} is {:?}", t.name, t.ggml_type));
         }
-        if t.name.ends_with(".bias") {
+        if t.name.ends_with(".bias") && !bias_ok(&t.name) {
             return Some(format!("tensor {} (biases)", t.name));
         }
     }
@@ -200,85 +156,10 @@ pub trait TensorSource<'a> {
     }
 }
 
-impl Loader<'_> {
-    fn info(&self, name: &str, expect: &[usize]) -> Result<&TensorInfo, ModelError> {
-        tensor_of_shape(self.gguf, name, expect)
-    }
-
-    fn dequant(&self, info: &TensorInfo) -> Result<Vec<f32>, ModelError> {
-        dequantized(self.gguf, self.bytes, info)
-    }
-
-    fn vector(&mut self, name: &str, len: usize) -> Result<Tensor<1>, ModelError> {
-        let v = self.dequant(self.info(name, &[len])?)?;
-        self.uploaded += (len * 4) as u64;
-        Ok(Tensor::from_data(TensorData::new(v, [len]), self.device))
-    }
-
-    /// A GGUF matrix `ne = [cols, rows]` (rows of `cols`) uploaded transposed as `[cols, rows]`.
-    fn matrix_t(&mut self, name: &str, cols: usize, rows: usize) -> Result<Tensor<2>, ModelError> {
-        let w = self.dequant(self.info(name, &[cols, rows])?)?;
-        let mut t = vec![0f32; w.len()];
-        for (r, row) in w.chunks_exact(cols).enumerate() {
-            for (c, &x) in row.iter().enumerate() {
-                t[c * rows + r] = x;
-            }
-        }
-        self.uploaded += (t.len() * 4) as u64;
-        Ok(Tensor::from_data(TensorData::new(t, [cols, rows]), self.device))
-    }
-
-    fn linear(&mut self, prefix: &str, n_in: usize, n_out: usize) -> Result<Linear, ModelError> {
-        let weight = self.matrix_t(&format!("{prefix}.weight"), n_in, n_out)?;
-        let bias_name = format!("{prefix}.bias");
-        let bias = match self.gguf.tensor(&bias_name) {
-            Some(_) => Some(self.vector(&bias_name, n_out)?),
-            None => None,
-        };
-        Ok(Linear { weight, bias })
-    }
-}
-
 /// Llama 3's RoPE frequency divisors (`rope_freqs.weight`, one per rotated pair), if present.
 pub fn rope_freqs(cfg: &LlamaConfig, gguf: &Gguf, bytes: &[u8]) -> Result<Option<Vec<f32>>, ModelError> {
     if gguf.tensor("rope_freqs.weight").is_none() {
         return Ok(None);
     }
-    let l = Loader { gguf, bytes, device: &Device::flex(), uploaded: 0 };
-    Ok(Some(l.dequant(l.info("rope_freqs.weight", &[cfg.rope_dims / 2])?)?))
-}
-
-impl Weights {
-    pub fn load(cfg: &LlamaConfig, gguf: &Gguf, bytes: &[u8], device: &Device) -> Result<Self, ModelError> {
-        let mut l = Loader { gguf, bytes, device, uploaded: 0 };
-        let (e, q, kv, ff) = (cfg.n_embd, cfg.n_heads * cfg.head_dim, cfg.kv_dim(), cfg.n_ff);
-        let embd_t = l.matrix_t("token_embd.weight", e, cfg.vocab_size)?;
-        let output = match gguf.tensor("output.weight") {
-            Some(_) => Some(l.matrix_t("output.weight", e, cfg.vocab_size)?),
-            None => None,
-        };
-        let output_norm = l.vector("output_norm.weight", e)?;
-        let rope_freqs = rope_freqs(cfg, gguf, bytes)?;
-        let mut layers = Vec::with_capacity(cfg.n_layers);
-        for i in 0..cfg.n_layers {
-            let p = |s: &str| format!("blk.{i}.{s}");
-            layers.push(LayerWeights {
-                attn_norm: l.vector(&p("attn_norm.weight"), e)?,
-                wq: l.linear(&p("attn_q"), e, q)?,
-                wk: l.linear(&p("attn_k"), e, kv)?,
-                wv: l.linear(&p("attn_v"), e, kv)?,
-                wo: l.linear(&p("attn_output"), q, e)?,
-                ffn_norm: l.vector(&p("ffn_norm.weight"), e)?,
-                w_gate: l.linear(&p("ffn_gate"), e, ff)?,
-                w_up: l.linear(&p("ffn_up"), e, ff)?,
-                w_down: l.linear(&p("ffn_down"), ff, e)?,
-            });
-        }
-        Ok(Weights { embd_t, output, output_norm, layers, rope_freqs, device_bytes: l.uploaded })
-    }
-
-    /// The LM head, `[n_embd, vocab]`.
-    pub fn head(&self) -> &Tensor<2> {
-        self.output.as_ref().unwrap_or(&self.embd_t)
-    }
+    Ok(Some(dequantized(gguf, bytes, tensor_of_shape(gguf, "rope_freqs.weight", &[cfg.rope_dims / 2])?)?))
 }
