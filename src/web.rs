@@ -13,6 +13,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::device::{self, DeviceKind};
 use crate::shop::assist::{self, Answer, Extractive, Shop, SuggestOptions, Suggestion};
+use crate::shop::dialogue::{Dialogue, Said, Step};
 use crate::shop::reviews;
 use crate::shop::{Catalog, Event as ShopEvent, Lang, Policies, Profile};
 use crate::{Engine, GenerateOptions, Generation, LoadOptions, Message, SamplerConfig};
@@ -304,6 +305,15 @@ impl ShopHandle {
         erased::Ser::to_js(&Suggestion::quick(self.shop.clone(), request, Some(&profile), &opts.suggest()))
     }
 
+    /// The quick answer to `conversation`'s pending search (as [`ShopHandle::quick_suggest`]).
+    #[wasm_bindgen(js_name = quickSuggestTurn)]
+    pub fn quick_suggest_turn(&self, conversation: &Conversation, options: JsValue) -> Result<JsValue, JsValue> {
+        let opts: AssistOptions = from_js(options, "suggest options")?;
+        let (request, so) = conversation.search(&opts)?;
+        let profile = profile_of(&self.shop, &opts.events);
+        erased::Ser::to_js(&Suggestion::quick(self.shop.clone(), &request, Some(&profile), &so))
+    }
+
     /// The quick answer to a service question: the best-matching policy sentence and its
     /// `{type: "passage"}`, or "I don't know, please contact the shop".
     #[wasm_bindgen(js_name = quickAnswer)]
@@ -311,6 +321,89 @@ impl ShopHandle {
         let opts: AssistOptions = from_js(options, "answer options")?;
         let events = Answer::quick(&self.shop, question, lang_of(&opts.lang), assist::ANSWER_MIN_RELEVANCE);
         erased::Ser::to_js(&events)
+    }
+}
+
+/// A conversation over a [`ShopHandle`]'s shop, kept in the worker for the session: what was
+/// shown, the constraints in force, what "it" refers to ([`Dialogue`]). Each shopper message
+/// goes through [`Conversation::respond`], which either answers from the catalog's data itself
+/// or says which search or policy question to run; the search's products are then reported
+/// with [`Conversation::shown`].
+#[wasm_bindgen]
+pub struct Conversation {
+    dialogue: RefCell<Dialogue>,
+    /// The search the last `respond` asked for: its turn number, the request and the options it
+    /// runs with (constraints in force, products already shown).
+    pending: RefCell<Option<(u32, String, SuggestOptions)>>,
+    /// Messages read so far.
+    turns: std::cell::Cell<u32>,
+}
+
+/// What to do with a shopper's message, for the worker.
+#[derive(Serialize)]
+#[serde(tag = "step", rename_all = "lowercase")]
+enum StepJs {
+    /// Run the conversation's search (`quickSuggestTurn` / `startSuggestTurn` with `{turn}`),
+    /// then `shown`.
+    Suggest { request: String, turn: u32 },
+    /// Answer `question` from the policies, then `answered`.
+    Answer { question: String, lang: &'static str },
+    /// The reply, made from the catalog's data.
+    Said(Said),
+}
+
+#[wasm_bindgen]
+impl Conversation {
+    /// A new conversation over `shop`; `lang` ("en", "de", "zh") forces the reply language.
+    #[wasm_bindgen(constructor)]
+    pub fn new(shop: &ShopHandle, lang: Option<String>) -> Conversation {
+        let dialogue = Dialogue::new(shop.shop.clone(), lang_of(&lang));
+        Conversation { dialogue: RefCell::new(dialogue), pending: RefCell::new(None), turns: Default::default() }
+    }
+
+    /// The next shopper message: `{step: "suggest", request, turn}`, `{step: "answer",
+    /// question, lang}`, or `{step: "said", kind, products, text, rows, chips}`.
+    pub fn respond(&self, message: &str) -> Result<JsValue, JsValue> {
+        let turn = self.turns.get() + 1;
+        self.turns.set(turn);
+        let step = self.dialogue.borrow_mut().respond(message);
+        let js = match step {
+            Step::Suggest { request, opts } => {
+                *self.pending.borrow_mut() = Some((turn, request.clone(), opts));
+                StepJs::Suggest { request, turn }
+            }
+            Step::Answer { question, lang } => StepJs::Answer { question, lang: lang.code() },
+            Step::Said(said) => StepJs::Said(said),
+        };
+        erased::Ser::to_js(&js)
+    }
+
+    /// The products the conversation's search named, in order.
+    pub fn shown(&self, products: Vec<String>) {
+        self.dialogue.borrow_mut().shown(&products);
+    }
+
+    /// The policy question was answered (a short follow-up may go on about the policies).
+    pub fn answered(&self) {
+        self.dialogue.borrow_mut().answered();
+    }
+}
+
+impl Conversation {
+    /// The pending search with the page's options (profile events, most items) added. A
+    /// search of an older turn (an answer refined after the shopper wrote again) is refused:
+    /// the conversation has moved on.
+    fn search(&self, opts: &AssistOptions) -> Result<(String, SuggestOptions), JsValue> {
+        let pending = self.pending.borrow();
+        let (turn, request, so) = pending.as_ref().ok_or_else(|| js_err("no search to run in this conversation"))?;
+        if opts.turn.is_some_and(|t| t != *turn) {
+            return Err(js_err("that search is no longer the conversation's latest"));
+        }
+        let (request, mut so) = (request.clone(), so.clone());
+        if let Some(n) = opts.max_items {
+            so.max_items = n.clamp(1, 10);
+        }
+        Ok((request, so))
     }
 }
 
@@ -339,6 +432,8 @@ struct AssistOptions {
     /// "en", "de" or "zh"; detected from the text when absent or "auto".
     lang: Option<String>,
     max_items: Option<usize>,
+    /// The conversation turn a search belongs to (`Conversation.respond`'s `turn`).
+    turn: Option<u32>,
 }
 
 impl AssistOptions {
@@ -450,6 +545,21 @@ impl Assistant {
         let engine = self.begin();
         let profile = profile_of(&shop, &opts.events);
         let sg = Suggestion::new(engine, shop, request, Some(&profile), opts.suggest()).map_err(js_err)?;
+        let plan = erased::Ser::to_js(sg.plan())?;
+        self.state.borrow_mut().task = Some(Task::Suggest(sg));
+        Ok(plan)
+    }
+
+    /// Starts the model's suggestions for `conversation`'s pending search (as
+    /// [`Assistant::start_suggest`]).
+    #[wasm_bindgen(js_name = startSuggestTurn)]
+    pub fn start_suggest_turn(&self, conversation: &Conversation, options: JsValue) -> Result<JsValue, JsValue> {
+        let opts: AssistOptions = from_js(options, "suggest options")?;
+        let (request, so) = conversation.search(&opts)?;
+        let shop = self.shop()?;
+        let engine = self.begin();
+        let profile = profile_of(&shop, &opts.events);
+        let sg = Suggestion::new(engine, shop, &request, Some(&profile), so).map_err(js_err)?;
         let plan = erased::Ser::to_js(sg.plan())?;
         self.state.borrow_mut().task = Some(Task::Suggest(sg));
         Ok(plan)

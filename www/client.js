@@ -236,6 +236,12 @@ export class Aisle {
       notify();
     };
     signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) {
+      // Aborted while the model was awaited: the listener came too late to hear it.
+      signal.removeEventListener("abort", onAbort);
+      this.#pending.delete(id);
+      return;
+    }
     this.#worker.postMessage(task ? { ...task, id } : { type: "chat", id, messages, options });
     try {
       for (;;) {
@@ -327,6 +333,57 @@ export class Aisle {
   async benchmark(ids, n) {
     await this.#model();
     return this.#request({ type: "bench", ids, n });
+  }
+
+  /**
+   * A conversation (one per page session; `reset()` starts another): each `ask(text)` is an
+   * async iterator of the reply's events, read as a follow-up of what came before ("something
+   * cheaper", "the second one", "how much does it weigh?", "compare them"). Besides the
+   * `text`, `product` and `passage` events of suggest() and answer(), a turn may yield
+   * `{type: "compare", products, rows: [{name, values}]}` (values as the catalog has them, null
+   * where a product lacks one) and `{type: "chips", chips}` (follow-ups the shopper may send as
+   * they are). `quick: true` answers from the catalog alone while the model is not ready.
+   * Every product, value and sentence comes from the catalog or the policies.
+   */
+  session() {
+    const client = this;
+    return {
+      /** What to do with `text` (`{step: "suggest"|"answer"|"said", …}`); `ask` runs it. */
+      respond: (text) => client.#request({ type: "converse", text }),
+      /** Runs a step from respond(): the events of its reply. */
+      run: (step, { events, lang, quick = false, signal } = {}) => client.#runTurn(step, { events, lang, quick, signal }),
+      async *ask(text, options = {}) {
+        yield* await client.#runTurn(await this.respond(text), options);
+      },
+      reset: () => client.#request({ type: "converse-reset" }),
+    };
+  }
+
+  /** The events of one conversation turn; the conversation hears what was shown or answered. */
+  async #runTurn(step, { events, lang, quick, signal }) {
+    const client = this;
+    if (step.step === "said") {
+      return (async function* () {
+        if (step.text) yield { type: "text", text: step.text };
+        if (step.kind === "compare") yield { type: "compare", products: step.products, rows: step.rows };
+        else for (const id of step.products) yield { type: "product", id };
+        if (step.chips.length) yield { type: "chips", chips: step.chips };
+      })();
+    }
+    const suggest = step.step === "suggest";
+    const inner = quick
+      ? await (suggest ? this.#request({ type: "quick-suggest-turn", options: { events, turn: step.turn } }) : this.quickAnswer(step.question, { lang: step.lang }))
+      : suggest
+        ? this.#taskStream({ type: "suggest-turn", options: { events, turn: step.turn } }, signal)
+        : this.answer(step.question, { lang: step.lang ?? lang, signal });
+    return (async function* () {
+      const products = [];
+      for await (const ev of inner) {
+        if (ev.type === "product") products.push(ev.id);
+        yield ev;
+      }
+      await client.#request(suggest ? { type: "converse-shown", products } : { type: "converse-answered" });
+    })();
   }
 
   /** Which job a request is for: "suggest" or "answer". */

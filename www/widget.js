@@ -13,6 +13,10 @@
 // answer is replaced by the model's, with the same cards. `el.ask(text)` waits for the model
 // unless given `{quick: true}`.
 //
+// The panel holds a conversation (client.session()): a message is read as a follow-up of the
+// ones before ("something cheaper", "the second one", "how much does it weigh?", "compare
+// them"), and a reply may carry a comparison table and tappable follow-up chips.
+//
 // Attributes: data-model, data-sha256, data-catalog (our catalog JSON, or a product feed),
 // data-policies, data-lang ("auto", "en", "de", "zh"), data-backend ("auto", "webgpu", "cpu"),
 // data-currency (ISO 4217, for a feed that carries none: Shopify's, WooCommerce's),
@@ -46,6 +50,8 @@ const STRINGS = {
     fromCache: "Loading the assistant from this device…",
     preparing: "Preparing…",
     why: "Why these suggestions?",
+    compareHead: "Compared",
+    chipsLabel: "Suggested follow-ups",
     failed: "Something went wrong",
     policy: "From our policy:",
     you: "You",
@@ -72,6 +78,8 @@ const STRINGS = {
     fromCache: "Assistent wird von diesem Gerät geladen…",
     preparing: "Wird vorbereitet…",
     why: "Warum diese Vorschläge?",
+    compareHead: "Vergleich",
+    chipsLabel: "Vorgeschlagene Rückfragen",
     failed: "Etwas ist schiefgegangen",
     policy: "Aus unseren Richtlinien:",
     you: "Sie",
@@ -98,6 +106,8 @@ const STRINGS = {
     fromCache: "正在从本设备加载助手…",
     preparing: "准备中…",
     why: "为什么推荐这些？",
+    compareHead: "对比",
+    chipsLabel: "建议的追问",
     failed: "出错了",
     policy: "摘自我们的政策：",
     you: "您",
@@ -398,8 +408,10 @@ export class AisleAssistant extends HTMLElement {
     ui.stop.hidden = false;
     ui.send.disabled = true;
     let result;
+    let step = null;
     try {
-      result = await this.#write(bubble, client, text, controller.signal, true);
+      step = await client.session().respond(text);
+      result = await this.#write(bubble, client, step, controller.signal, true);
     } catch (e) {
       bubble.append(el("p", { class: "error-text" }, `${this.#t.failed}: ${e.message}`));
       if (client.dead) {
@@ -415,7 +427,7 @@ export class AisleAssistant extends HTMLElement {
       ui.stop.hidden = true;
       ui.send.disabled = false;
     }
-    this.#lastQuick = result.quick ? { bubble, text } : null;
+    this.#lastQuick = result.quick ? { bubble, step } : null;
     this.dispatchEvent(new CustomEvent("aisle-done", { detail: result }));
     if (result.quick && this.#aisle) this.#refine(); // the model arrived while it was written
     return result;
@@ -430,18 +442,13 @@ export class AisleAssistant extends HTMLElement {
    * Writes the answer to `text` into `bubble`: the model's, streamed, once it is ready;
    * before that the quick one. `visible` says whether each piece is announced (aisle-token).
    */
-  async #write(bubble, client, text, signal, visible) {
+  async #write(bubble, client, step, signal, visible) {
     const events = profile.events();
     const lang = this.#lang();
-    const quick = !client.modelReady;
-    const route = await client.route(text);
-    let stream;
-    if (quick) {
-      bubble.append(el("p", { class: "quick" }, this.#t.quick));
-      stream = route === "answer" ? await client.quickAnswer(text, { lang }) : await client.quickSuggest(text, { events, lang });
-    } else {
-      stream = route === "answer" ? client.answer(text, { lang, signal }) : client.suggest(text, { events, lang, signal });
-    }
+    // A reply the conversation made from the catalog's data needs no model: it is never quick.
+    const quick = !client.modelReady && step.step !== "said";
+    if (quick) bubble.append(el("p", { class: "quick" }, this.#t.quick));
+    const stream = await client.session().run(step, { events, lang, quick, signal });
     const body = el("p", { class: "text" });
     bubble.append(body);
     let full = "";
@@ -462,6 +469,12 @@ export class AisleAssistant extends HTMLElement {
           target = card.reason;
           heading = true;
         }
+      } else if (ev.type === "compare") {
+        const table = this.#comparison(ev.products, ev.rows);
+        if (table) bubble.append(table);
+        products.push(...ev.products.filter((id) => this.#products.has(id)));
+      } else if (ev.type === "chips") {
+        bubble.append(this.#chips(ev.chips));
       } else if (ev.type === "passage") {
         const p = this.#passages.get(ev.id);
         if (p) bubble.append(el("blockquote", { class: "passage", "data-passage-id": ev.id }, el("strong", {}, this.#t.policy + " "), String(p.text)));
@@ -469,15 +482,40 @@ export class AisleAssistant extends HTMLElement {
       if (visible) this.#ui.log.scrollTop = this.#ui.log.scrollHeight;
     }
     if (signal.aborted) bubble.append(el("p", { class: "stopped" }, this.#t.stopped));
-    if (route === "suggest" && products.length) {
+    if (step.step === "suggest" && products.length) {
       const why = el("button", { type: "button", class: "why" }, this.#t.why);
       why.addEventListener("click", async () => {
-        const plan = await client.explain(text, { events, lang });
+        const plan = await client.explain(step.request, { events, lang });
         why.replaceWith(el("p", { class: "explain" }, this.#explain(plan)));
       });
       bubble.append(why);
     }
-    return { text: full, products, quick };
+    return { text: full, products, quick, kind: step.step === "said" ? step.kind : step.step };
+  }
+
+  /**
+   * A comparison table: a column per product (its title from the catalog), a row per attribute
+   * the products share, values as the catalog has them ("–" where one lacks it). All text.
+   */
+  #comparison(ids, rows) {
+    const known = ids.map((id) => this.#products.get(id));
+    if (known.some((p) => !p)) return null;
+    const head = el("tr", {}, el("th", { scope: "col" }, this.#t.compareHead), ...known.map((p) => el("th", { scope: "col" }, String(p.title))));
+    const body = rows.map((r) => el("tr", {}, el("th", { scope: "row" }, String(r.name)), ...r.values.map((v) => el("td", {}, v == null ? "–" : String(v)))));
+    return el("table", { class: "compare" }, el("thead", {}, head), el("tbody", {}, ...body));
+  }
+
+  /** Follow-ups the shopper can send with one tap (or Enter on the focused button). */
+  #chips(chips) {
+    const row = el("div", { class: "chips", role: "group", "aria-label": this.#t.chipsLabel });
+    for (const c of chips) {
+      const b = el("button", { type: "button", class: "chip" }, String(c));
+      b.addEventListener("click", () => {
+        if (!this.#controller) this.ask(String(c), { quick: true }).catch(() => {});
+      });
+      row.append(b);
+    }
+    return row;
   }
 
   /**
@@ -493,7 +531,7 @@ export class AisleAssistant extends HTMLElement {
     this.#refining = controller;
     const fresh = this.#bubble();
     try {
-      const result = await this.#write(fresh, this.#aisle, last.text, controller.signal, false);
+      const result = await this.#write(fresh, this.#aisle, last.step, controller.signal, false);
       if (controller.signal.aborted || !last.bubble.isConnected) return;
       fresh.setAttribute("aria-busy", "false");
       last.bubble.replaceWith(fresh);

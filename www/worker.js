@@ -17,12 +17,13 @@
 //               {type:"piece", id, text | event}  {type:"done", id, stats, aborted}
 //               {type:"result", id, value}  {type:"error", id?, message}
 
-import init, { ModelLoader, Shop, probeBackends } from "../pkg/aisle.js";
+import init, { Conversation, ModelLoader, Shop, probeBackends } from "../pkg/aisle.js";
 import { openCached, storeInCache, dropCached } from "./weights.js";
 import { resolveBackend } from "./backend.js";
 
 let assistant = null;
 let shop = null; // the wasm Shop: catalog, policies and their index (the model not needed)
+let conversation = null; // the session's conversation over that shop (created on first use)
 let wasm = null; // the instance's exports (its memory, for the soak test's figures)
 let instantiating = null;
 /** The wasm instance, instantiated once, by whichever message needs it first. */
@@ -224,6 +225,12 @@ function ready() {
   return assistant;
 }
 
+/** The session's conversation: what was shown and the constraints in force, until reset. */
+function talk() {
+  conversation ??= new Conversation(loadedShop(), undefined);
+  return conversation;
+}
+
 function loadedShop() {
   if (!shop) throw new Error("no catalog loaded: send the shop first");
   return shop;
@@ -242,6 +249,8 @@ async function setShop(catalog, policies, currency) {
     next = new Shop(imported.catalog, policies ?? undefined);
   }
   shop?.free(); // the assistant holds its own reference to the shop it used
+  conversation?.free(); // a conversation about the old catalog ends with it
+  conversation = null;
   shop = next;
   assistant?.useShop(shop);
   return { products: shop.products, imported: imported?.catalog ?? null, report: imported?.report ?? [] };
@@ -335,6 +344,29 @@ self.onmessage = async (ev) => {
         break;
       case "quick-suggest":
         result(loadedShop().quickSuggest(msg.request, msg.options || {}));
+        break;
+      case "converse":
+        result(talk().respond(msg.text));
+        break;
+      case "converse-reset":
+        conversation?.free();
+        conversation = null;
+        result(null);
+        break;
+      case "converse-shown":
+        talk().shown(msg.products);
+        result(null);
+        break;
+      case "converse-answered":
+        talk().answered();
+        result(null);
+        break;
+      case "quick-suggest-turn":
+        result(loadedShop().quickSuggestTurn(talk(), msg.options || {}));
+        break;
+      case "suggest-turn":
+        ready().startSuggestTurn(talk(), msg.options || {});
+        await stream(msg.id, true);
         break;
       case "quick-answer":
         result(loadedShop().quickAnswer(msg.question, msg.options || {}));

@@ -166,6 +166,67 @@ test("second visit: weights come from the cache, progress goes straight to ready
   await page.close();
 });
 
+/** Types `text` into the focused input and presses Enter; resolves to the turn's aisle-done detail. */
+async function sendByKeyboard(page, text) {
+  const done = page.evaluate(
+    () => new Promise((resolve) => document.querySelector("aisle-assistant").addEventListener("aisle-done", (e) => resolve(e.detail), { once: true })),
+  );
+  await page.keyboard.type(text);
+  await page.keyboard.press("Enter");
+  return done;
+}
+
+test("a conversation in the panel, typed and sent with Enter: a search, a comparison table from the catalog, a question back with chips, a focused chip sent with Enter", { timeout: 600_000 }, async () => {
+  const errors = [];
+  const page = await browser.context.newPage();
+  await instrument(page, errors);
+  await openDemo(page);
+  const host = page.locator("aisle-assistant");
+  await host.locator(".launcher").focus();
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector("aisle-assistant").aisle, null, { timeout: 600_000 });
+  const shadow = (sel) => page.evaluate((s) => [...document.querySelector("aisle-assistant").shadowRoot.querySelectorAll(s)].map((n) => n.textContent), sel);
+
+  const first = await sendByKeyboard(page, "a blender");
+  assert.equal(first.kind, "suggest");
+  assert.ok(first.products.length >= 2, `two blenders to compare: ${first.products}`);
+
+  // "Compare the two": a table whose columns are the two products shown, rows from the catalog.
+  await host.locator("textarea").focus();
+  const cmp = await sendByKeyboard(page, "compare the two");
+  assert.equal(cmp.kind, "compare");
+  assert.deepEqual(cmp.products, first.products.slice(0, 2));
+  const heads = await shadow(".compare thead th");
+  assert.deepEqual(heads.slice(-2), cmp.products.map((id) => catalog.products.find((p) => p.id === id).title));
+  const price = catalog.products.find((p) => p.id === cmp.products[0]).price;
+  assert.ok((await shadow(".compare tbody td")).some((t) => t.includes(String(Math.trunc(price)))), "the price row shows the catalog's price");
+  await page.screenshot({ path: path.join(SHOTS, "conversation-compare.png") });
+
+  // A request too broad gets a question back with chips; Tab reaches a chip, Enter sends it.
+  await host.locator("textarea").focus();
+  const broad = await sendByKeyboard(page, "a gift");
+  assert.equal(broad.kind, "clarify");
+  const chips = await shadow(".chip");
+  assert.ok(chips.length >= 1, "chips to answer with");
+  const chipDone = page.evaluate(
+    () => new Promise((resolve) => document.querySelector("aisle-assistant").addEventListener("aisle-done", (e) => resolve(e.detail), { once: true })),
+  );
+  await page.evaluate(() => document.querySelector("aisle-assistant").shadowRoot.querySelectorAll(".chip")[0].focus());
+  assert.equal(await page.evaluate(() => document.querySelector("aisle-assistant").shadowRoot.activeElement?.className), "chip");
+  await page.keyboard.press("Enter");
+  const after = await chipDone;
+  assert.equal(after.kind, "suggest", JSON.stringify(after));
+  assert.ok(after.products.length >= 1 && after.products.every((id) => ids.has(id)), `${after.products}`);
+  const userLines = await shadow(".msg.user");
+  assert.ok(userLines.at(-1).includes(chips[0]), "the chip's text is sent as the shopper's message");
+
+  await page.setViewportSize({ width: 390, height: 780 });
+  await page.screenshot({ path: path.join(SHOTS, "phone-conversation.png") });
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test("a hostile catalog stays inert: no script runs, nothing is injected, cards still show", { timeout: 600_000 }, async () => {
   const page = await browser.context.newPage();
   const errors = [];
@@ -178,6 +239,13 @@ test("a hostile catalog stays inert: no script runs, nothing is injected, cards 
   await page.waitForFunction(() => document.querySelector("aisle-assistant"));
   const r = await ask(page, "running shoes");
   assert.ok(r.products.length >= 1, "cards from the hostile catalog still show");
+  // The conversation's comparison table and chips carry catalog text too.
+  if (r.products.length >= 2) {
+    const c = await ask(page, "compare the two");
+    assert.equal(c.kind, "compare", JSON.stringify(c));
+  }
+  const g = await ask(page, "a gift");
+  assert.equal(g.kind, "clarify", JSON.stringify(g));
   const inspect = await inspectWidget(page);
   assert.equal(inspect.xss, null, "no payload ran");
   assert.deepEqual(inspect.bad, [], "no element was injected");
