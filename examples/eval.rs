@@ -395,26 +395,35 @@ fn log_prob(engine: &Arc<Engine>, prompt: Vec<u32>, continuation: &[u32]) -> Res
     Ok(total)
 }
 
+/// The PMI experiments' prompt: `request` as the shopper's message, the reply opened by "I
+/// recommend:".
+fn pmi_prompt(engine: &Engine, request: &str) -> Result<Vec<u32>, Error> {
+    let messages = [
+        aisle::chat::Message::new("system", "You are the shopping assistant of a shop."),
+        aisle::chat::Message::new("user", request),
+    ];
+    let mut t = engine.chat_tokens(&messages)?;
+    t.extend(engine.tokenizer.encode("I recommend:", false)?);
+    Ok(t)
+}
+
+/// The three natural sets (the demo shop's, Vendure's, commercetools').
+fn natural_sets() -> Result<Vec<(String, Value)>, Error> {
+    Ok(load_sets()?
+        .into_iter()
+        .filter(|(n, _)| ["demo-natural", "vendure", "commercetools"].contains(&n.as_str()))
+        .collect())
+}
+
 /// Can SmolLM2 tell a fitting product from another? For the English tune requests of the
 /// three natural sets: one labelled product and two others; each scored by the pointwise
 /// mutual information of its title with the request, log P(title | request) - log P(title |
 /// a neutral request), with the reply opened by "I recommend:". Prints the AUC (0.5: no better
 /// than chance) per set.
 fn pmi_experiment(engine: &Arc<Engine>) -> Result<(), Error> {
-    let prompt = |request: &str| -> Result<Vec<u32>, Error> {
-        let messages = [
-            aisle::chat::Message::new("system", "You are the shopping assistant of a shop."),
-            aisle::chat::Message::new("user", request),
-        ];
-        let mut t = engine.chat_tokens(&messages)?;
-        t.extend(engine.tokenizer.encode("I recommend:", false)?);
-        Ok(t)
-    };
+    let prompt = |request: &str| pmi_prompt(engine, request);
     let neutral = prompt("Recommend a product.")?;
-    for (name, set) in load_sets()? {
-        if !["demo-natural", "vendure", "commercetools"].contains(&name.as_str()) {
-            continue;
-        }
+    for (name, set) in natural_sets()? {
         let shop = load_shop(&set)?;
         let n = shop.catalog.products.len();
         let (mut fit, mut other) = (Vec::new(), Vec::new());
@@ -469,20 +478,9 @@ fn pmi_experiment(engine: &Arc<Engine>) -> Result<(), Error> {
 /// product is in the first three, and per set hit@3 and the best-PMI spread of servable
 /// against absent requests (which a threshold would have to separate).
 fn pmi_rank_experiment(engine: &Arc<Engine>) -> Result<(), Error> {
-    let prompt = |request: &str| -> Result<Vec<u32>, Error> {
-        let messages = [
-            aisle::chat::Message::new("system", "You are the shopping assistant of a shop."),
-            aisle::chat::Message::new("user", request),
-        ];
-        let mut t = engine.chat_tokens(&messages)?;
-        t.extend(engine.tokenizer.encode("I recommend:", false)?);
-        Ok(t)
-    };
+    let prompt = |request: &str| pmi_prompt(engine, request);
     let neutral = prompt("Recommend a product.")?;
-    for (name, set) in load_sets()? {
-        if !["demo-natural", "vendure", "commercetools"].contains(&name.as_str()) {
-            continue;
-        }
+    for (name, set) in natural_sets()? {
         let shop = load_shop(&set)?;
         let titles: Vec<Vec<u32>> = shop
             .catalog
