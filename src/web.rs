@@ -1,5 +1,6 @@
 //! The wasm-bindgen surface: a thin layer over [`Engine`] and [`Generation`] for the worker in
-//! `www/worker.js`. Every failure reaches JS as an `Error` with a readable message.
+//! `www/worker.js`. Every failure reaches JS as an `Error` with a readable message and a stable
+//! `name` and `code` ([`WebError`]): "integrity", "model-format", "device", "failed".
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -33,8 +34,50 @@ pub fn start() {
     let _ = console_log::init_with_level(log::Level::Warn);
 }
 
+/// What the wasm surface throws: a JS `Error` whose `name` and `code` stay stable across
+/// versions, so the worker, the client and pages branch on `code`, never on the wording.
+#[derive(Debug, thiserror::Error)]
+enum WebError {
+    /// The model file is not the one its sha256 names (a damaged download or cache entry).
+    #[error("{0}")]
+    Integrity(String),
+    /// The file is no model we can run: not GGUF, an unsupported architecture or format, too large.
+    #[error("{0}")]
+    ModelFormat(String),
+    /// No device to run on (WebGPU unavailable or failing to open).
+    #[error("{0}")]
+    Device(String),
+    /// Anything else (bad options, a catalog or policies that do not parse, a failed task).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl WebError {
+    /// `Error.name` and `Error.code` on the JS side.
+    fn name_and_code(&self) -> (&'static str, &'static str) {
+        match self {
+            WebError::Integrity(_) => ("IntegrityError", "integrity"),
+            WebError::ModelFormat(_) => ("ModelFormatError", "model-format"),
+            WebError::Device(_) => ("DeviceError", "device"),
+            WebError::Failed(_) => ("AisleError", "failed"),
+        }
+    }
+}
+
+impl From<WebError> for JsValue {
+    fn from(e: WebError) -> JsValue {
+        let (name, code) = e.name_and_code();
+        let err = js_sys::Error::new(&e.to_string());
+        err.set_name(name);
+        // Setting a property on a fresh Error cannot fail.
+        let _ = js_sys::Reflect::set(&err, &JsValue::from_str("code"), &JsValue::from_str(code));
+        err.into()
+    }
+}
+
+/// Any failure without a more specific kind: an `AisleError` with code "failed".
 fn js_err(e: impl std::fmt::Display) -> JsValue {
-    JsError::new(&e.to_string()).into()
+    WebError::Failed(e.to_string()).into()
 }
 
 /// Largest model file we accept (wasm32 memory is 4 GiB, and the weights need room too).
@@ -72,7 +115,10 @@ impl ModelLoader {
     pub fn new(expected_len: Option<f64>, hash: Option<bool>) -> Result<ModelLoader, JsValue> {
         let len = expected_len.unwrap_or(0.0);
         if !(0.0..=MAX_MODEL_BYTES).contains(&len) {
-            return Err(js_err(format!("model file of {len} bytes is larger than the 2 GiB we can hold")));
+            return Err(WebError::ModelFormat(format!(
+                "model file of {len} bytes is larger than the 2 GiB we can hold"
+            ))
+            .into());
         }
         let hasher = hash.unwrap_or(true).then(Sha256::new);
         Ok(ModelLoader { bytes: Vec::with_capacity(len as usize), hasher })
@@ -88,7 +134,7 @@ impl ModelLoader {
 
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsValue> {
         if (self.bytes.len() + chunk.len()) as f64 > MAX_MODEL_BYTES {
-            return Err(js_err("model file is larger than the 2 GiB we can hold"));
+            return Err(WebError::ModelFormat("model file is larger than the 2 GiB we can hold".into()).into());
         }
         if let Some(h) = &mut self.hasher {
             h.update(chunk);
@@ -121,25 +167,28 @@ impl ModelLoader {
             if let Some(want) = &opts.sha256
                 && !want.eq_ignore_ascii_case(&digest)
             {
-                return Err(js_err(format!("model file sha256 is {digest}, expected {want}: refusing to load it")));
+                return Err(WebError::Integrity(format!(
+                    "model file sha256 is {digest}, expected {want}: refusing to load it"
+                ))
+                .into());
             }
             let backend = opts.backend.as_deref().unwrap_or("auto");
             let device = match backend {
                 "auto" => match device::open(DeviceKind::Gpu).await {
                     Ok(d) => d,
-                    Err(_) => device::open(DeviceKind::Cpu).await.map_err(js_err)?,
+                    Err(_) => device::open(DeviceKind::Cpu).await.map_err(|e| WebError::Device(e.to_string()))?,
                 },
                 "webgpu" => device::open(DeviceKind::Gpu)
                     .await
-                    .map_err(|e| js_err(format!("WebGPU is not available in this browser ({e})")))?,
-                "cpu" => device::open(DeviceKind::Cpu).await.map_err(js_err)?,
+                    .map_err(|e| WebError::Device(format!("WebGPU is not available in this browser ({e})")))?,
+                "cpu" => device::open(DeviceKind::Cpu).await.map_err(|e| WebError::Device(e.to_string()))?,
                 other => return Err(js_err(format!("unknown backend {other:?} (expected auto, webgpu or cpu)"))),
             };
             let load = LoadOptions {
                 max_context: opts.max_context.unwrap_or(LoadOptions::default().max_context),
                 ..LoadOptions::default()
             };
-            let engine = Engine::load(&self.bytes, &device, &load).map_err(js_err)?;
+            let engine = Engine::load(&self.bytes, &device, &load).map_err(|e| WebError::ModelFormat(e.to_string()))?;
             drop(self.bytes);
             let state = State { engine: Arc::new(engine), task: None, epoch: 0, sha256: digest, shop: None };
             Ok(Assistant { state: Rc::new(RefCell::new(state)) }.into())

@@ -21,6 +21,14 @@ const WORKER_URL = new URL("./worker.js", import.meta.url);
 
 let nextId = 1;
 
+/** The worker's error message as an Error with the wasm's stable `name` and `code`. */
+function errorOf(m) {
+  const e = new Error(m.message);
+  if (typeof m.name === "string" && m.name !== "Error") e.name = m.name;
+  if (typeof m.code === "string") e.code = m.code;
+  return e;
+}
+
 export class Aisle {
   #worker;
   #pending = new Map(); // id -> handlers for one request
@@ -453,7 +461,7 @@ export class Aisle {
       return;
     }
     if (m.type === "error" && m.id == null && this.#loadHandlers) {
-      this.#loadHandlers.reject(new Error(m.message));
+      this.#loadHandlers.reject(errorOf(m));
       this.#loadHandlers = null;
       return;
     }
@@ -469,7 +477,7 @@ export class Aisle {
       h.result?.(m.value);
     } else if (m.type === "error") {
       this.#pending.delete(m.id);
-      h.error?.(new Error(m.message));
+      h.error?.(errorOf(m));
     }
   }
 

@@ -166,7 +166,7 @@ async function load(msg) {
       loaded = await finish(loader, options); // a corrupt entry fails its sha256 here
       cached = true;
     } catch (e) {
-      if (!/sha256/.test(e.message)) throw e;
+      if (e?.code !== "integrity") throw e; // the wasm's IntegrityError: the entry is damaged
       await dropCached(msg.sha256);
       post({ type: "note", text: "The cached model was damaged and has been downloaded again." });
     }
@@ -379,6 +379,8 @@ self.onmessage = async (ev) => {
     // A failure caused by a lost GPU device is reported as the loss (the client restarts us),
     // not as this request's own error; the loss may be signalled just after the failure.
     if (devices.length && (await Promise.race([deviceLost.then(() => true), new Promise((r) => setTimeout(() => r(false), 250))]))) return;
-    post({ type: "error", id: msg.id, message: e && e.message ? e.message : String(e) });
+    // name and code (the wasm's stable ones: "integrity", "model-format", "device", "failed")
+    // travel with the message, so that the page branches on the code, never on the wording.
+    post({ type: "error", id: msg.id, message: e && e.message ? e.message : String(e), name: e?.name, code: e?.code });
   }
 };

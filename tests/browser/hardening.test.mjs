@@ -116,17 +116,20 @@ test("hostile model files are refused with a specific error, in JS and in the wi
   const page = await blankPage(errors);
   for (const [name, [bytes, want]] of Object.entries(HOSTILE_FILES)) {
     const t0 = Date.now();
-    const message = await page.evaluate(async (url) => {
+    const failure = await page.evaluate(async (url) => {
       const { Aisle } = await import("/www/aisle.js");
       try {
         await Aisle.load({ model: url, backend: "cpu" });
         return null;
       } catch (e) {
-        return e instanceof Error ? e.message : `not an Error: ${String(e)}`;
+        return e instanceof Error ? { message: e.message, name: e.name, code: e.code } : { message: `not an Error: ${String(e)}` };
       }
     }, `/hostile/${name}`);
-    assert.ok(message, `${name} (${bytes.length} bytes) must be refused`);
+    assert.ok(failure, `${name} (${bytes.length} bytes) must be refused`);
+    const { message } = failure;
     assert.match(message, want, `${name}: ${message}`);
+    // The page branches on a stable code, not on the wording.
+    assert.deepEqual([failure.name, failure.code], ["ModelFormatError", "model-format"], `${name}: ${JSON.stringify(failure)}`);
     assert.ok(Date.now() - t0 < 60_000, `${name}: refused promptly`);
   }
   // The widget shows the reason in its panel, readable, with Retry.
