@@ -51,6 +51,9 @@ const STRINGS = {
     preparing: "Preparing…",
     why: "Why these suggestions?",
     compareHead: "Compared",
+    chipCompare: "Compare these",
+    chipCheaper: "Something cheaper",
+    chipMore: "Show me more",
     chipsLabel: "Suggested follow-ups",
     failed: "Something went wrong",
     policy: "From our policy:",
@@ -79,6 +82,9 @@ const STRINGS = {
     preparing: "Wird vorbereitet…",
     why: "Warum diese Vorschläge?",
     compareHead: "Vergleich",
+    chipCompare: "Vergleiche sie",
+    chipCheaper: "Etwas Günstigeres",
+    chipMore: "Zeig mir mehr",
     chipsLabel: "Vorgeschlagene Rückfragen",
     failed: "Etwas ist schiefgegangen",
     policy: "Aus unseren Richtlinien:",
@@ -107,6 +113,9 @@ const STRINGS = {
     preparing: "准备中…",
     why: "为什么推荐这些？",
     compareHead: "对比",
+    chipCompare: "比较一下",
+    chipCheaper: "有便宜一点的吗",
+    chipMore: "还有其他的吗",
     chipsLabel: "建议的追问",
     failed: "出错了",
     policy: "摘自我们的政策：",
@@ -482,6 +491,10 @@ export class AisleAssistant extends HTMLElement {
       if (visible) this.#ui.log.scrollTop = this.#ui.log.scrollHeight;
     }
     if (signal.aborted) bubble.append(el("p", { class: "stopped" }, this.#t.stopped));
+    else {
+      const next = this.#followUps(step, products);
+      if (next.length) bubble.append(this.#chips(next, "follow-ups"));
+    }
     if (step.step === "suggest" && products.length) {
       const why = el("button", { type: "button", class: "why" }, this.#t.why);
       why.addEventListener("click", async () => {
@@ -505,9 +518,32 @@ export class AisleAssistant extends HTMLElement {
     return el("table", { class: "compare" }, el("thead", {}, head), el("tbody", {}, ...body));
   }
 
-  /** Follow-ups the shopper can send with one tap (or Enter on the focused button). */
-  #chips(chips) {
-    const row = el("div", { class: "chips", role: "group", "aria-label": this.#t.chipsLabel });
+  /**
+   * Up to three follow-ups the answer makes useful, each a phrase the conversation reads:
+   * compare (two or more shown), something cheaper (only when the catalog has an in-stock
+   * product of a shown product's category below the cheapest shown), show me more (after a
+   * search). None after a question back, which has its own chips.
+   */
+  #followUps(step, products) {
+    const kind = step.step === "said" ? step.kind : step.step;
+    if (!products.length || kind === "clarify" || kind === "answer" || kind === "none") return [];
+    const t = this.#t;
+    const out = [];
+    const shown = products.map((id) => this.#products.get(id)).filter(Boolean);
+    if (kind === "suggest" && shown.length >= 2) out.push(t.chipCompare);
+    const cheapest = Math.min(...shown.map((p) => Number(p.price)).filter(Number.isFinite));
+    const cats = new Set(shown.flatMap((p) => (Array.isArray(p.categories) ? p.categories : [])));
+    const cheaper = [...this.#products.values()].some(
+      (p) => p.in_stock !== false && Number(p.price) < cheapest && (p.categories || []).some((c) => cats.has(c)) && !products.includes(String(p.id)),
+    );
+    if (cheaper) out.push(t.chipCheaper);
+    if (kind === "suggest") out.push(t.chipMore);
+    return out.slice(0, 3);
+  }
+
+  /** Chips the shopper can send with one tap (or Enter on the focused button). */
+  #chips(chips, kind = "question") {
+    const row = el("div", { class: `chips ${kind}`, role: "group", "aria-label": this.#t.chipsLabel });
     for (const c of chips) {
       const b = el("button", { type: "button", class: "chip" }, String(c));
       b.addEventListener("click", () => {

@@ -190,6 +190,9 @@ test("a conversation in the panel, typed and sent with Enter: a search, a compar
   const first = await sendByKeyboard(page, "a blender");
   assert.equal(first.kind, "suggest");
   assert.ok(first.products.length >= 2, `two blenders to compare: ${first.products}`);
+  // Follow-ups the answer makes useful: compare (two shown) and more.
+  const followUps = await shadow(".msg.assistant:last-child .chips.follow-ups .chip");
+  assert.ok(followUps.includes("Compare these") && followUps.includes("Show me more"), `${followUps}`);
 
   // "Compare the two": a table whose columns are the two products shown, rows from the catalog.
   await host.locator("textarea").focus();
@@ -206,12 +209,12 @@ test("a conversation in the panel, typed and sent with Enter: a search, a compar
   await host.locator("textarea").focus();
   const broad = await sendByKeyboard(page, "a gift");
   assert.equal(broad.kind, "clarify");
-  const chips = await shadow(".chip");
+  const chips = await shadow(".msg.assistant:last-child .chips.question .chip");
   assert.ok(chips.length >= 1, "chips to answer with");
   const chipDone = page.evaluate(
     () => new Promise((resolve) => document.querySelector("aisle-assistant").addEventListener("aisle-done", (e) => resolve(e.detail), { once: true })),
   );
-  await page.evaluate(() => document.querySelector("aisle-assistant").shadowRoot.querySelectorAll(".chip")[0].focus());
+  await page.evaluate(() => document.querySelector("aisle-assistant").shadowRoot.querySelector(".msg.assistant:last-child .chips.question .chip").focus());
   assert.equal(await page.evaluate(() => document.querySelector("aisle-assistant").shadowRoot.activeElement?.className), "chip");
   await page.keyboard.press("Enter");
   const after = await chipDone;
