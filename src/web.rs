@@ -350,8 +350,7 @@ impl ShopHandle {
     #[wasm_bindgen(js_name = quickSuggest)]
     pub fn quick_suggest(&self, request: &str, options: JsValue) -> Result<JsValue, JsValue> {
         let opts: AssistOptions = from_js(options, "suggest options")?;
-        let profile = profile_of(&self.shop, &opts.events);
-        erased::Ser::to_js(&Suggestion::quick(self.shop.clone(), request, Some(&profile), &opts.suggest()))
+        self.quick(request, &opts.events, &opts.suggest())
     }
 
     /// The quick answer to `conversation`'s pending search (as [`ShopHandle::quick_suggest`]).
@@ -359,8 +358,7 @@ impl ShopHandle {
     pub fn quick_suggest_turn(&self, conversation: &Conversation, options: JsValue) -> Result<JsValue, JsValue> {
         let opts: AssistOptions = from_js(options, "suggest options")?;
         let (request, so) = conversation.search(&opts)?;
-        let profile = profile_of(&self.shop, &opts.events);
-        erased::Ser::to_js(&Suggestion::quick(self.shop.clone(), &request, Some(&profile), &so))
+        self.quick(request.as_str(), &opts.events, &so)
     }
 
     /// The quick answer to a service question: the best-matching policy sentence and its
@@ -370,6 +368,14 @@ impl ShopHandle {
         let opts: AssistOptions = from_js(options, "answer options")?;
         let events = Answer::quick(&self.shop, question, lang_of(&opts.lang), assist::ANSWER_MIN_RELEVANCE);
         erased::Ser::to_js(&events)
+    }
+}
+
+impl ShopHandle {
+    /// The quick answer's events for `request` with `so`, ranked with the profile of `events`.
+    fn quick(&self, request: &str, events: &[ShopEvent], so: &SuggestOptions) -> Result<JsValue, JsValue> {
+        let profile = profile_of(&self.shop, events);
+        erased::Ser::to_js(&Suggestion::quick(self.shop.clone(), request, Some(&profile), so))
     }
 }
 
@@ -449,9 +455,7 @@ impl Conversation {
             return Err(js_err("that search is no longer the conversation's latest"));
         }
         let (request, mut so) = (request.clone(), so.clone());
-        if let Some(n) = opts.max_items {
-            so.max_items = n.clamp(1, 10);
-        }
+        opts.limit(&mut so);
         Ok((request, so))
     }
 }
@@ -488,10 +492,15 @@ struct AssistOptions {
 impl AssistOptions {
     fn suggest(&self) -> SuggestOptions {
         let mut so = SuggestOptions { lang: lang_of(&self.lang), ..SuggestOptions::default() };
+        self.limit(&mut so);
+        so
+    }
+
+    /// The page's `maxItems`, within 1..=10, in place of `so`'s.
+    fn limit(&self, so: &mut SuggestOptions) {
         if let Some(n) = self.max_items {
             so.max_items = n.clamp(1, 10);
         }
-        so
     }
 }
 
@@ -590,13 +599,7 @@ impl Assistant {
     #[wasm_bindgen(js_name = startSuggest)]
     pub fn start_suggest(&self, request: &str, options: JsValue) -> Result<JsValue, JsValue> {
         let opts: AssistOptions = from_js(options, "suggest options")?;
-        let shop = self.shop()?;
-        let engine = self.begin();
-        let profile = profile_of(&shop, &opts.events);
-        let sg = Suggestion::new(engine, shop, request, Some(&profile), opts.suggest()).map_err(js_err)?;
-        let plan = erased::Ser::to_js(sg.plan())?;
-        self.state.borrow_mut().task = Some(Task::Suggest(sg));
-        Ok(plan)
+        self.start_suggestion(request, &opts.events, opts.suggest())
     }
 
     /// Starts the model's suggestions for `conversation`'s pending search (as
@@ -605,13 +608,7 @@ impl Assistant {
     pub fn start_suggest_turn(&self, conversation: &Conversation, options: JsValue) -> Result<JsValue, JsValue> {
         let opts: AssistOptions = from_js(options, "suggest options")?;
         let (request, so) = conversation.search(&opts)?;
-        let shop = self.shop()?;
-        let engine = self.begin();
-        let profile = profile_of(&shop, &opts.events);
-        let sg = Suggestion::new(engine, shop, &request, Some(&profile), so).map_err(js_err)?;
-        let plan = erased::Ser::to_js(sg.plan())?;
-        self.state.borrow_mut().task = Some(Task::Suggest(sg));
-        Ok(plan)
+        self.start_suggestion(&request, &opts.events, so)
     }
 
     /// Starts a service answer from the shop's policies: `{type: "passage", id}` (the passage
@@ -721,6 +718,18 @@ fn profile_of(shop: &Shop, events: &[ShopEvent]) -> Profile {
 }
 
 impl Assistant {
+    /// Starts the model's suggestions for `request` with `so`, ranked with the profile of
+    /// `events`, as the current task; returns the retrieval plan.
+    fn start_suggestion(&self, request: &str, events: &[ShopEvent], so: SuggestOptions) -> Result<JsValue, JsValue> {
+        let shop = self.shop()?;
+        let engine = self.begin();
+        let profile = profile_of(&shop, events);
+        let sg = Suggestion::new(engine, shop, request, Some(&profile), so).map_err(js_err)?;
+        let plan = erased::Ser::to_js(sg.plan())?;
+        self.state.borrow_mut().task = Some(Task::Suggest(sg));
+        Ok(plan)
+    }
+
     /// Drops the current task and returns the engine for a new one.
     fn begin(&self) -> Arc<Engine> {
         let mut s = self.state.borrow_mut();

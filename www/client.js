@@ -359,7 +359,7 @@ export class Aisle {
       /** What to do with `text` (`{step: "suggest"|"answer"|"said", …}`); `ask` runs it. */
       respond: (text) => client.#request({ type: "converse", text }),
       /** Runs a step from respond(): the events of its reply. */
-      run: (step, { events, lang, quick = false, signal } = {}) => client.#runTurn(step, { events, lang, quick, signal }),
+      run: (step, { events, quick = false, signal } = {}) => client.#runTurn(step, { events, quick, signal }),
       async *ask(text, options = {}) {
         yield* await client.#runTurn(await this.respond(text), options);
       },
@@ -368,7 +368,7 @@ export class Aisle {
   }
 
   /** The events of one conversation turn; the conversation hears what was shown or answered. */
-  async #runTurn(step, { events, lang, quick, signal }) {
+  async #runTurn(step, { events, quick, signal }) {
     const client = this;
     if (step.step === "said") {
       return (async function* () {
@@ -383,7 +383,7 @@ export class Aisle {
       ? await (suggest ? this.#request({ type: "quick-suggest-turn", options: { events, turn: step.turn } }) : this.quickAnswer(step.question, { lang: step.lang }))
       : suggest
         ? this.#taskStream({ type: "suggest-turn", options: { events, turn: step.turn } }, signal)
-        : this.answer(step.question, { lang: step.lang ?? lang, signal });
+        : this.answer(step.question, { lang: step.lang, signal });
     return (async function* () {
       const products = [];
       for await (const ev of inner) {

@@ -457,7 +457,7 @@ export class AisleAssistant extends HTMLElement {
     // A reply the conversation made from the catalog's data needs no model: it is never quick.
     const quick = !client.modelReady && step.step !== "said";
     if (quick) bubble.append(el("p", { class: "quick" }, this.#t.quick));
-    const stream = await client.session().run(step, { events, lang, quick, signal });
+    const stream = await client.session().run(step, { events, quick, signal }); // the turn carries its language
     const body = el("p", { class: "text" });
     bubble.append(body);
     let full = "";
@@ -533,7 +533,8 @@ export class AisleAssistant extends HTMLElement {
     if (kind === "suggest" && shown.length >= 2) out.push(t.chipCompare);
     const cheapest = Math.min(...shown.map((p) => Number(p.price)).filter(Number.isFinite));
     const cats = new Set(shown.flatMap((p) => (Array.isArray(p.categories) ? p.categories : [])));
-    const cheaper = [...this.#products.values()].some(
+    // Without a price shown there is nothing to be cheaper than.
+    const cheaper = Number.isFinite(cheapest) && [...this.#products.values()].some(
       (p) => p.in_stock !== false && Number(p.price) < cheapest && (p.categories || []).some((c) => cats.has(c)) && !products.includes(String(p.id)),
     );
     if (cheaper) out.push(t.chipCheaper);

@@ -7,6 +7,9 @@
 //               {type:"quick-suggest", id, request, options}  {type:"quick-answer", id, question, options}
 //                 (shop, route, explain and the quick answers need only the wasm and the
 //                 catalog: they work while the model is still downloading)
+//               {type:"converse", id, text}  (the session's conversation reads a message: its step)
+//               {type:"quick-suggest-turn"|"suggest-turn", id, options}  (run that step's search)
+//               {type:"converse-shown", id, products}  {type:"converse-answered"|"converse-reset", id}
 //               {type:"reviews"|"summary", id, text}
 //               {type:"tokenize", id, text, special}  {type:"memory", id}
 //               {type:"fault", kind}  (tests only: honoured when "load" had `faults: true`)
@@ -15,7 +18,7 @@
 //               {type:"ready", backend, adapter, weightBytes, loadMs, cached, probe}
 //                 (probe: {cpuMs, webgpuMs, ms, remembered} when "auto" judged a software adapter)
 //               {type:"piece", id, text | event}  {type:"done", id, stats, aborted}
-//               {type:"result", id, value}  {type:"error", id?, message}
+//               {type:"result", id, value}  {type:"error", id?, message, name, code}
 
 import init, { Conversation, ModelLoader, Shop, probeBackends } from "../pkg/aisle.js";
 import { openCached, storeInCache, dropCached } from "./weights.js";

@@ -1057,13 +1057,14 @@ impl Reader<'_> {
     /// Layer `i`'s query, key and value biases stacked, `[(H + 2KV)·hd]`; `None` without any.
     fn qkv_bias(&mut self, cfg: &LlamaConfig, i: usize) -> Result<Option<Vec<f32>>, ModelError> {
         let lens = [cfg.n_heads * cfg.head_dim, cfg.kv_dim(), cfg.kv_dim()];
-        if QKV_BIASES.iter().all(|p| self.gguf.tensor(&bias_name(i, p)).is_none()) {
+        let present = QKV_BIASES.map(|p| Some(bias_name(i, p)).filter(|n| self.gguf.tensor(n).is_some()));
+        if present.iter().all(Option::is_none) {
             return Ok(None);
         }
         let mut out = Vec::with_capacity(lens.iter().sum());
-        for (p, len) in QKV_BIASES.iter().zip(lens) {
-            match self.gguf.tensor(&bias_name(i, p)) {
-                Some(_) => out.extend(self.vector(&bias_name(i, p), len)?),
+        for (name, len) in present.iter().zip(lens) {
+            match name {
+                Some(name) => out.extend(self.vector(name, len)?),
                 None => out.resize(out.len() + len, 0.0),
             }
         }
