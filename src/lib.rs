@@ -16,6 +16,8 @@ pub mod chat;
 #[cfg(feature = "model")]
 pub mod device;
 #[cfg(feature = "model")]
+pub mod encoder;
+#[cfg(feature = "model")]
 pub mod engine;
 #[cfg(feature = "model")]
 pub mod generate;

@@ -152,7 +152,7 @@ impl QMat {
     }
 
     /// Row `r` dequantized into `out` (`cols` values).
-    fn row(&self, r: usize, out: &mut [f32]) {
+    pub fn row(&self, r: usize, out: &mut [f32]) {
         if let Some(ty) = self.other {
             // Type and sizes were checked in `from_blocks`; a failure here is a bug of ours.
             quant::dequantize(ty, self.raw_row(r), out).expect("row blocks checked at load");
