@@ -39,12 +39,14 @@ use aisle::shop::{Answer, AssistEvent, Catalog, Policies, Shop, SuggestOptions, 
 use aisle::{Engine, LoadOptions};
 use serde_json::{Value, json};
 
-const SETS: [&str; 5] = [
+const SETS: [&str; 7] = [
     "tests/eval/shop_eval.json",
     "tests/eval/demo_natural_eval.json",
     "tests/eval/vendure_eval.json",
     "tests/eval/commercetools_eval.json",
     "tests/eval/blind_eval.json",
+    "tests/eval/meaning_eval.json",
+    "tests/eval/blind2_eval.json",
 ];
 
 type Error = Box<dyn std::error::Error>;
@@ -70,8 +72,12 @@ struct Row {
     absent: bool,
     max_price: Option<f64>,
     pair: Option<String>,
+    /// Both models: the encoder in retrieval, SmolLM2 choosing the reasons.
     model: Outcome,
-    retrieval: Outcome,
+    /// Retrieval by words and by meaning (the encoder), without SmolLM2.
+    encoder: Outcome,
+    /// Retrieval by words alone.
+    words: Outcome,
 }
 
 impl Row {
@@ -86,6 +92,10 @@ fn main() -> Result<(), Error> {
     let out = flag_value("--json");
     let only = flag_value("--set");
     let show_heldout = args.iter().any(|a| a == "--show-heldout");
+    // Retrieval alone (the SmolLM2 pass does not change which products are named): quick.
+    let no_model = args.iter().any(|a| a == "--no-model");
+    let encoder =
+        Arc::new(aisle::encoder::Encoder::from_bytes(&std::fs::read("models/multilingual-e5-small.q4.bin")?)?);
     let bytes = std::fs::read("models/SmolLM2-135M-Instruct.Q4_1.gguf")?;
     let device = pollster::block_on(aisle::device::open(aisle::device::DeviceKind::Cpu))?;
     let engine = Arc::new(Engine::load(&bytes, &device, &LoadOptions { max_context: 1024, ..LoadOptions::default() })?);
@@ -97,15 +107,21 @@ fn main() -> Result<(), Error> {
         return pmi_rank_experiment(&engine);
     }
     let mut report = serde_json::Map::new();
-    report.insert("dialogues".into(), dialogues::run(&engine, only.as_deref(), show_heldout)?);
+    report.insert("dialogues".into(), dialogues::run(&engine, &encoder, only.as_deref(), show_heldout)?);
     let dialogues_only = args.iter().any(|a| a == "--dialogues");
     for (name, set) in load_sets()?.into_iter().filter(|_| !dialogues_only) {
         if only.as_ref().is_some_and(|o| !name.starts_with(o.as_str())) {
             continue;
         }
-        let shop = Arc::new(load_shop(&set)?);
-        println!("\n## {name} ({} products)\n", shop.catalog.products.len());
-        let rows = run_requests(&set, &shop, &engine)?;
+        let words = Arc::new(load_shop(&set)?);
+        let t0 = Instant::now();
+        let shop = Arc::new(load_shop(&set)?.with_encoder(encoder.clone()));
+        println!(
+            "\n## {name} ({} products, embedded in {:.1} s)\n",
+            shop.catalog.products.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        let rows = run_requests(&set, &shop, &words, (!no_model).then_some(&engine))?;
         for r in rows.iter().filter(|r| show_heldout || r.split != "heldout") {
             print_row(r);
         }
@@ -171,21 +187,27 @@ fn load_shop(set: &Value) -> Result<Shop, Error> {
     Ok(Shop::new(catalog, policies))
 }
 
-fn run_requests(set: &Value, shop: &Arc<Shop>, engine: &Arc<Engine>) -> Result<Vec<Row>, Error> {
+fn run_requests(set: &Value, shop: &Arc<Shop>, words: &Shop, engine: Option<&Arc<Engine>>) -> Result<Vec<Row>, Error> {
     let mut rows = Vec::new();
     for r in set["requests"].as_array().ok_or("a set needs requests")? {
         let text = r["text"].as_str().ok_or("a request needs text")?.to_string();
         let strings = |v: &Value| -> Vec<String> {
             v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
         };
-        let t0 = Instant::now();
-        let plan = assist::plan(shop, &text, None, &SuggestOptions::default());
-        let retrieval = Outcome {
-            products: plan.candidates.iter().take(3).cloned().collect(),
-            ms: t0.elapsed().as_secs_f64() * 1e3,
-            ..Outcome::default()
+        let retrieve = |shop: &Shop| {
+            let t0 = Instant::now();
+            let plan = assist::plan(shop, &text, None, &SuggestOptions::default());
+            Outcome {
+                products: plan.candidates.iter().take(3).cloned().collect(),
+                ms: t0.elapsed().as_secs_f64() * 1e3,
+                ..Outcome::default()
+            }
         };
-        let model = with_model(shop, engine, &text)?;
+        let (encoder, words) = (retrieve(shop), retrieve(words));
+        let model = match engine {
+            Some(engine) => with_model(shop, engine, &text)?,
+            None => encoder.clone(),
+        };
         rows.push(Row {
             lang: r["lang"].as_str().unwrap_or("en").into(),
             split: r["split"].as_str().unwrap_or("tune").into(),
@@ -195,7 +217,8 @@ fn run_requests(set: &Value, shop: &Arc<Shop>, engine: &Arc<Engine>) -> Result<V
             pair: r["pair"].as_str().map(String::from),
             text,
             model,
-            retrieval,
+            encoder,
+            words,
         });
     }
     Ok(rows)
@@ -228,12 +251,12 @@ fn print_row(r: &Row) {
         (false, false, false) => "miss",
     };
     println!(
-        "{:<58} model {:<10} {:?}  | retrieval {:<10} {:?}",
+        "{:<58} encoder {:<10} {:?}  | words {:<10} {:?}",
         r.text,
-        verdict(&r.model),
-        r.model.products,
-        verdict(&r.retrieval),
-        r.retrieval.products
+        verdict(&r.encoder),
+        r.encoder.products,
+        verdict(&r.words),
+        r.words.products
     );
 }
 
@@ -287,7 +310,8 @@ fn metrics(rows: &[&Row]) -> Value {
         "requests": rows.len(),
         "present": rows.iter().filter(|r| !r.absent).count(),
         "model": mode_metrics(rows, |r| &r.model),
-        "retrieval": mode_metrics(rows, |r| &r.retrieval),
+        "encoder": mode_metrics(rows, |r| &r.encoder),
+        "words": mode_metrics(rows, |r| &r.words),
     })
 }
 
@@ -310,14 +334,17 @@ fn grounding(shop: &Shop, rows: &[Row]) -> (Value, Value) {
 }
 
 fn print_table(set: &str, split: &str, m: &Value, rows_visible: bool) {
-    let (model, retrieval) = (&m["model"], &m["retrieval"]);
+    let modes = [&m["model"], &m["encoder"], &m["words"]];
     println!(
         "\n{set} / {split}: {} requests ({} the shop serves){}",
         m["requests"],
         m["present"],
         if rows_visible { "" } else { " — held out: totals only" }
     );
-    println!("| metric | with the model | retrieval only |\n|---|---|---|");
+    println!("| metric | both models | words + encoder | words only |\n|---|---|---|---|");
+    let row = |label: &str, key: &str| {
+        println!("| {label} | {} | {} | {} |", modes[0][key], modes[1][key], modes[2][key]);
+    };
     for key in [
         "hit_at_3_pct",
         "false_nothing_fits_pct",
@@ -328,14 +355,11 @@ fn print_table(set: &str, split: &str, m: &Value, rows_visible: bool) {
         "mean_prefill_tokens",
         "mean_scored_tokens",
     ] {
-        println!("| {key} | {} | {} |", model[key], retrieval[key]);
+        row(key, key);
     }
-    println!(
-        "| hit@3 by language | {} | {} |",
-        model["hit_at_3_by_language_pct"], retrieval["hit_at_3_by_language_pct"]
-    );
+    row("hit@3 by language", "hit_at_3_by_language_pct");
     if rows_visible {
-        println!("| pairs failing | {} | {} |", model["pairs_failing"], retrieval["pairs_failing"]);
+        row("pairs failing", "pairs_failing");
     }
 }
 

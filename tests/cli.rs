@@ -269,3 +269,40 @@ fn catalog_import_writes_a_catalog_and_reports_what_it_skipped() {
     let o = aisle(&["catalog", "import", en.to_str().unwrap(), "--format", "rss"], None);
     assert!(!o.status.success() && stderr(&o).contains("--format"), "{}", stderr(&o));
 }
+
+/// `suggest` with the sentence encoder (beside the model, as `make setup` puts it): a need
+/// told in German without one catalog word finds the blankets by meaning; words alone find
+/// nothing; a named product the shop lacks stays "we don't sell that".
+#[test]
+fn suggest_finds_a_need_by_meaning_and_stays_honest() {
+    let Some(_) = model_bytes() else { return };
+    let encoder = model_path().with_file_name("multilingual-e5-small.q4.bin");
+    assert!(encoder.exists() || std::env::var("AISLE_REQUIRE_MODEL").is_err(), "make setup fetches the encoder");
+    if !encoder.exists() {
+        eprintln!("\n*** SKIPPED: {} is missing; run `make setup` ***\n", encoder.display());
+        return;
+    }
+    let cache = std::env::temp_dir().join(format!("aisle-cli-vectors-{}", std::process::id()));
+    let run = |request: &str, extra: &[&str]| -> serde_json::Value {
+        let (m, catalog) = (model_path(), repo().join("demo/catalog.json"));
+        let mut args =
+            vec!["suggest", "--model", m.to_str().unwrap(), "--catalog", catalog.to_str().unwrap(), "--device", "cpu"];
+        args.extend_from_slice(&["--request", request, "--json"]);
+        args.extend_from_slice(extra);
+        let o = Command::new(env!("CARGO_BIN_EXE_aisle")).args(&args).env("AISLE_CACHE", &cache).output().unwrap();
+        assert!(o.status.success(), "{request}: {}", stderr(&o));
+        serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap()
+    };
+    let products = |v: &serde_json::Value| -> Vec<String> {
+        v["products"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect()
+    };
+    let need = "Abends auf dem Sofa friere ich im Winter immer";
+    let found = products(&run(need, &[]));
+    assert!(found.iter().any(|p| p == "hom-001" || p == "hom-002"), "{found:?}");
+    assert!(std::fs::read_dir(cache.join("vectors")).unwrap().count() == 1, "product vectors kept");
+    assert_eq!(products(&run(need, &[])), found, "the kept vectors give the same answer");
+    assert!(products(&run(need, &["--encoder", "none"])).is_empty(), "words alone do not find it");
+    let absent = run("do you have a robot vacuum? the dog hair is everywhere", &[]);
+    assert!(products(&absent).is_empty(), "{absent}");
+    let _ = std::fs::remove_dir_all(&cache);
+}

@@ -39,7 +39,12 @@ struct Reply {
 
 /// Runs every dialogue with and without the model; prints the failing turns of tune
 /// dialogues (held-out ones only as totals unless `show_heldout`) and returns the figures.
-pub fn run(engine: &Arc<Engine>, only: Option<&str>, show_heldout: bool) -> Result<Value, Error> {
+pub fn run(
+    engine: &Arc<Engine>,
+    encoder: &Arc<aisle::encoder::Encoder>,
+    only: Option<&str>,
+    show_heldout: bool,
+) -> Result<Value, Error> {
     let file: Value = serde_json::from_str(&std::fs::read_to_string(FILE)?)?;
     let mut report = serde_json::Map::new();
     println!("\n## dialogues ({FILE})\n");
@@ -49,7 +54,7 @@ pub fn run(engine: &Arc<Engine>, only: Option<&str>, show_heldout: bool) -> Resu
         if only.is_some_and(|o| !name.starts_with(o)) {
             continue;
         }
-        let shop = Arc::new(super::load_shop(set)?);
+        let shop = Arc::new(super::load_shop(set)?.with_encoder(encoder.clone()));
         let mut rows = Vec::new();
         for d in set["dialogues"].as_array().ok_or("a set needs dialogues")? {
             let split = d["split"].as_str().unwrap_or("heldout").to_string();

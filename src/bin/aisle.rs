@@ -106,6 +106,10 @@ struct SuggestArgs {
     catalog: PathBuf,
     #[arg(long)]
     request: String,
+    /// The sentence encoder (retrieval by meaning as well as words); default: the
+    /// multilingual-e5-small.q4.bin beside the model; "none" for words alone.
+    #[arg(long)]
+    encoder: Option<PathBuf>,
     /// On-page events as a JSON array: [{"type":"view","id":..}, {"type":"search","text":..}].
     #[arg(long)]
     profile: Option<PathBuf>,
@@ -147,6 +151,10 @@ struct ConverseArgs {
     /// The shop's policies JSON, for service questions.
     #[arg(long)]
     policies: Option<PathBuf>,
+    /// The sentence encoder (retrieval by meaning as well as words); default: the
+    /// multilingual-e5-small.q4.bin beside the model; "none" for words alone.
+    #[arg(long)]
+    encoder: Option<PathBuf>,
     /// en, de or zh (default: detected from each message).
     #[arg(long)]
     lang: Option<String>,
@@ -332,8 +340,15 @@ fn messages(args: &GenerateArgs) -> Result<Vec<Message>, Box<dyn std::error::Err
 
 fn open_device(choice: &str) -> Result<burn::tensor::Device, Box<dyn std::error::Error>> {
     if choice == "auto" {
-        return Ok(pollster::block_on(device::open(DeviceKind::Gpu))
-            .or_else(|_| pollster::block_on(device::open(DeviceKind::Cpu)))?);
+        let Ok(gpu) = pollster::block_on(device::open(DeviceKind::Gpu)) else {
+            return Ok(pollster::block_on(device::open(DeviceKind::Cpu))?);
+        };
+        // A software adapter (Mesa's lavapipe on a machine without a GPU) compiles every
+        // kernel on its first use: a one-shot command paid ~35 s for what the CPU path answers
+        // in about one, so "auto" takes the CPU there.
+        let name = device::describe(&gpu).to_lowercase();
+        let software = ["llvmpipe", "lavapipe", "swiftshader", "software"].iter().any(|s| name.contains(s));
+        return Ok(if software { pollster::block_on(device::open(DeviceKind::Cpu))? } else { gpu });
     }
     Ok(pollster::block_on(device::open(choice.parse()?))?)
 }
@@ -408,6 +423,49 @@ fn load_engine(model: &Path, device: &str) -> Result<Arc<Engine>, Box<dyn std::e
     Ok(Arc::new(Engine::load(&bytes, &device, &LoadOptions::default())?))
 }
 
+/// The shop searching by meaning too, with the encoder `--encoder` names (default: the one
+/// beside the model; a missing default is said on stderr and words alone answer). Product
+/// vectors are kept under the user's cache directory, keyed by encoder and catalog, so only
+/// the first request on a catalog embeds it.
+fn with_meaning(shop: Shop, model: &Path, encoder: &Option<PathBuf>) -> Result<Shop, Box<dyn std::error::Error>> {
+    use aisle::shop::meaning::Meaning;
+    let path = match encoder {
+        Some(p) if p.as_os_str() == "none" => return Ok(shop),
+        Some(p) => p.clone(),
+        None => {
+            let p = model.with_file_name("multilingual-e5-small.q4.bin");
+            if !p.exists() {
+                eprintln!("note: no sentence encoder at {} (make setup fetches it): words alone answer", p.display());
+                return Ok(shop);
+            }
+            p
+        }
+    };
+    let bytes = read_file(&path)?;
+    let encoder =
+        Arc::new(aisle::encoder::Encoder::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?);
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
+    let key = Meaning::key(&digest, &shop.catalog);
+    let cache = std::env::var_os("AISLE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/aisle")))
+        .map(|d| d.join("vectors").join(format!("{key}.f32")));
+    let stored = cache
+        .as_ref()
+        .and_then(|c| std::fs::read(c).ok())
+        .map(|b| b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<f32>>());
+    if let Some(m) = stored.and_then(|v| Meaning::with_vectors(encoder.clone(), &shop.catalog, v)) {
+        return Ok(Shop { meaning: Some(m), ..shop });
+    }
+    let shop = shop.with_encoder(encoder);
+    if let (Some(c), Some(m)) = (&cache, &shop.meaning) {
+        let bytes: Vec<u8> = m.vectors().iter().flat_map(|v| v.to_le_bytes()).collect();
+        // A cache that cannot be written costs time on the next call, nothing else.
+        let _ = c.parent().map(std::fs::create_dir_all).and_then(|_| std::fs::write(c, bytes).ok());
+    }
+    Ok(shop)
+}
+
 fn parse_lang(code: &Option<String>) -> Result<Option<Lang>, String> {
     match code.as_deref() {
         None | Some("auto") => Ok(None),
@@ -470,7 +528,7 @@ fn suggest(args: &SuggestArgs) -> CliResult {
     };
     let lang = parse_lang(&args.lang)?;
     let engine = load_engine(&args.model, &args.device)?;
-    let shop = Arc::new(Shop::new(catalog, None));
+    let shop = Arc::new(with_meaning(Shop::new(catalog, None), &args.model, &args.encoder)?);
     let profile = Profile::from_events(&events, &shop.catalog, |t| shop.search_categories(t));
     let opts = SuggestOptions { lang, ..SuggestOptions::default() };
     // Timed from the request (the model is loaded): what a shopper waits for.
@@ -511,7 +569,7 @@ fn converse(args: &ConverseArgs) -> CliResult {
     };
     let lang = parse_lang(&args.lang)?;
     let engine = load_engine(&args.model, &args.device)?;
-    let shop = Arc::new(Shop::new(catalog, policies));
+    let shop = Arc::new(with_meaning(Shop::new(catalog, policies), &args.model, &args.encoder)?);
     let mut dialogue = Dialogue::new(shop.clone(), lang);
     let mut line = String::new();
     let stdin = std::io::stdin();

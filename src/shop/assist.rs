@@ -15,11 +15,13 @@ use serde::Serialize;
 
 use super::catalog::Catalog;
 use super::constrain::{TokenTrie, best_of};
+use super::meaning::{self, Meaning};
 use super::policy::Policies;
 use super::profile::Profile;
 use super::prompt::{self, TITLE_SEPARATOR};
 use super::query::{Constraints, Lang, detect_lang, parse_constraints};
-use super::retrieve::ProductIndex;
+use super::retrieve::{Candidate, ProductIndex};
+use crate::encoder::Encoder;
 use crate::engine::{Engine, EngineError};
 use crate::generate::Decoder;
 
@@ -123,6 +125,8 @@ pub struct Shop {
     pub catalog: Catalog,
     pub index: ProductIndex,
     pub policies: Option<Policies>,
+    /// The sentence encoder and product vectors, when loaded: retrieval by meaning as well.
+    pub meaning: Option<Meaning>,
 }
 
 impl Shop {
@@ -133,7 +137,13 @@ impl Shop {
             .clone()
             .or_else(|| policies.as_ref().and_then(|p| p.shop.clone()))
             .unwrap_or_else(|| "this shop".into());
-        Shop { name, catalog, index, policies }
+        Shop { name, catalog, index, policies, meaning: None }
+    }
+
+    /// The shop, also searching by meaning with `encoder` (every product embedded now).
+    pub fn with_encoder(self, encoder: Arc<Encoder>) -> Self {
+        let meaning = Meaning::build(encoder, &self.catalog);
+        Shop { meaning: Some(meaning), ..self }
     }
 
     /// Categories of the products a search text would find (for profiles built from searches).
@@ -162,14 +172,20 @@ pub struct Plan {
 pub fn plan(shop: &Shop, request: &str, profile: Option<&Profile>, opts: &SuggestOptions) -> Plan {
     let lang = opts.lang.unwrap_or_else(|| detect_lang(request));
     let constraints = opts.constraints.clone().unwrap_or_else(|| parse_constraints(request));
-    let wanted = opts.candidates + opts.skip.len();
+    let wanted = (opts.candidates + opts.skip.len()).max(FUSED);
     let hits = shop.index.search(&shop.catalog, request, &constraints, profile, wanted);
     let skipped = |i: usize| opts.skip.contains(&shop.catalog.products[i].id);
-    let good: Vec<_> = hits
-        .into_iter()
-        .filter(|h| h.relevance >= opts.min_relevance && !skipped(h.index))
-        .take(opts.candidates)
-        .collect();
+    let mut good: Vec<Candidate> =
+        hits.into_iter().filter(|h| h.relevance >= opts.min_relevance && !skipped(h.index)).collect();
+    if let Some(m) = &shop.meaning {
+        let sims = m.similarities(request);
+        if !good.is_empty() {
+            meaning::fuse(&mut good, &sims);
+        } else if meaning::rescues(request) {
+            good = meaning::nearest(&shop.catalog, &sims, &constraints, &skipped, opts.candidates);
+        }
+    }
+    good.truncate(opts.candidates);
     let closest = if good.is_empty() { closest_categories(shop, request) } else { Vec::new() };
     Plan {
         lang,
@@ -180,6 +196,10 @@ pub fn plan(shop: &Shop, request: &str, profile: Option<&Profile>, opts: &Sugges
         closest,
     }
 }
+
+/// Word matches retrieved for the encoder to reorder (more than are shown, so that meaning can
+/// lift a product words ranked sixth).
+const FUSED: usize = 12;
 
 /// Categories of the nearest products regardless of constraints, or the catalog's largest.
 fn closest_categories(shop: &Shop, request: &str) -> Vec<String> {

@@ -10,6 +10,8 @@ pub mod dialogue;
 #[cfg(feature = "feeds")]
 pub mod feed;
 pub mod lexicon;
+#[cfg(feature = "model")]
+pub mod meaning;
 pub mod policy;
 pub mod profile;
 pub mod prompt;

@@ -446,6 +446,58 @@ pub fn request_words(text: &str) -> RequestWords {
     RequestWords { words, gift }
 }
 
+/// Whether a request names a product rather than a need: it is short ("a lamp", "dog food",
+/// "一台洗衣机": at most a few words besides who it is for), or it asks for a thing outright
+/// ("do you have a robot vacuum? …", "Habt ihr Fahrradhelme?", "有没有投影仪？…") and that
+/// thing is not "something". A need told as a situation ("my phone is always dead by the
+/// afternoon") is neither.
+pub fn names_product(text: &str) -> bool {
+    let words = request_words(text);
+    let content = words.words.iter().filter(|(_, r)| *r != Role::Soft).count();
+    let limit = if text.chars().any(is_cjk) { NAMED_TERMS_ZH } else { NAMED_TERMS };
+    (content > 0 && content <= limit) || asks_for_a_thing(&text.to_lowercase())
+}
+
+/// Content terms of a request short enough to be a product's name (Chinese counts character
+/// pairs).
+const NAMED_TERMS: usize = 3;
+const NAMED_TERMS_ZH: usize = 4;
+
+/// How shoppers ask whether a shop has a thing.
+const ASKING: &[&str] = &[
+    "do you have",
+    "do you sell",
+    "do you carry",
+    "do you stock",
+    "have you got",
+    "got any",
+    "habt ihr",
+    "haben sie",
+    "gibt es",
+    "verkauft ihr",
+    "verkaufen sie",
+    "führt ihr",
+    "führen sie",
+    "有没有",
+    "你们卖",
+    "有卖",
+    "卖不卖",
+];
+
+/// What asking for "something" says instead of a thing.
+const UNNAMED: &[&str] = &["something", "anything", "etwas", "was ", "irgendwas", "东西", "什么"];
+
+/// Whether `lower` asks for a named thing: an asking phrase, not followed by "something".
+fn asks_for_a_thing(lower: &str) -> bool {
+    ASKING.iter().any(|a| {
+        lower.match_indices(a).any(|(at, _)| {
+            let rest = lower[at + a.len()..].trim_start();
+            let next: String = rest.chars().take(16).collect();
+            !UNNAMED.iter().any(|u| next.contains(u.trim_end()) && next.find(u.trim_end()) < Some(8))
+        })
+    })
+}
+
 /// The words a request says it does not want ("a couch that isn't leather" -> leather).
 pub fn excluded_words(text: &str) -> Vec<String> {
     let (cleaned, mut negated) = cut_zh_negations(&text.to_lowercase());
