@@ -322,6 +322,35 @@ impl ShopHandle {
         Ok(ShopHandle { shop: Arc::new(Shop::new(catalog, policies)) })
     }
 
+    /// Starts retrieval by meaning with the sentence encoder file (`bytes`, checked against
+    /// `sha256` when given, with the `digest` the browser computed, or hashed here). Every
+    /// product is embedded now, which keeps the worker busy for a few milliseconds a
+    /// product; the assistant and any conversation use it from their next request. Returns
+    /// the milliseconds it took.
+    #[wasm_bindgen(js_name = useEncoder)]
+    pub fn use_encoder(&self, bytes: &[u8], sha256: Option<String>, digest: Option<String>) -> Result<f64, JsValue> {
+        let t0 = crate::generate::now_ms();
+        if let Some(want) = sha256.filter(|w| !w.is_empty()) {
+            let got = digest.unwrap_or_else(|| hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)));
+            if !want.eq_ignore_ascii_case(&got) {
+                return Err(WebError::Integrity(format!(
+                    "sentence encoder sha256 is {got}, expected {want}: refusing to load it"
+                ))
+                .into());
+            }
+        }
+        let encoder = crate::encoder::Encoder::from_bytes(bytes).map_err(|e| WebError::ModelFormat(e.to_string()))?;
+        let meaning = crate::shop::meaning::Meaning::build(Arc::new(encoder), &self.shop.catalog);
+        self.shop.set_meaning(meaning);
+        Ok(crate::generate::now_ms() - t0)
+    }
+
+    /// Whether the shop searches by meaning too (the encoder is loaded).
+    #[wasm_bindgen(getter, js_name = hasEncoder)]
+    pub fn has_encoder(&self) -> bool {
+        self.shop.meaning().is_some()
+    }
+
     /// How many products the catalog has.
     #[wasm_bindgen(getter)]
     pub fn products(&self) -> usize {

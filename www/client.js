@@ -40,6 +40,7 @@ export class Aisle {
 
   #args; // what create() was given, to load the model and start a replacement worker
   #shop = null; // the last setShop() arguments, replayed into a replacement worker
+  #encoder = null; // the last loadEncoder() arguments, replayed likewise
   #restarting = null; // Promise while a replacement worker loads
 
   constructor(args) {
@@ -80,6 +81,7 @@ export class Aisle {
       try {
         this.#attach(new Worker(WORKER_URL, { type: "module" }));
         if (this.#shop) await this.#request({ type: "shop", catalog: this.#shop[0], policies: this.#shop[1], currency: this.#shop[2].currency ?? null }, true);
+        if (this.#shop && this.#encoder) await this.#request({ type: "encoder", ...this.#encoder }, true);
         this.#info = null;
         this.#ready = this.#startLoad({ ...this.#args, backend: "cpu" });
         await this.#ready;
@@ -305,6 +307,18 @@ export class Aisle {
     this.importedCatalog = r.imported;
     this.importReport = r.report;
     return r.products;
+  }
+
+  /**
+   * Retrieval by meaning as well as words: downloads the sentence encoder (`url`; with `sha256`
+   * it is verified and kept in the weights cache like the model) and embeds the shop's products
+   * with it (after setShop; a later catalog is embedded with it too). Resolves to
+   * `{ms, loadMs, cached}`: the embedding's and the whole load's milliseconds.
+   */
+  async loadEncoder({ url, sha256 } = {}) {
+    if (!url) throw new Error("loadEncoder needs the encoder's url");
+    this.#encoder = { url: new URL(url, document.baseURI).href, sha256 };
+    return this.#request({ type: "encoder", ...this.#encoder });
   }
 
   /** The catalog JSON that the last setShop()'s feed was read into, or null. */

@@ -17,7 +17,8 @@
 // ones before ("something cheaper", "the second one", "how much does it weigh?", "compare
 // them"), and a reply may carry a comparison table and tappable follow-up chips.
 //
-// Attributes: data-model, data-sha256, data-catalog (our catalog JSON, or a product feed),
+// Attributes: data-model, data-sha256, data-encoder + data-encoder-sha256 (the sentence
+// encoder: retrieval by meaning), data-catalog (our catalog JSON, or a product feed),
 // data-policies, data-lang ("auto", "en", "de", "zh"), data-backend ("auto", "webgpu", "cpu"),
 // data-currency (ISO 4217, for a feed that carries none: Shopify's, WooCommerce's),
 // data-cart-url (a link template for "Add to cart": `{id}`, `{quantity}`; without it the button
@@ -48,6 +49,7 @@ const STRINGS = {
     privacy: "Runs on your device. Nothing you type leaves it.",
     downloading: (a, b) => `Downloading the assistant… ${a} of ${b} MB`,
     fromCache: "Loading the assistant from this device…",
+    encoderFailed: (why) => `Searching by meaning is unavailable (${why}); answers come from the catalog's words.`,
     preparing: "Preparing…",
     why: "Why these suggestions?",
     compareHead: "Compared",
@@ -79,6 +81,7 @@ const STRINGS = {
     privacy: "Läuft auf Ihrem Gerät. Nichts, was Sie eingeben, verlässt es.",
     downloading: (a, b) => `Assistent wird geladen… ${a} von ${b} MB`,
     fromCache: "Assistent wird von diesem Gerät geladen…",
+    encoderFailed: (why) => `Die Suche nach Bedeutung ist nicht verfügbar (${why}); die Antworten kommen aus den Wörtern des Katalogs.`,
     preparing: "Wird vorbereitet…",
     why: "Warum diese Vorschläge?",
     compareHead: "Vergleich",
@@ -110,6 +113,7 @@ const STRINGS = {
     privacy: "在您的设备上运行，您输入的内容不会离开设备。",
     downloading: (a, b) => `正在下载助手… ${a} / ${b} MB`,
     fromCache: "正在从本设备加载助手…",
+    encoderFailed: (why) => `按语义搜索不可用（${why}）；答案来自商品目录中的词语。`,
     preparing: "准备中…",
     why: "为什么推荐这些？",
     compareHead: "对比",
@@ -369,9 +373,32 @@ export class AisleAssistant extends HTMLElement {
       throw e;
     }
     this.#client = client;
+    this.#loadEncoder(client);
     // Bubbles, so the page can tell (the demo registers its service worker then).
     this.dispatchEvent(new CustomEvent("aisle-shop-ready", { bubbles: true, detail: { products: this.#products.size } }));
     return client;
+  }
+
+  /**
+   * The sentence encoder (data-encoder, data-encoder-sha256), when the page names one: from
+   * then on retrieval finds products by meaning as well as words. Its failure is a note, not an
+   * error: words alone still answer.
+   */
+  #loadEncoder(client) {
+    const url = this.getAttribute("data-encoder");
+    if (!url) return;
+    this.encoderReady = client
+      .loadEncoder({ url, sha256: this.getAttribute("data-encoder-sha256") || undefined })
+      .then(
+        (r) => {
+          this.dispatchEvent(new CustomEvent("aisle-encoder-ready", { bubbles: true, detail: r }));
+          return r;
+        },
+        (e) => {
+          this.#showNote(this.#t.encoderFailed(e.message));
+          return null;
+        },
+      );
   }
 
   /** The model, loaded once the shop is (so its download does not delay the quick answers). */

@@ -11,6 +11,7 @@
 //               {type:"quick-suggest-turn"|"suggest-turn", id, options}  (run that step's search)
 //               {type:"converse-shown", id, products}  {type:"converse-answered"|"converse-reset", id}
 //               {type:"reviews"|"summary", id, text}
+//               {type:"encoder", id, url, sha256}  (the sentence encoder: retrieval by meaning)
 //               {type:"tokenize", id, text, special}  {type:"memory", id}
 //               {type:"fault", kind}  (tests only: honoured when "load" had `faults: true`)
 // Messages out: {type:"progress", phase, loaded, total}  {type:"note", text}
@@ -27,6 +28,7 @@ import { resolveBackend } from "./backend.js";
 let assistant = null;
 let shop = null; // the wasm Shop: catalog, policies and their index (the model not needed)
 let conversation = null; // the session's conversation over that shop (created on first use)
+let encoder = null; // the sentence encoder's {url, sha256}: a new catalog is embedded with it too
 let wasm = null; // the instance's exports (its memory, for the soak test's figures)
 let instantiating = null;
 /** The wasm instance, instantiated once, by whichever message needs it first. */
@@ -111,7 +113,7 @@ async function finish(loader, options) {
   let digest;
   if (subtle) {
     const d = new Uint8Array(await subtle.digest("SHA-256", loader.view())); // copies the view at once
-    digest = Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+    digest = hex(d);
   }
   return loader.finish({ ...options, digest });
 }
@@ -199,6 +201,52 @@ async function load(msg) {
   });
 }
 
+/**
+ * The sentence encoder for retrieval by meaning: downloaded (or read from the weights cache,
+ * keyed and verified by its sha256 like the model), then every product of the shop embedded.
+ * Resolves to {ms (embedding), loadMs, cached}.
+ */
+async function useEncoder(msg) {
+  const t0 = performance.now();
+  const target = loadedShop();
+  const sha256 = msg.sha256 || undefined;
+  let bytes = null;
+  let cached = false;
+  const hit = sha256 ? await openCached(sha256) : null;
+  if (hit) {
+    bytes = new Uint8Array(await new Response(hit.body).arrayBuffer());
+    cached = true;
+  } else {
+    let res;
+    try {
+      res = await fetch(msg.url);
+    } catch (e) {
+      throw new Error(`cannot download the sentence encoder from ${msg.url}: ${e.message}`);
+    }
+    if (!res.ok) throw new Error(`cannot download the sentence encoder from ${msg.url}: HTTP ${res.status}`);
+    bytes = new Uint8Array(await res.arrayBuffer());
+  }
+  const digest = subtle ? hex(new Uint8Array(await subtle.digest("SHA-256", bytes))) : undefined;
+  let ms;
+  try {
+    ms = target.useEncoder(bytes, sha256, digest);
+  } catch (e) {
+    if (cached && e?.code === "integrity") {
+      await dropCached(sha256); // a damaged entry: the next load downloads it again
+      return useEncoder(msg);
+    }
+    throw e;
+  }
+  if (sha256 && !cached) {
+    const s = await storeInCache(sha256, new Response(bytes));
+    if (!s.ok) post({ type: "note", text: s.reason });
+  }
+  encoder = { url: msg.url, sha256: msg.sha256 };
+  return { ms, loadMs: performance.now() - t0, cached };
+}
+
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
 /** Runs the task `start()` began, posting each item, until it ends or is aborted. */
 async function stream(id, asEvent) {
   let wasAborted = false;
@@ -256,6 +304,7 @@ async function setShop(catalog, policies, currency) {
   conversation = null;
   shop = next;
   assistant?.useShop(shop);
+  if (encoder) await useEncoder(encoder); // from the weights cache when it has a sha256
   return { products: shop.products, imported: imported?.catalog ?? null, report: imported?.report ?? [] };
 }
 
@@ -338,6 +387,9 @@ self.onmessage = async (ev) => {
         break;
       case "shop":
         result(await setShop(msg.catalog, msg.policies, msg.currency));
+        break;
+      case "encoder":
+        result(await useEncoder(msg));
         break;
       case "route":
         result(loadedShop().route(msg.text));

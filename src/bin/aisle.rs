@@ -455,10 +455,10 @@ fn with_meaning(shop: Shop, model: &Path, encoder: &Option<PathBuf>) -> Result<S
         .and_then(|c| std::fs::read(c).ok())
         .map(|b| b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<f32>>());
     if let Some(m) = stored.and_then(|v| Meaning::with_vectors(encoder.clone(), &shop.catalog, v)) {
-        return Ok(Shop { meaning: Some(m), ..shop });
+        return Ok(shop.with_meaning(m));
     }
     let shop = shop.with_encoder(encoder);
-    if let (Some(c), Some(m)) = (&cache, &shop.meaning) {
+    if let (Some(c), Some(m)) = (&cache, shop.meaning()) {
         let bytes: Vec<u8> = m.vectors().iter().flat_map(|v| v.to_le_bytes()).collect();
         // A cache that cannot be written costs time on the next call, nothing else.
         let _ = c.parent().map(std::fs::create_dir_all).and_then(|_| std::fs::write(c, bytes).ok());

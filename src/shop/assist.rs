@@ -9,7 +9,7 @@
 //! When nothing fits, the answer says so in our words and names the closest categories.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 
@@ -125,8 +125,10 @@ pub struct Shop {
     pub catalog: Catalog,
     pub index: ProductIndex,
     pub policies: Option<Policies>,
-    /// The sentence encoder and product vectors, when loaded: retrieval by meaning as well.
-    pub meaning: Option<Meaning>,
+    /// The sentence encoder and product vectors, once loaded: retrieval by meaning as well.
+    /// Set once, through a shared shop (in the browser the encoder arrives after the catalog,
+    /// and the assistant and conversation already hold the shop).
+    meaning: OnceLock<Meaning>,
 }
 
 impl Shop {
@@ -137,13 +139,29 @@ impl Shop {
             .clone()
             .or_else(|| policies.as_ref().and_then(|p| p.shop.clone()))
             .unwrap_or_else(|| "this shop".into());
-        Shop { name, catalog, index, policies, meaning: None }
+        Shop { name, catalog, index, policies, meaning: OnceLock::new() }
     }
 
     /// The shop, also searching by meaning with `encoder` (every product embedded now).
     pub fn with_encoder(self, encoder: Arc<Encoder>) -> Self {
         let meaning = Meaning::build(encoder, &self.catalog);
-        Shop { meaning: Some(meaning), ..self }
+        self.with_meaning(meaning)
+    }
+
+    /// The shop, also searching by meaning (`meaning` built for this catalog).
+    pub fn with_meaning(self, meaning: Meaning) -> Self {
+        self.set_meaning(meaning);
+        self
+    }
+
+    /// Starts searching by meaning too; a shop that already does keeps its first encoder.
+    pub fn set_meaning(&self, meaning: Meaning) -> bool {
+        self.meaning.set(meaning).is_ok()
+    }
+
+    /// Retrieval by meaning, once loaded.
+    pub fn meaning(&self) -> Option<&Meaning> {
+        self.meaning.get()
     }
 
     /// Categories of the products a search text would find (for profiles built from searches).
@@ -177,13 +195,17 @@ pub fn plan(shop: &Shop, request: &str, profile: Option<&Profile>, opts: &Sugges
     let skipped = |i: usize| opts.skip.contains(&shop.catalog.products[i].id);
     let mut good: Vec<Candidate> =
         hits.into_iter().filter(|h| h.relevance >= opts.min_relevance && !skipped(h.index)).collect();
-    if let Some(m) = &shop.meaning {
+    if let Some(m) = shop.meaning() {
         let sims = m.similarities(request);
-        if !good.is_empty() {
-            meaning::fuse(&mut good, &sims);
-        } else if meaning::rescues(request) {
-            good = meaning::nearest(&shop.catalog, &sims, &constraints, &skipped, opts.candidates);
+        if meaning::rescues(request) {
+            // A need: the products closest in meaning join what words found.
+            for c in meaning::nearest(&shop.catalog, &sims, &constraints, &skipped, opts.candidates) {
+                if !good.iter().any(|g| g.index == c.index) {
+                    good.push(c);
+                }
+            }
         }
+        meaning::fuse(&mut good, &sims);
     }
     good.truncate(opts.candidates);
     let closest = if good.is_empty() { closest_categories(shop, request) } else { Vec::new() };

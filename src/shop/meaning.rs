@@ -1,13 +1,14 @@
 //! What the sentence encoder adds to retrieval: every product as a vector of its title and
 //! categories, the request as a vector, and their cosine (see [`crate::encoder`]).
 //!
-//! Words decide when they can: a request whose words a product has is answered by retrieval,
-//! and the encoder only reorders those products (reciprocal-rank fusion of the two orders). A
-//! request whose words no product has is, by meaning, one of two things: a named product the
-//! shop lacks ("a robot vacuum", "Habt ihr Fahrradhelme?"), answered honestly with "we don't
-//! sell that", or a need described in the shopper's words ("my phone always dies when I'm
-//! travelling"), where words fail and meaning finds the power bank. [`rescues`] tells them
-//! apart by the request's shape ([`super::query::names_product`]).
+//! A request is one of two things, and [`rescues`] tells them apart by its shape
+//! ([`super::query::names_product`]):
+//! - it *names* a product ("a blender", "a robot vacuum", "Habt ihr Fahrradhelme?"): words
+//!   decide whether the shop has it, and the encoder only reorders what words found
+//!   (reciprocal-rank fusion of the two orders), so a shop without robot vacuums says so;
+//! - it describes a need, or a gift for someone with a hobby ("my phone always dies when I'm
+//!   travelling", "送给喜欢下棋的爷爷的礼物"): the products closest in meaning join what words
+//!   found (often nothing), and the fused order answers.
 
 use std::sync::Arc;
 
@@ -81,8 +82,8 @@ pub fn fuse(hits: &mut [Candidate], sims: &[f32]) {
     hits.clone_from_slice(&order);
 }
 
-/// Whether meaning may answer a request that words could not: not when it names a product
-/// in a few words (then the shop does not sell it), but when it describes a need.
+/// Whether meaning may add products words did not find: not when the request names a product
+/// (whether the shop has it is then a matter of words), but when it describes a need.
 pub fn rescues(request: &str) -> bool {
     !super::query::names_product(request)
 }

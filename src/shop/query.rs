@@ -453,9 +453,20 @@ pub fn request_words(text: &str) -> RequestWords {
 /// afternoon") is neither.
 pub fn names_product(text: &str) -> bool {
     let words = request_words(text);
+    let lower = text.to_lowercase();
+    // A gift for someone who likes a thing, or "something cozy for…", names no product.
+    if words.gift || starts_unnamed(&lower) {
+        return false;
+    }
     let content = words.words.iter().filter(|(_, r)| *r != Role::Soft).count();
     let limit = if text.chars().any(is_cjk) { NAMED_TERMS_ZH } else { NAMED_TERMS };
-    (content > 0 && content <= limit) || asks_for_a_thing(&text.to_lowercase())
+    (content > 0 && content <= limit) || asks_for_a_thing(&lower)
+}
+
+/// Whether the thing asked for is "something" (first words of the request, or of what
+/// follows "I need", "ich brauche", 想要…).
+fn starts_unnamed(lower: &str) -> bool {
+    split_words(lower).iter().any(|w| UNNAMED.contains(&w.as_str())) || lower.contains("东西") || lower.contains("什么")
 }
 
 /// Content terms of a request short enough to be a product's name (Chinese counts character
@@ -485,7 +496,7 @@ const ASKING: &[&str] = &[
 ];
 
 /// What asking for "something" says instead of a thing.
-const UNNAMED: &[&str] = &["something", "anything", "etwas", "was ", "irgendwas", "东西", "什么"];
+const UNNAMED: &[&str] = &["something", "anything", "etwas", "was", "irgendwas", "东西", "什么"];
 
 /// Whether `lower` asks for a named thing: an asking phrase, not followed by "something".
 fn asks_for_a_thing(lower: &str) -> bool {
@@ -493,7 +504,7 @@ fn asks_for_a_thing(lower: &str) -> bool {
         lower.match_indices(a).any(|(at, _)| {
             let rest = lower[at + a.len()..].trim_start();
             let next: String = rest.chars().take(16).collect();
-            !UNNAMED.iter().any(|u| next.contains(u.trim_end()) && next.find(u.trim_end()) < Some(8))
+            !UNNAMED.iter().any(|u| next.find(u).is_some_and(|i| i < 8))
         })
     })
 }

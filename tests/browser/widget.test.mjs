@@ -230,6 +230,26 @@ test("a conversation in the panel, typed and sent with Enter: a search, a compar
   await page.close();
 });
 
+test("the sentence encoder: a need told in German, without one catalog word, finds the blankets by meaning; a named product the shop lacks stays honest", { timeout: 600_000 }, async () => {
+  const errors = [];
+  const page = await browser.context.newPage();
+  await instrument(page, errors);
+  await openDemo(page);
+  await page.locator("aisle-assistant").locator(".launcher").click();
+  await page.waitForFunction(() => document.querySelector("aisle-assistant").encoderReady, null, { timeout: 600_000 });
+  const loaded = await page.evaluate(() => document.querySelector("aisle-assistant").encoderReady);
+  assert.ok(loaded && loaded.ms > 0, `the encoder loaded and embedded the catalog: ${JSON.stringify(loaded)}`);
+  await page.waitForFunction(() => document.querySelector("aisle-assistant").aisle, null, { timeout: 600_000 });
+  const need = await ask(page, "Abends auf dem Sofa friere ich im Winter immer");
+  assert.ok(need.products.some((id) => id === "hom-001" || id === "hom-002"), `blankets: ${need.products}`);
+  assert.ok(need.cards.every((id) => ids.has(id)), `${need.cards}`);
+  const absent = await ask(page, "do you have a robot vacuum? the dog hair is everywhere");
+  assert.deepEqual(absent.products, [], absent.text);
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test("a hostile catalog stays inert: no script runs, nothing is injected, cards still show", { timeout: 600_000 }, async () => {
   const page = await browser.context.newPage();
   const errors = [];
