@@ -15,6 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::device::{self, DeviceKind};
 use crate::shop::assist::{self, Answer, Extractive, Shop, SuggestOptions, Suggestion};
 use crate::shop::dialogue::{Dialogue, Said, Step};
+use crate::shop::meaning::Meaning;
 use crate::shop::reviews;
 use crate::shop::{Catalog, Event as ShopEvent, Lang, Policies, Profile};
 use crate::{Engine, GenerateOptions, Generation, LoadOptions, Message, SamplerConfig};
@@ -309,6 +310,8 @@ struct State {
 #[wasm_bindgen(js_name = Shop)]
 pub struct ShopHandle {
     shop: Arc<Shop>,
+    /// The catalog being embedded by the sentence encoder, between [`ShopHandle::encode_step`]s.
+    embedding: std::cell::RefCell<Option<crate::shop::meaning::Embedding>>,
 }
 
 #[wasm_bindgen(js_class = Shop)]
@@ -319,17 +322,15 @@ impl ShopHandle {
     pub fn new(catalog_json: &str, policies_json: Option<String>) -> Result<ShopHandle, JsValue> {
         let catalog = Catalog::parse(catalog_json).map_err(js_err)?;
         let policies = policies_json.as_deref().map(Policies::parse).transpose().map_err(js_err)?;
-        Ok(ShopHandle { shop: Arc::new(Shop::new(catalog, policies)) })
+        Ok(ShopHandle { shop: Arc::new(Shop::new(catalog, policies)), embedding: Default::default() })
     }
 
     /// Starts retrieval by meaning with the sentence encoder file (`bytes`, checked against
-    /// `sha256` when given, with the `digest` the browser computed, or hashed here). Every
-    /// product is embedded now, which keeps the worker busy for a few milliseconds a
-    /// product; the assistant and any conversation use it from their next request. Returns
-    /// the milliseconds it took.
+    /// `sha256` when given, with the `digest` the browser computed, or hashed here). The
+    /// products are then embedded by [`ShopHandle::encode_step`], a few at a time, so that the
+    /// worker answers between steps; retrieval uses meaning once every product is embedded.
     #[wasm_bindgen(js_name = useEncoder)]
-    pub fn use_encoder(&self, bytes: &[u8], sha256: Option<String>, digest: Option<String>) -> Result<f64, JsValue> {
-        let t0 = crate::generate::now_ms();
+    pub fn use_encoder(&self, bytes: &[u8], sha256: Option<String>, digest: Option<String>) -> Result<(), JsValue> {
         if let Some(want) = sha256.filter(|w| !w.is_empty()) {
             let got = digest.unwrap_or_else(|| hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)));
             if !want.eq_ignore_ascii_case(&got) {
@@ -340,9 +341,21 @@ impl ShopHandle {
             }
         }
         let encoder = crate::encoder::Encoder::from_bytes(bytes).map_err(|e| WebError::ModelFormat(e.to_string()))?;
-        let meaning = crate::shop::meaning::Meaning::build(Arc::new(encoder), &self.shop.catalog);
-        self.shop.set_meaning(meaning);
-        Ok(crate::generate::now_ms() - t0)
+        *self.embedding.borrow_mut() = Some(Meaning::start(Arc::new(encoder), &self.shop.catalog));
+        Ok(())
+    }
+
+    /// Embeds up to `n` more products (~0.1 s each in wasm); returns how many are left (0: the
+    /// shop now searches by meaning).
+    #[wasm_bindgen(js_name = encodeStep)]
+    pub fn encode_step(&self, n: usize) -> usize {
+        let mut slot = self.embedding.borrow_mut();
+        let Some(e) = slot.as_mut() else { return 0 };
+        let left = e.step(n.max(1));
+        if left == 0 {
+            slot.take().and_then(|e| e.finish()).map(|m| self.shop.set_meaning(m));
+        }
+        left
     }
 
     /// Whether the shop searches by meaning too (the encoder is loaded).

@@ -39,6 +39,12 @@ impl Meaning {
         Meaning { encoder, vectors }
     }
 
+    /// Starts embedding `catalog` a few products at a time ([`Embedding::step`]), so that a
+    /// single-threaded caller (the browser's worker) can answer between steps.
+    pub fn start(encoder: Arc<Encoder>, catalog: &Catalog) -> Embedding {
+        Embedding { passages: catalog.products.iter().map(passage).collect(), done: Vec::new(), encoder }
+    }
+
     /// Takes vectors computed before (by [`Meaning::vectors`]); `None` if they do not fit the
     /// catalog and encoder.
     pub fn with_vectors(encoder: Arc<Encoder>, catalog: &Catalog, vectors: Vec<f32>) -> Option<Self> {
@@ -64,6 +70,32 @@ impl Meaning {
     pub fn similarities(&self, request: &str) -> Vec<f32> {
         let q = self.encoder.embed(request, Side::Query);
         self.vectors.chunks_exact(q.len()).map(|row| row.iter().zip(&q).map(|(a, b)| a * b).sum()).collect()
+    }
+}
+
+/// A catalog being embedded, a few products a step.
+pub struct Embedding {
+    encoder: Arc<Encoder>,
+    passages: Vec<String>,
+    /// `[embedded, dim]`
+    done: Vec<f32>,
+}
+
+impl Embedding {
+    /// Embeds up to `n` more products; the products left afterwards.
+    pub fn step(&mut self, n: usize) -> usize {
+        let dim = self.encoder.dim();
+        let from = self.done.len() / dim;
+        for p in self.passages.iter().skip(from).take(n) {
+            self.done.extend(self.encoder.embed(p, Side::Passage));
+        }
+        self.passages.len() - self.done.len() / dim
+    }
+
+    /// The finished vectors (`None` while products are left).
+    pub fn finish(self) -> Option<Meaning> {
+        (self.done.len() == self.passages.len() * self.encoder.dim())
+            .then_some(Meaning { encoder: self.encoder, vectors: self.done })
     }
 }
 

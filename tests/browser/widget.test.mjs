@@ -238,7 +238,9 @@ test("the sentence encoder: a need told in German, without one catalog word, fin
   await page.locator("aisle-assistant").locator(".launcher").click();
   await page.waitForFunction(() => document.querySelector("aisle-assistant").encoderReady, null, { timeout: 600_000 });
   const loaded = await page.evaluate(() => document.querySelector("aisle-assistant").encoderReady);
-  assert.ok(loaded && loaded.ms > 0, `the encoder loaded and embedded the catalog: ${JSON.stringify(loaded)}`);
+  const notes = await page.evaluate(() => document.querySelector("aisle-assistant").shadowRoot.textContent);
+  assert.ok(loaded && loaded.ms > 0, `the encoder loaded and embedded the catalog: ${JSON.stringify(loaded)}; ${notes}`);
+  console.log(`encoder: ${catalog.products.length} products embedded in ${Math.round(loaded.ms)} ms; whole load ${Math.round(loaded.loadMs)} ms`);
   await page.waitForFunction(() => document.querySelector("aisle-assistant").aisle, null, { timeout: 600_000 });
   const need = await ask(page, "Abends auf dem Sofa friere ich im Winter immer");
   assert.ok(need.products.some((id) => id === "hom-001" || id === "hom-002"), `blankets: ${need.products}`);
