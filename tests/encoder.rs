@@ -7,20 +7,6 @@ mod common;
 
 use aisle::encoder::{Encoder, EncoderError, Side};
 
-fn encoder_bytes() -> Option<Vec<u8>> {
-    let path = common::repo().join("models/multilingual-e5-small.q4.bin");
-    match std::fs::read(&path) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            if std::env::var("AISLE_REQUIRE_MODEL").is_ok_and(|v| v == "1") {
-                panic!("encoder required but missing at {}: {e} (run `make setup`)", path.display());
-            }
-            eprintln!("\n*** SKIPPED: {} is missing ({e}); run `make setup` to fetch it ***\n", path.display());
-            None
-        }
-    }
-}
-
 fn references() -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(common::reference_dir().join("e5/reference.jsonl")).expect("reference");
     text.lines().map(|l| serde_json::from_str(l).expect("json line")).collect()
@@ -28,7 +14,7 @@ fn references() -> Vec<serde_json::Value> {
 
 #[test]
 fn tokens_and_vectors_match_the_c_engine() {
-    let Some(bytes) = encoder_bytes() else { return };
+    let Some(bytes) = common::encoder_bytes() else { return };
     let enc = Encoder::from_bytes(&bytes).expect("encoder loads");
     assert_eq!(enc.dim(), 384);
     for r in references() {
@@ -47,7 +33,7 @@ fn tokens_and_vectors_match_the_c_engine() {
 
 #[test]
 fn related_texts_are_closer_than_unrelated_across_languages() {
-    let Some(bytes) = encoder_bytes() else { return };
+    let Some(bytes) = common::encoder_bytes() else { return };
     let enc = Encoder::from_bytes(&bytes).expect("encoder loads");
     let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
     let headphones = enc.embed("Noise-Cancelling Wireless Headphones. Electronics", Side::Passage);
@@ -60,7 +46,7 @@ fn related_texts_are_closer_than_unrelated_across_languages() {
 
 #[test]
 fn damaged_files_are_errors_not_panics() {
-    let Some(bytes) = encoder_bytes() else { return };
+    let Some(bytes) = common::encoder_bytes() else { return };
     for cut in [0, 7, 8, 40, 1000, 4_000_000, bytes.len() - 1] {
         assert!(Encoder::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
     }

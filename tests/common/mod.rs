@@ -32,12 +32,26 @@ pub fn read_f32_file(rel: &str) -> Vec<f32> {
 /// The real SmolLM2 file. `make test` always fetches it and sets `AISLE_REQUIRE_MODEL=1`, so
 /// there a missing model fails the test; a bare `cargo test` skips loudly instead.
 pub fn model_bytes() -> Option<Vec<u8>> {
-    let path = repo().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    match std::fs::read(&path) {
+    required(&model_path())
+}
+
+/// The sentence encoder file (multilingual-e5-small, 4-bit), fetched by `make setup` beside the
+/// model; missing, as [`model_bytes`].
+pub fn encoder_bytes() -> Option<Vec<u8>> {
+    required(&encoder_path())
+}
+
+pub fn encoder_path() -> PathBuf {
+    repo().join("models/multilingual-e5-small.q4.bin")
+}
+
+/// A file `make setup` fetches: its bytes, a failure under `AISLE_REQUIRE_MODEL=1`, or a loud skip.
+fn required(path: &std::path::Path) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
         Ok(b) => Some(b),
         Err(e) => {
             if std::env::var("AISLE_REQUIRE_MODEL").is_ok_and(|v| v == "1") {
-                panic!("model required but missing at {}: {e} (run `make setup`)", path.display());
+                panic!("required but missing at {}: {e} (run `make setup`)", path.display());
             }
             eprintln!("\n*** SKIPPED: {} is missing ({e}); run `make setup` to fetch it ***\n", path.display());
             None
