@@ -457,6 +457,12 @@ fn with_meaning(shop: Shop, model: &Path, encoder: &Option<PathBuf>) -> Result<S
     if let Some(m) = stored.and_then(|v| Meaning::with_vectors(encoder.clone(), &shop.catalog, v)) {
         return Ok(shop.with_meaning(m));
     }
+    if shop.catalog.len() > 500 {
+        eprintln!(
+            "note: embedding {} products for retrieval by meaning, once (kept under the cache directory)",
+            shop.catalog.len()
+        );
+    }
     let shop = shop.with_encoder(encoder);
     if let (Some(c), Some(m)) = (&cache, shop.meaning()) {
         let bytes: Vec<u8> = m.vectors().iter().flat_map(|v| v.to_le_bytes()).collect();
