@@ -96,7 +96,7 @@ impl Meaning {
         {
             return v.clone();
         }
-        let v = self.encoder.embed(request, Side::Query);
+        let v = self.encoder.embed(&super::query::without_recipient(request), Side::Query);
         *last = Some((request.to_string(), v.clone()));
         v
     }

@@ -446,6 +446,60 @@ pub fn request_words(text: &str) -> RequestWords {
     RequestWords { words, gift }
 }
 
+/// `text` with who the item is for made neutral ("my wife, she loves tea" and "my husband, he
+/// loves tea" read the same): what the encoder reads, so that a request for a wife and the same
+/// request for a husband find the same products. (Words ignore these words already: they are
+/// [`FRAME`] words.)
+pub fn without_recipient(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let lower = word.to_lowercase();
+        let neutral = NEUTRAL.iter().find(|(_, words)| words.contains(&lower.as_str())).map(|(n, _)| *n);
+        out.push_str(neutral.unwrap_or(word));
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_alphabetic() && !is_cjk(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    for (neutral, words) in NEUTRAL_ZH {
+        for w in *words {
+            out = out.replace(w, neutral);
+        }
+    }
+    out
+}
+
+/// Words for who an item is for, each group read as one neutral word.
+#[rustfmt::skip]
+const NEUTRAL: &[(&str, &[&str])] = &[
+    ("someone", &["wife", "husband", "dad", "daddy", "father", "mom", "mum", "mommy", "mother", "son", "daughter",
+        "sister", "brother", "grandma", "grandmother", "granny", "grandpa", "grandfather", "nephew", "niece",
+        "boyfriend", "girlfriend"]),
+    ("they", &["he", "she"]),
+    // "her" is both "him" and "his": one word for all four.
+    ("their", &["him", "his", "her", "hers"]),
+    ("jemand", &["frau", "ehefrau", "mann", "ehemann", "vater", "papa", "vati", "mutter", "mama", "mutti", "sohn",
+        "tochter", "schwester", "bruder", "oma", "opa", "großmutter", "großvater", "neffe", "nichte", "freund",
+        "freundin"]),
+    ("mein", &["meinen", "meine", "meinem", "meiner"]),
+    ("sie", &["er"]),
+    ("ihr", &["ihn", "ihm", "sein", "seine", "seinen", "seinem", "seiner", "ihre", "ihren", "ihrem", "ihrer"]),
+];
+
+#[rustfmt::skip]
+const NEUTRAL_ZH: &[(&str, &[&str])] = &[
+    ("家人", &["男朋友", "女朋友", "爸爸", "妈妈", "父亲", "母亲", "老婆", "妻子", "太太", "老公", "丈夫", "儿子", "女儿", "姐姐",
+        "妹妹", "哥哥", "弟弟", "奶奶", "爷爷", "外婆", "外公", "姥姥", "姥爷"]),
+    ("他", &["她"]),
+];
+
 /// Whether a request names a product rather than a need: it is short ("a lamp", "dog food",
 /// "一台洗衣机": at most a few words besides who it is for), or it asks for a thing outright
 /// ("do you have a robot vacuum? …", "Habt ihr Fahrradhelme?", "有没有投影仪？…") and that
