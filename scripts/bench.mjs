@@ -32,6 +32,7 @@ const AISLE = process.env.AISLE_BIN || path.join(TARGET, "release/aisle");
 const PYTHON = process.env.LLAMACPP_PYTHON; // the venv's python, set by the Makefile
 const MODEL = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 const SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+const ENCODER_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f";
 const IDS = path.join(REPO, "tests/reference/bench256.json");
 const GEN = 128;
 const REPS = 3;
@@ -158,11 +159,12 @@ async function shopBrowser(server) {
     await page.goto(`${server.url}/tests/browser/blank.html`);
     log("aisle in chromium, cpu, demo shop");
     return await page.evaluate(
-      async ({ model, sha256, requests }) => {
+      async ({ model, sha256, requests, encoder }) => {
         const { Aisle } = await import("/www/aisle.js");
         const a = await Aisle.load({ model, sha256, backend: "cpu" });
         const text = async (url) => (await fetch(url)).text();
         await a.setShop(await text("/demo/catalog.json"), await text("/demo/policies.json"));
+        await a.loadEncoder(encoder); // as the demo's widget does: retrieval by meaning too
         for await (const _ of a.suggest(requests[0], { events: [] })); // warm-up
         const rows = [];
         for (const request of requests) {
@@ -197,7 +199,7 @@ async function shopBrowser(server) {
         a.dispose();
         return { rows, turns };
       },
-      { model: `/${MODEL}`, sha256: SHA256, requests: SHOP_REQUESTS },
+      { model: `/${MODEL}`, sha256: SHA256, requests: SHOP_REQUESTS, encoder: { url: "/models/multilingual-e5-small.q4.bin", sha256: ENCODER_SHA256 } },
     );
   } finally {
     await close();
