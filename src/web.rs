@@ -165,14 +165,7 @@ impl ModelLoader {
                     return Err(js_err("the loader was made without hashing, and no valid sha256 digest was given"));
                 }
             };
-            if let Some(want) = &opts.sha256
-                && !want.eq_ignore_ascii_case(&digest)
-            {
-                return Err(WebError::Integrity(format!(
-                    "model file sha256 is {digest}, expected {want}: refusing to load it"
-                ))
-                .into());
-            }
+            check_sha256("model file", &digest, opts.sha256.as_deref())?;
             let backend = opts.backend.as_deref().unwrap_or("auto");
             let device = match backend {
                 "auto" => match device::open(DeviceKind::Gpu).await {
@@ -211,6 +204,16 @@ pub async fn probe_backends() -> Result<JsValue, JsValue> {
     let webgpu_ms = device::probe_ms(DeviceKind::Gpu).await.ok();
     let cpu_ms = device::probe_ms(DeviceKind::Cpu).await.map_err(js_err)?;
     serde_wasm_bindgen::to_value(&Probe { cpu_ms, webgpu_ms }).map_err(js_err)
+}
+
+/// An [`WebError::Integrity`] unless `digest` is the sha256 `want` names (or none is named).
+fn check_sha256(what: &str, digest: &str, want: Option<&str>) -> Result<(), WebError> {
+    match want {
+        Some(want) if !want.eq_ignore_ascii_case(digest) => {
+            Err(WebError::Integrity(format!("{what} sha256 is {digest}, expected {want}: refusing to load it")))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -333,12 +336,7 @@ impl ShopHandle {
     pub fn use_encoder(&self, bytes: &[u8], sha256: Option<String>, digest: Option<String>) -> Result<(), JsValue> {
         if let Some(want) = sha256.filter(|w| !w.is_empty()) {
             let got = digest.unwrap_or_else(|| hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)));
-            if !want.eq_ignore_ascii_case(&got) {
-                return Err(WebError::Integrity(format!(
-                    "sentence encoder sha256 is {got}, expected {want}: refusing to load it"
-                ))
-                .into());
-            }
+            check_sha256("sentence encoder", &got, Some(&want))?;
         }
         let encoder = crate::encoder::Encoder::from_bytes(bytes).map_err(|e| WebError::ModelFormat(e.to_string()))?;
         *self.embedding.borrow_mut() = Some(Meaning::start(Arc::new(encoder), &self.shop.catalog));

@@ -195,9 +195,12 @@ pub fn plan(shop: &Shop, request: &str, profile: Option<&Profile>, opts: &Sugges
     let skipped = |i: usize| opts.skip.contains(&shop.catalog.products[i].id);
     let mut good: Vec<Candidate> =
         hits.into_iter().filter(|h| h.relevance >= opts.min_relevance && !skipped(h.index)).collect();
-    if let Some(m) = shop.meaning() {
+    let rescues = meaning::rescues(request);
+    // Embedding the request is the encoder's whole cost per request: only when meaning can
+    // add products or has more than one to reorder.
+    if let Some(m) = shop.meaning().filter(|_| rescues || good.len() > 1) {
         let sims = m.similarities(request);
-        if meaning::rescues(request) {
+        if rescues {
             // A need: the products closest in meaning join what words found.
             for c in meaning::nearest(&shop.catalog, &sims, &constraints, &skipped, opts.candidates) {
                 if !good.iter().any(|g| g.index == c.index) {

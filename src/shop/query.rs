@@ -509,7 +509,7 @@ pub fn names_product(text: &str) -> bool {
     let words = request_words(text);
     let lower = text.to_lowercase();
     // A gift for someone who likes a thing, or "something cozy for…", names no product.
-    if words.gift || starts_unnamed(&lower) {
+    if words.gift || asks_for_something(&lower) {
         return false;
     }
     let content = words.words.iter().filter(|(_, r)| *r != Role::Soft).count();
@@ -517,10 +517,12 @@ pub fn names_product(text: &str) -> bool {
     (content > 0 && content <= limit) || asks_for_a_thing(&lower)
 }
 
-/// Whether the thing asked for is "something" (first words of the request, or of what
-/// follows "I need", "ich brauche", 想要…).
-fn starts_unnamed(lower: &str) -> bool {
-    split_words(lower).iter().any(|w| UNNAMED.contains(&w.as_str())) || lower.contains("东西") || lower.contains("什么")
+/// Whether the request asks for "something" anywhere ("something cozy for…", "ich brauche was
+/// Bequemes", 想要点…东西): a word of [`UNNAMED`], or its Chinese words within a run of
+/// Chinese text (which [`split_words`] keeps whole).
+fn asks_for_something(lower: &str) -> bool {
+    let words = split_words(lower);
+    UNNAMED.iter().any(|u| if u.chars().any(is_cjk) { lower.contains(u) } else { words.iter().any(|w| w == u) })
 }
 
 /// Content terms of a request short enough to be a product's name (Chinese counts character
