@@ -330,8 +330,9 @@ impl ShopHandle {
 
     /// Starts retrieval by meaning with the sentence encoder file (`bytes`, checked against
     /// `sha256` when given, with the `digest` the browser computed, or hashed here). The
-    /// products are then embedded by [`ShopHandle::encode_step`], a few at a time, so that the
-    /// worker answers between steps; retrieval uses meaning once every product is embedded.
+    /// products and policy passages are then embedded by [`ShopHandle::encode_step`], a few at
+    /// a time, so that the worker answers between steps; retrieval uses meaning once every one
+    /// is embedded.
     #[wasm_bindgen(js_name = useEncoder)]
     pub fn use_encoder(&self, bytes: &[u8], sha256: Option<String>, digest: Option<String>) -> Result<(), JsValue> {
         if let Some(want) = sha256.filter(|w| !w.is_empty()) {
@@ -339,12 +340,13 @@ impl ShopHandle {
             check_sha256("sentence encoder", &got, Some(&want))?;
         }
         let encoder = crate::encoder::Encoder::from_bytes(bytes).map_err(|e| WebError::ModelFormat(e.to_string()))?;
-        *self.embedding.borrow_mut() = Some(Meaning::start(Arc::new(encoder), &self.shop.catalog));
+        *self.embedding.borrow_mut() =
+            Some(Meaning::start(Arc::new(encoder), &self.shop.catalog, self.shop.policies.as_ref()));
         Ok(())
     }
 
-    /// Embeds up to `n` more products (~0.1 s each in wasm); returns how many are left (0: the
-    /// shop now searches by meaning).
+    /// Embeds up to `n` more products or policy passages (~0.1 s a product in wasm); returns how
+    /// many are left (0: the shop now searches by meaning).
     #[wasm_bindgen(js_name = encodeStep)]
     pub fn encode_step(&self, n: usize) -> usize {
         let mut slot = self.embedding.borrow_mut();

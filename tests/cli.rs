@@ -300,3 +300,33 @@ fn suggest_finds_a_need_by_meaning_and_stays_honest() {
     assert!(products(&absent).is_empty(), "{absent}");
     let _ = std::fs::remove_dir_all(&cache);
 }
+
+/// `converse` with the sentence encoder: a service question whose words barely meet the
+/// policies' (Chinese, German) is answered from the passage meaning finds; words alone take it
+/// for a product search. A product request stays a search.
+#[test]
+fn converse_answers_a_service_question_by_meaning_in_any_language() {
+    let (Some(_), Some(_)) = (model_bytes(), encoder_bytes()) else { return };
+    let turn = |message: &str, extra: &[&str]| -> serde_json::Value {
+        let (m, catalog, policies) =
+            (model_path(), repo().join("demo/catalog.json"), repo().join("demo/policies.json"));
+        let mut args = vec!["converse", "--model", m.to_str().unwrap(), "--catalog", catalog.to_str().unwrap()];
+        args.extend_from_slice(&["--policies", policies.to_str().unwrap(), "--device", "cpu", "--json"]);
+        args.extend_from_slice(extra);
+        let o = aisle(&args, Some(&format!("{message}\n")));
+        assert!(o.status.success(), "{message}: {}", stderr(&o));
+        serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap()
+    };
+    let returns = turn("请问怎么申请退货？", &[]);
+    assert_eq!(returns["kind"], "answer", "{returns}");
+    assert!(returns["passage"].as_str().is_some_and(|p| p.starts_with("returns")), "{returns}");
+    let abroad = turn("Liefert ihr auch nach Deutschland?", &[]);
+    assert_eq!((&abroad["kind"], &abroad["passage"]), (&"answer".into(), &"shipping-international".into()), "{abroad}");
+    assert!(abroad["text"].as_str().unwrap().contains("24,95"), "the German text of the passage: {abroad}");
+    for message in ["请问怎么申请退货？", "Liefert ihr auch nach Deutschland?"] {
+        let words = turn(message, &["--encoder", "none"]);
+        assert_eq!(words["kind"], "suggest", "words alone: {words}");
+    }
+    let blanket = turn("a cozy blanket", &[]);
+    assert_eq!(blanket["kind"], "suggest", "{blanket}");
+}

@@ -243,7 +243,8 @@ async function useEncoder(msg) {
   }
   encoder = { url: msg.url, sha256: msg.sha256 };
   bytes = null;
-  // Two products a step (~0.2 s), so that requests in between wait little; words answer meanwhile.
+  // Two texts a step (a product ~0.1 s, a policy passage a few times that), so that requests in
+  // between wait little; words answer meanwhile.
   while (target.encodeStep(2) > 0) {
     await yieldToEvents();
     if (target !== shop) return { ms: 0, loadMs: performance.now() - t0, cached, replaced: true };

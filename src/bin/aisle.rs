@@ -445,7 +445,7 @@ fn with_meaning(shop: Shop, model: &Path, encoder: &Option<PathBuf>) -> Result<S
     let encoder =
         Arc::new(aisle::encoder::Encoder::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))?);
     let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
-    let key = Meaning::key(&digest, &shop.catalog);
+    let key = Meaning::key(&digest, &shop.catalog, shop.policies.as_ref());
     let cache = std::env::var_os("AISLE_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/aisle")))
@@ -454,7 +454,9 @@ fn with_meaning(shop: Shop, model: &Path, encoder: &Option<PathBuf>) -> Result<S
         .as_ref()
         .and_then(|c| std::fs::read(c).ok())
         .map(|b| b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<f32>>());
-    if let Some(m) = stored.and_then(|v| Meaning::with_vectors(encoder.clone(), &shop.catalog, v)) {
+    if let Some(m) =
+        stored.and_then(|v| Meaning::with_vectors(encoder.clone(), &shop.catalog, shop.policies.as_ref(), v))
+    {
         return Ok(shop.with_meaning(m));
     }
     if shop.catalog.len() > 500 {

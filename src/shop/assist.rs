@@ -142,9 +142,10 @@ impl Shop {
         Shop { name, catalog, index, policies, meaning: OnceLock::new() }
     }
 
-    /// The shop, also searching by meaning with `encoder` (every product embedded now).
+    /// The shop, also searching by meaning with `encoder` (every product and policy passage
+    /// embedded now).
     pub fn with_encoder(self, encoder: Arc<Encoder>) -> Self {
-        let meaning = Meaning::build(encoder, &self.catalog);
+        let meaning = Meaning::build(encoder, &self.catalog, self.policies.as_ref());
         self.with_meaning(meaning)
     }
 
@@ -507,15 +508,47 @@ pub enum Route {
 }
 
 /// Service question or shopping request? A policy passage must match well, and strictly better
-/// than any product does (on a tie the shopper most likely named a product).
+/// than any product does (on a tie the shopper most likely named a product); or, with the
+/// encoder, be closer in meaning than every product ([`meaning_passages`]).
 pub fn route(shop: &Shop, text: &str) -> Route {
-    let Some(hit) = shop.policies.as_ref().and_then(|p| p.best(text)) else { return Route::Suggest };
+    if answers_by_words(shop, text) || !meaning_passages(shop, text, 1).is_empty() {
+        Route::Answer
+    } else {
+        Route::Suggest
+    }
+}
+
+fn answers_by_words(shop: &Shop, text: &str) -> bool {
+    let Some(hit) = shop.policies.as_ref().and_then(|p| p.best(text)) else { return false };
     if hit.relevance < ANSWER_MIN_RELEVANCE {
-        return Route::Suggest;
+        return false;
     }
     let product =
         shop.index.search(&shop.catalog, text, &Constraints::default(), None, 1).first().map_or(0.0, |c| c.relevance);
-    if hit.relevance > product { Route::Answer } else { Route::Suggest }
+    hit.relevance > product
+}
+
+/// The policy passages (indices, best first, at most `k`) that answer `question`: those whose
+/// words cover it by `min_relevance`, or else those meaning finds ([`meaning_passages`]).
+/// Meaning's passages are not added to the words' (nor do they reorder them): the answer's
+/// sentence is chosen by shared words across the passages, and "Was kostet bei euch der
+/// Versand?" then took express shipping's "kostet 14,95 $" over standard shipping's.
+pub fn policy_passages(shop: &Shop, question: &str, k: usize, min_relevance: f64) -> Vec<usize> {
+    let Some(policies) = shop.policies.as_ref() else { return Vec::new() };
+    let hits = policies.top(question, k, min_relevance);
+    if hits.is_empty() { meaning_passages(shop, question, k) } else { hits.iter().map(|h| h.index).collect() }
+}
+
+/// The passages the encoder finds for a service question ([`Meaning::service`]) that share at
+/// least one word with it: meaning alone also finds the contact passage for "what is the
+/// weather tomorrow?", and a question that shares no word with any passage is not embedded.
+fn meaning_passages(shop: &Shop, question: &str, k: usize) -> Vec<usize> {
+    let (Some(policies), Some(m)) = (shop.policies.as_ref(), shop.meaning()) else { return Vec::new() };
+    let sharing: Vec<usize> = policies.top(question, usize::MAX, 0.0).iter().map(|h| h.index).collect();
+    if sharing.is_empty() {
+        return Vec::new();
+    }
+    m.service(question).into_iter().filter(|i| sharing.contains(i)).take(k).collect()
 }
 
 /// Minimum relevance for a policy passage to answer from (below: "I don't know"). Calibrated
@@ -639,11 +672,11 @@ impl<'a> Grounds<'a> {
     /// `None` when no passage covers the question ("I don't know").
     fn find(shop: &'a Shop, question: &str, lang: Lang, min_relevance: f64) -> Option<Self> {
         let policies = shop.policies.as_ref()?;
-        let hits = policies.top(question, ANSWER_PASSAGES, min_relevance);
+        let hits = policy_passages(shop, question, ANSWER_PASSAGES, min_relevance);
         if hits.is_empty() {
             return None;
         }
-        let passages: Vec<&super::policy::Passage> = hits.iter().map(|h| &policies.passages[h.index]).collect();
+        let passages: Vec<&super::policy::Passage> = hits.iter().map(|&i| &policies.passages[i]).collect();
         // The sentences that share the most words with the question; the model breaks ties (a
         // 135M model chooses poorly among many sentences, and not much better among a few).
         let mut scored: Vec<(usize, String, String)> = Vec::new();

@@ -460,8 +460,8 @@ impl Dialogue {
     /// A policy question, a follow-up to one ("and for electronics?"), or a question about a
     /// product's policy ("what's the warranty on it?").
     fn policy(&mut self, message: &str, low: &str, lang: Lang) -> Option<Step> {
-        let policies = self.shop.policies.as_ref()?;
-        let covered = |q: &str| policies.best(q).is_some_and(|h| h.relevance >= assist::ANSWER_MIN_RELEVANCE);
+        self.shop.policies.as_ref()?;
+        let covered = |q: &str| !assist::policy_passages(&self.shop, q, 1, assist::ANSWER_MIN_RELEVANCE).is_empty();
         // After a policy answer, a short "and for electronics?", or a question no product
         // answers ("Liefert ihr auch nach Deutschland?"), goes on about the policies.
         let after_answer = self.state.last_kind == Some(Kind::Answer);

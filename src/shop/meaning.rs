@@ -15,15 +15,18 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use super::catalog::{Catalog, Product};
+use super::policy::{Passage, Policies};
 use super::query::Constraints;
 use super::retrieve::{Candidate, satisfies};
 use crate::encoder::{Encoder, Side};
 
-/// The encoder and the catalog's product vectors.
+/// The encoder and the vectors of the catalog's products and the shop's policy passages.
 pub struct Meaning {
     pub encoder: Arc<Encoder>,
-    /// `[products, dim]`, unit rows, in catalog order.
+    /// `[products + passages, dim]`, unit rows: the products in catalog order, then the
+    /// policy passages in file order.
     vectors: Vec<f32>,
+    products: usize,
     /// The last request and its vector: a conversation's turn plans the same text more than
     /// once.
     last: Mutex<Option<(String, Vec<f32>)>>,
@@ -35,47 +38,66 @@ pub fn passage(p: &Product) -> String {
     if p.categories.is_empty() { p.title.clone() } else { format!("{}. {}", p.title, p.categories.join(", ")) }
 }
 
+/// The text a policy passage is embedded from: its title and its (English) text; the encoder
+/// is multilingual, so a German or Chinese question finds it as well.
+pub fn policy_passage(p: &Passage) -> String {
+    format!("{}. {}", p.title, p.text)
+}
+
+/// Every text embedded for a shop: its products, then its policy passages.
+fn texts(catalog: &Catalog, policies: Option<&Policies>) -> Vec<String> {
+    let products = catalog.products.iter().map(passage);
+    products.chain(policies.into_iter().flat_map(|p| p.passages.iter().map(policy_passage))).collect()
+}
+
 impl Meaning {
-    /// Embeds every product (natively ~25 ms a product, products split across threads).
-    pub fn build(encoder: Arc<Encoder>, catalog: &Catalog) -> Self {
+    /// Embeds every product and policy passage (natively ~25 ms a product, split across
+    /// threads).
+    pub fn build(encoder: Arc<Encoder>, catalog: &Catalog, policies: Option<&Policies>) -> Self {
+        let mut embedding = Meaning::start(encoder, catalog, policies);
         #[cfg(not(target_family = "wasm"))]
-        let vectors = {
+        {
             use rayon::prelude::*;
             let rows: Vec<Vec<f32>> =
-                catalog.products.par_iter().map(|p| encoder.embed(&passage(p), Side::Passage)).collect();
-            rows.concat()
-        };
-        #[cfg(target_family = "wasm")]
-        let vectors = catalog.products.iter().flat_map(|p| encoder.embed(&passage(p), Side::Passage)).collect();
-        Meaning::new(encoder, vectors)
+                embedding.passages.par_iter().map(|t| embedding.encoder.embed(t, Side::Passage)).collect();
+            embedding.done = rows.concat();
+        }
+        embedding.step(usize::MAX);
+        embedding.finish().expect("every text was embedded")
     }
 
-    fn new(encoder: Arc<Encoder>, vectors: Vec<f32>) -> Self {
-        Meaning { encoder, vectors, last: Mutex::new(None) }
-    }
-
-    /// Starts embedding `catalog` a few products at a time ([`Embedding::step`]), so that a
+    /// Starts embedding the shop a few texts at a time ([`Embedding::step`]), so that a
     /// single-threaded caller (the browser's worker) can answer between steps.
-    pub fn start(encoder: Arc<Encoder>, catalog: &Catalog) -> Embedding {
-        Embedding { passages: catalog.products.iter().map(passage).collect(), done: Vec::new(), encoder }
+    pub fn start(encoder: Arc<Encoder>, catalog: &Catalog, policies: Option<&Policies>) -> Embedding {
+        Embedding { passages: texts(catalog, policies), products: catalog.products.len(), done: Vec::new(), encoder }
     }
 
     /// Takes vectors computed before (by [`Meaning::vectors`]); `None` if they do not fit the
-    /// catalog and encoder.
-    pub fn with_vectors(encoder: Arc<Encoder>, catalog: &Catalog, vectors: Vec<f32>) -> Option<Self> {
-        (vectors.len() == catalog.products.len() * encoder.dim()).then(|| Meaning::new(encoder, vectors))
+    /// shop and encoder.
+    pub fn with_vectors(
+        encoder: Arc<Encoder>,
+        catalog: &Catalog,
+        policies: Option<&Policies>,
+        vectors: Vec<f32>,
+    ) -> Option<Self> {
+        let rows = catalog.products.len() + policies.map_or(0, |p| p.passages.len());
+        (vectors.len() == rows * encoder.dim()).then(|| Meaning::new(encoder, vectors, catalog.products.len()))
+    }
+
+    fn new(encoder: Arc<Encoder>, vectors: Vec<f32>, products: usize) -> Self {
+        Meaning { encoder, vectors, products, last: Mutex::new(None) }
     }
 
     pub fn vectors(&self) -> &[f32] {
         &self.vectors
     }
 
-    /// A key for stored vectors: the encoder file's digest and every product's passage.
-    pub fn key(encoder_digest: &[u8], catalog: &Catalog) -> String {
+    /// A key for stored vectors: the encoder file's digest and every text embedded.
+    pub fn key(encoder_digest: &[u8], catalog: &Catalog, policies: Option<&Policies>) -> String {
         let mut h = Sha256::new();
         h.update(encoder_digest);
-        for p in &catalog.products {
-            h.update(passage(p).as_bytes());
+        for t in texts(catalog, policies) {
+            h.update(t.as_bytes());
             h.update([0]);
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
@@ -83,8 +105,33 @@ impl Meaning {
 
     /// Cosine of the request with every product (`[products]`).
     pub fn similarities(&self, request: &str) -> Vec<f32> {
+        let dim = self.encoder.dim();
+        self.cosines(request, &self.vectors[..self.products * dim])
+    }
+
+    /// The policy passages that answer `question` by meaning, best first: none unless some
+    /// passage is closer to it than every product is by [`SERVICE_MARGIN`] (a question about
+    /// the shop, not a product request), then those within [`SERVICE_SPREAD`] of the best.
+    /// Over the demo's policies every service question in en/de/zh clears the margin by
+    /// 0.02–0.12, and every product request falls short of it.
+    pub fn service(&self, question: &str) -> Vec<usize> {
+        let dim = self.encoder.dim();
+        let sims = self.cosines(question, &self.vectors[self.products * dim..]);
+        let product = self.similarities(question).into_iter().fold(f32::MIN, f32::max);
+        let mut idx: Vec<usize> = (0..sims.len()).collect();
+        idx.sort_by(|&a, &b| sims[b].total_cmp(&sims[a]).then(a.cmp(&b)));
+        let Some(&best) = idx.first().map(|&i| &sims[i]) else { return Vec::new() };
+        if best < product + SERVICE_MARGIN {
+            return Vec::new();
+        }
+        idx.retain(|&i| sims[i] >= best - SERVICE_SPREAD);
+        idx
+    }
+
+    /// Cosines of the request with each row of `rows` (`[n, dim]` → `[n]`).
+    fn cosines(&self, request: &str, rows: &[f32]) -> Vec<f32> {
         let q = self.query(request);
-        self.vectors.chunks_exact(q.len()).map(|row| row.iter().zip(&q).map(|(a, b)| a * b).sum()).collect()
+        rows.chunks_exact(q.len()).map(|row| row.iter().zip(&q).map(|(a, b)| a * b).sum()).collect()
     }
 
     /// The request's vector (the last one is kept).
@@ -102,16 +149,17 @@ impl Meaning {
     }
 }
 
-/// A catalog being embedded, a few products a step.
+/// A shop being embedded, a few texts a step.
 pub struct Embedding {
     encoder: Arc<Encoder>,
     passages: Vec<String>,
+    products: usize,
     /// `[embedded, dim]`
     done: Vec<f32>,
 }
 
 impl Embedding {
-    /// Embeds up to `n` more products; the products left afterwards.
+    /// Embeds up to `n` more texts; the texts left afterwards.
     pub fn step(&mut self, n: usize) -> usize {
         let dim = self.encoder.dim();
         let from = self.done.len() / dim;
@@ -121,9 +169,10 @@ impl Embedding {
         self.passages.len() - self.done.len() / dim
     }
 
-    /// The finished vectors (`None` while products are left).
+    /// The finished vectors (`None` while texts are left).
     pub fn finish(self) -> Option<Meaning> {
-        (self.done.len() == self.passages.len() * self.encoder.dim()).then(|| Meaning::new(self.encoder, self.done))
+        (self.done.len() == self.passages.len() * self.encoder.dim())
+            .then(|| Meaning::new(self.encoder, self.done, self.products))
     }
 }
 
@@ -152,6 +201,11 @@ pub fn rescues(request: &str) -> bool {
 /// one the others may be.
 const RESCUE_FLOOR: f32 = 0.78;
 const RESCUE_SPREAD: f32 = 0.03;
+
+/// How much closer than any product a policy passage must be for meaning to call a message a
+/// service question, and how far below the best passage the others it offers may be.
+const SERVICE_MARGIN: f32 = 0.02;
+const SERVICE_SPREAD: f32 = 0.03;
 
 /// The products closest in meaning that meet the constraints, one of each variant group.
 pub fn nearest(

@@ -230,7 +230,7 @@ test("a conversation in the panel, typed and sent with Enter: a search, a compar
   await page.close();
 });
 
-test("the sentence encoder: a need told in German, without one catalog word, finds the blankets by meaning; a named product the shop lacks stays honest", { timeout: 600_000 }, async () => {
+test("the sentence encoder: a need told in German, without one catalog word, finds the blankets by meaning; a named product the shop lacks stays honest; a Chinese service question finds the returns policy", { timeout: 600_000 }, async () => {
   const errors = [];
   const page = await browser.context.newPage();
   await instrument(page, errors);
@@ -240,13 +240,21 @@ test("the sentence encoder: a need told in German, without one catalog word, fin
   const loaded = await page.evaluate(() => document.querySelector("aisle-assistant").encoderReady);
   const notes = await page.evaluate(() => document.querySelector("aisle-assistant").shadowRoot.textContent);
   assert.ok(loaded && loaded.ms > 0, `the encoder loaded and embedded the catalog: ${JSON.stringify(loaded)}; ${notes}`);
-  console.log(`encoder: ${catalog.products.length} products embedded in ${Math.round(loaded.ms)} ms; whole load ${Math.round(loaded.loadMs)} ms`);
+  console.log(`encoder: ${catalog.products.length} products and the policies embedded in ${Math.round(loaded.ms)} ms; whole load ${Math.round(loaded.loadMs)} ms`);
   await page.waitForFunction(() => document.querySelector("aisle-assistant").aisle, null, { timeout: 600_000 });
   const need = await ask(page, "Abends auf dem Sofa friere ich im Winter immer");
   assert.ok(need.products.some((id) => id === "hom-001" || id === "hom-002"), `blankets: ${need.products}`);
   assert.ok(need.cards.every((id) => ids.has(id)), `${need.cards}`);
   const absent = await ask(page, "do you have a robot vacuum? the dog hair is everywhere");
   assert.deepEqual(absent.products, [], absent.text);
+  const returns = await page.evaluate(async () => {
+    const el = document.querySelector("aisle-assistant");
+    const res = await el.ask("请问怎么申请退货？");
+    const quoted = [...el.shadowRoot.querySelectorAll(".passage")].map((p) => p.getAttribute("data-passage-id"));
+    return { ...res, last: quoted.at(-1) };
+  });
+  assert.deepEqual(returns.products, [], returns.text);
+  assert.ok(returns.last?.startsWith("returns"), `quotes a returns passage: ${JSON.stringify(returns)}`);
   assert.deepEqual(await page.evaluate(() => window.__violations), []);
   assert.deepEqual(errors, []);
   await page.close();
