@@ -106,6 +106,32 @@ fn a_refinement_nothing_fits_says_so_and_keeps_the_list() {
     assert_eq!(s.products, vec![first[0].clone()]);
 }
 
+/// A colour is a refinement in every language, never the subject: "黑色的" after blankets
+/// means the black ones, not a search for "black"; a shade a catalog names (charcoal) is the
+/// colour a shopper asks for (grey); and "the beige one" is the product of that colour (the
+/// oatmeal throw, not the first shown).
+#[test]
+fn a_colour_refines_in_every_language_and_names_a_shown_product() {
+    let shop = shop();
+    for (first, colour) in [
+        ("Ich suche eine kuschelige Decke fürs Sofa", "Gibt's die auch in Grau oder Anthrazit?"),
+        ("有没有毯子？", "灰色的"),
+        ("a cozy blanket", "in grey"),
+    ] {
+        let mut d = Dialogue::new(shop.clone(), None);
+        let (shown, _) = products(say(&mut d, &shop, first));
+        assert!(shown.contains(&"hom-002".to_string()), "{first}: {shown:?}");
+        let (grey, opts) = products(say(&mut d, &shop, colour));
+        assert_eq!(grey, ["hom-002"], "{colour}: the charcoal blanket, and it alone");
+        assert_eq!(opts.constraints.unwrap().colors, ["grey"]);
+    }
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "a cozy blanket"));
+    assert!(shown.len() >= 2 && shown[0] != "hom-001" && shown.contains(&"hom-001".to_string()), "{shown:?}");
+    let s = said(say(&mut d, &shop, "is the beige one machine washable?"));
+    assert_eq!((s.kind, s.products.as_slice()), (Kind::Product, ["hom-001".to_string()].as_slice()), "{}", s.text);
+}
+
 #[test]
 fn references_resolve_to_what_was_shown() {
     let shop = shop();

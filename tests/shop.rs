@@ -191,6 +191,12 @@ fn requests_are_read_into_core_context_and_soft_words() {
     assert!(roles("a kettle that isn't plastic").iter().all(|(t, _)| t != &stem("plastic")));
     assert!(parse_constraints("不要皮的沙发").exclude.contains(&stem("leather")));
     assert!(roles("不要皮的沙发").iter().all(|(t, _)| t != "皮"), "{:?}", roles("不要皮的沙发"));
+    // "有没有毯子？" asks for blankets: its 没有 is a question, not a negation.
+    assert!(parse_constraints("有没有毯子？").exclude.is_empty());
+    assert_eq!(role_of("有没有毯子？", "毯子"), Some(Role::Core));
+    // A colour is a constraint, not the thing: "跑步鞋 黑色" is about running shoes.
+    assert_eq!(parse_constraints("跑步鞋 黑色").colors, ["black"]);
+    assert_ne!(role_of("想买双跑步鞋. 黑色的", "黑色"), Some(Role::Core));
 }
 
 #[test]

@@ -18,6 +18,7 @@ use super::assist::{self, Route, Shop, SuggestOptions};
 use super::catalog::Product;
 use super::lexicon;
 use super::query::{Constraints, Lang, detect_lang, parse_constraints, request_words};
+use super::retrieve::has_colour;
 use super::text::{is_cjk, stem, terms};
 
 /// What a turn was, as `aisle converse --json` reports it.
@@ -552,7 +553,9 @@ impl Dialogue {
     /// with the message ("that tent", "入耳式那款"), if one shares more than the others.
     fn named_in_list(&self, message: &str) -> Option<String> {
         let words = self.topic_words(message);
-        if words.is_empty() {
+        // "the grey one": a colour names a product too.
+        let colours = parse_constraints(message).colors;
+        if words.is_empty() && colours.is_empty() {
             return None;
         }
         let mut scored: Vec<(usize, &Product)> = self
@@ -560,7 +563,8 @@ impl Dialogue {
             .into_iter()
             .map(|p| {
                 let own = naming(p);
-                (words.iter().filter(|w| own.contains(w)).count(), p)
+                let coloured = !colours.is_empty() && has_colour(p, &colours);
+                (words.iter().filter(|w| own.contains(w)).count() + usize::from(coloured), p)
             })
             .collect();
         scored.sort_by_key(|s| std::cmp::Reverse(s.0));
@@ -810,7 +814,7 @@ impl Dialogue {
         };
         let mut out: Vec<String> = Vec::new();
         for (w, _) in words.words {
-            if skip(&w) || w.chars().all(|c| c.is_ascii_digit()) {
+            if skip(&w) || w.chars().all(|c| c.is_ascii_digit()) || super::query::is_colour_word(&w) {
                 continue;
             }
             for t in terms(&w) {

@@ -121,6 +121,53 @@ const COLORS: [(&str, &str); 39] = [
     ("棕色", "brown"),
 ];
 
+/// Shades catalogs name in a product's colour, with the colour a shopper asks for ("in grey"
+/// finds a charcoal blanket). Only the product's side: in a request, "olive", "sand" or
+/// "walnut" may well be what the product is.
+const SHADES: [(&str, &str); 16] = [
+    ("charcoal", "grey"),
+    ("anthracite", "grey"),
+    ("anthrazit", "grey"),
+    ("graphite", "grey"),
+    ("slate", "grey"),
+    ("ivory", "white"),
+    ("cream", "white"),
+    ("off-white", "white"),
+    ("oatmeal", "beige"),
+    ("sand", "beige"),
+    ("taupe", "beige"),
+    ("burgundy", "red"),
+    ("olive", "green"),
+    ("khaki", "green"),
+    ("walnut", "brown"),
+    ("tan", "brown"),
+];
+
+/// The colours a product's colour text names: its own words and the colour of each shade in
+/// it (`"charcoal"` → also `"grey"`).
+pub fn colour_names(text: &str) -> String {
+    let lower = text.to_lowercase();
+    let mut out = lower.clone();
+    for (shade, colour) in SHADES {
+        if lower.split(|c: char| !c.is_alphanumeric() && c != '-').any(|w| w == shade) {
+            out.push(' ');
+            out.push_str(colour);
+        }
+    }
+    out
+}
+
+/// Shades a request names only as colours, with the colour they are.
+const REQUEST_SHADES: [(&str, &str); 2] = [("anthrazit", "grey"), ("anthracite", "grey")];
+
+/// Whether a request word (as written or a search term of it) names a colour: a constraint,
+/// not what the product is ("黑色的" after running shoes means black ones).
+pub fn is_colour_word(word: &str) -> bool {
+    let w = word.to_lowercase();
+    let stemmed = super::text::stem(&w);
+    COLORS.iter().chain(REQUEST_SHADES.iter()).any(|(c, _)| *c == w || super::text::stem(c) == stemmed)
+}
+
 /// A number written with `,` or `.` as thousands or decimal separator ("1,299.99", "49,90").
 fn parse_number(s: &str) -> Option<f64> {
     let s = s.trim();
@@ -230,7 +277,7 @@ pub fn parse_constraints(text: &str) -> Constraints {
         c.min_price = Some(nums[0].2.min(nums[1].2));
         c.max_price = Some(nums[0].2.max(nums[1].2));
     }
-    for (word, name) in COLORS {
+    for &(word, name) in COLORS.iter().chain(REQUEST_SHADES.iter()) {
         let found = if word.chars().any(is_cjk) {
             lower.contains(word)
         } else {
@@ -389,6 +436,10 @@ const NEGATION_ZH: &[&str] = &[
     "不要", "不是", "没有", "不含",
 ];
 
+/// Chinese yes-or-no question forms built from a negation ("有没有", "do you have"; "是不是",
+/// "is it"; "要不要", "would you like"): they ask, they do not exclude.
+const ZH_QUESTION_FORMS: [&str; 3] = ["有没有", "是不是", "要不要"];
+
 /// Filler between a negation and what it negates ("isn't made of jute").
 #[rustfmt::skip]
 const NEGATION_FILLER: &[&str] = &[
@@ -424,7 +475,8 @@ pub fn request_words(text: &str) -> RequestWords {
         part.push_str(&word);
         part.push(' ');
     }
-    let soft = |t: &str| SOFT.iter().any(|s| super::text::stem(s) == t || *s == t);
+    // A colour is a constraint (see [`parse_constraints`]), never the core of a request.
+    let soft = |t: &str| SOFT.iter().any(|s| super::text::stem(s) == t || *s == t) || is_colour_word(t);
     let parts: Vec<Vec<String>> = parts.iter().map(|p| super::text::terms(p)).filter(|t| !t.is_empty()).collect();
     let has_core = |p: &&Vec<String>| p.iter().any(|t| !soft(t));
     let core = if zh { parts.iter().rposition(|p| has_core(&p)) } else { parts.iter().position(|p| has_core(&p)) };
@@ -576,6 +628,10 @@ pub fn excluded_words(text: &str) -> Vec<String> {
 /// out (a 的 in their place), and what they negated.
 fn cut_zh_negations(text: &str) -> (String, Vec<String>) {
     let mut cleaned = text.to_string();
+    // "有没有毯子？" asks whether there are blankets: its 没有 negates nothing.
+    for question in ZH_QUESTION_FORMS {
+        cleaned = cleaned.replace(question, "的");
+    }
     let mut negated = Vec::new();
     for neg in NEGATION_ZH {
         while let Some(at) = cleaned.find(neg) {

@@ -508,6 +508,18 @@ fn browse(
 
 /// Whether `p` meets the request's constraints: in stock, within budget, in a requested colour,
 /// available in the requested size (products without sizes are size-independent).
+/// Whether the product's colour (its colour attributes and title, shades included) is one of
+/// `colours` (English names, as [`Constraints::colors`] has them).
+pub fn has_colour(p: &Product, colours: &[String]) -> bool {
+    let text = super::query::colour_names(&format!(
+        "{} {} {}",
+        p.attribute("color").unwrap_or_default(),
+        p.attribute("colors").unwrap_or_default(),
+        p.title
+    ));
+    colours.iter().any(|col| text.contains(col.as_str()) || (col == "grey" && text.contains("gray")))
+}
+
 pub fn satisfies(p: &Product, c: &Constraints) -> bool {
     if !p.in_stock {
         return false;
@@ -522,17 +534,8 @@ pub fn satisfies(p: &Product, c: &Constraints) -> bool {
     {
         return false;
     }
-    if !c.colors.is_empty() {
-        let text = format!(
-            "{} {} {}",
-            p.attribute("color").unwrap_or_default(),
-            p.attribute("colors").unwrap_or_default(),
-            p.title
-        )
-        .to_lowercase();
-        if !c.colors.iter().any(|col| text.contains(col.as_str()) || (col == "grey" && text.contains("gray"))) {
-            return false;
-        }
+    if !c.colors.is_empty() && !has_colour(p, &c.colors) {
+        return false;
     }
     if !c.exclude.is_empty() {
         let mut text = format!("{} {}", p.title, p.categories.join(" "));
