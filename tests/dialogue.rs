@@ -132,6 +132,27 @@ fn a_colour_refines_in_every_language_and_names_a_shown_product() {
     assert_eq!((s.kind, s.products.as_slice()), (Kind::Product, ["hom-001".to_string()].as_slice()), "{}", s.text);
 }
 
+/// A product shown before the last list is still "the stove"; "入耳式那款" is the earbuds
+/// (the lexicon's word, not its bigram 耳式, which the on-ear headphones' 贴耳式 shares), and
+/// the answer is its water rating, not the sentence that names it.
+#[test]
+fn references_reach_back_in_the_session_and_by_whole_chinese_words() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (camping, _) = products(say(&mut d, &shop, "show me your camping gear"));
+    assert!(camping.contains(&"out-010".to_string()), "{camping:?}");
+    let (cookware, _) = products(say(&mut d, &shop, "a cookware set"));
+    assert!(!cookware.contains(&"out-010".to_string()), "{cookware:?}");
+    let s = said(say(&mut d, &shop, "does the stove come with a gas canister?"));
+    assert_eq!((s.kind, s.products.as_slice()), (Kind::Product, ["out-010".to_string()].as_slice()), "{}", s.text);
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "太贵了，便宜一点的耳机"));
+    assert!(shown.contains(&"ele-002".to_string()) && shown.contains(&"ele-003".to_string()), "{shown:?}");
+    let s = said(say(&mut d, &shop, "入耳式那款防水吗？"));
+    assert_eq!(s.products, ["ele-003"], "{}", s.text);
+    assert!(s.text.contains("IPX4"), "{}", s.text);
+}
+
 #[test]
 fn references_resolve_to_what_was_shown() {
     let shop = shop();

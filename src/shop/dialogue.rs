@@ -78,9 +78,11 @@ struct State {
     /// The current search, as the shopper built it (messages joined), and its constraints.
     request: Option<String>,
     constraints: Constraints,
-    /// Products of the last list shown, in order; and every product shown for this search.
+    /// Products of the last list shown, in order; every product shown for this search; and
+    /// every product shown this session, the latest last ("the stove" after other searches).
     last: Vec<String>,
     seen: Vec<String>,
+    history: Vec<String>,
     /// The product "it" means: the one last answered about or named alone.
     focus: Option<String>,
     /// The last policy question.
@@ -172,7 +174,7 @@ const ASPECTS: &[Aspect] = &[
         hints: &["battery", "hours", "akku", "stunden", "电池", "续航", "小时"] },
     Aspect { cues: &["wash", "washable", "washing machine", "dishwasher", "clean", "care", "waschen", "waschbar", "waschmaschine", "spülmaschine", "spülmaschinenfest", "reinigen", "pflege", "洗", "机洗", "水洗", "洗碗机", "清洗"], keys: &["care"], names: ["care", "Pflege", "洗护"],
         hints: &["wash", "dishwasher", "clean", "dry clean", "wasch", "wäsch", "spülmasch", "reinig", "洗"] },
-    Aspect { cues: &["waterproof", "water resistant", "water-resistant", "rain", "wasserdicht", "wasserfest", "regen", "防水"], keys: &["waterproof", "water_resistance"], names: ["water resistance", "Wasserschutz", "防水"],
+    Aspect { cues: &["waterproof", "water resistant", "water-resistant", "rain", "wasserdicht", "wasserfest", "regen", "防水"], keys: &["water_rating", "water_resistance", "waterproof"], names: ["water resistance", "Wasserschutz", "防水"],
         hints: &["waterproof", "water-resistant", "water resistant", "ipx", "wasserdicht", "wasserfest", "防水"] },
     Aspect { cues: &["dimension", "dimensions", "how big", "how large", "size", "sizes", "how tall", "how long", "how wide", "maße", "größe", "größen", "wie groß", "尺寸", "多大", "尺码", "大小"], keys: &["dimensions", "size", "sizes", "capacity"], names: ["size", "Größe", "尺寸"],
         hints: &[" cm", " mm", "inch", "\"", " l ", " ml", "zoll", "厘米", "毫米", "尺寸", "size", "größe"] },
@@ -304,6 +306,8 @@ impl Dialogue {
             if !self.state.seen.contains(p) {
                 self.state.seen.push(p.clone());
             }
+            self.state.history.retain(|h| h != p);
+            self.state.history.push(p.clone());
         }
         self.state.focus = (products.len() == 1).then(|| products[0].clone());
     }
@@ -360,7 +364,10 @@ impl Dialogue {
             return self.refine(message, low, lang, constraints);
         }
         if about
-            && (topic.is_empty() || self.topic_in_list(&topic) || self.explicitly_referred(low))
+            && (topic.is_empty()
+                || self.topic_in_list(&topic)
+                || self.explicitly_referred(low)
+                || self.named_earlier(message).is_some())
             && let Some(step) = self.about_product(message, low, lang)
         {
             return step;
@@ -535,7 +542,7 @@ impl Dialogue {
         if any(low, &["more expensive one", "pricier one", "teurere", "teuerste", "贵的那", "最贵"]) {
             return by_price(false);
         }
-        if let Some(id) = self.named_in_list(message) {
+        if let Some(id) = self.named_in_list(message).or_else(|| self.named_earlier(message)) {
             return Some(id);
         }
         if !any(low, IT)
@@ -552,14 +559,27 @@ impl Dialogue {
     /// The shown product whose title (in any language) or categories share the most words
     /// with the message ("that tent", "入耳式那款"), if one shares more than the others.
     fn named_in_list(&self, message: &str) -> Option<String> {
+        self.named_among_one(message, self.last_products())
+    }
+
+    /// A product shown earlier in the session, not in the last list, that the message names
+    /// by its own words ("does the stove come with a gas canister?" after a search for
+    /// cookware), if one shares more words than the others.
+    fn named_earlier(&self, message: &str) -> Option<String> {
+        let earlier = self.state.history.iter().rev().filter(|id| !self.state.last.contains(id));
+        self.named_among_one(message, earlier.filter_map(|id| self.shop.catalog.get(id)).collect())
+    }
+
+    /// The one product of `among` sharing the most words (or its colour) with the message, if
+    /// one shares more than the others.
+    fn named_among_one(&self, message: &str, among: Vec<&Product>) -> Option<String> {
         let words = self.topic_words(message);
         // "the grey one": a colour names a product too.
         let colours = parse_constraints(message).colors;
         if words.is_empty() && colours.is_empty() {
             return None;
         }
-        let mut scored: Vec<(usize, &Product)> = self
-            .last_products()
+        let mut scored: Vec<(usize, &Product)> = among
             .into_iter()
             .map(|p| {
                 let own = naming(p);
@@ -617,10 +637,20 @@ impl Dialogue {
         let p = self.shop.catalog.get(&id)?.clone();
         let title = p.title_in(lang.code()).to_string();
         let aspect = ASPECTS.iter().position(|a| any(low, a.cues));
-        // Words beyond the aspect ("how tall is the *king*?") point at a sentence first.
+        // Words beyond the aspect and the product's own name ("how tall is the *king*?") point
+        // at a sentence first; "入耳式那款" only says which product.
         let aspect_words: Vec<String> =
             aspect.map(|a| ASPECTS[a].cues.iter().flat_map(|c| terms(c)).collect()).unwrap_or_default();
-        let other: Vec<String> = self.topic_words(message).into_iter().filter(|w| !aspect_words.contains(w)).collect();
+        let own = naming(&p);
+        let names_it =
+            |w: &String| own.contains(w) || lexicon::translate(w).into_iter().flat_map(terms).any(|e| own.contains(&e));
+        let words = self.topic_words(message);
+        let mut other: Vec<String> =
+            words.iter().filter(|w| !aspect_words.contains(w) && !names_it(w)).cloned().collect();
+        if other.is_empty() && aspect.is_none() {
+            // No aspect either ("what's in the shaker set?"): the sentence that speaks of it.
+            other = words;
+        }
         let specific = if other.is_empty() { None } else { self.sentence_about(&p, &other, lang) };
         let fact = specific.or_else(|| match aspect {
             Some(PRICE) => p.price_label().map(|v| format!("{} {v}", ASPECTS[PRICE].names[lang_index(lang)])),
@@ -805,6 +835,16 @@ impl Dialogue {
                 }
             }
         }
+        // The lexicon's Chinese words, longest first, are words of their own: "入耳式" is
+        // earbuds, and its bigram "耳式" would name on-ear headphones (贴耳式) as well.
+        let mut out: Vec<String> = Vec::new();
+        for w in lexicon::chinese_words() {
+            if cleaned.contains(w) {
+                cleaned = cleaned.replace(w, " ");
+                out.push(w.to_string());
+                out.extend(lexicon::translate(w).into_iter().flat_map(terms));
+            }
+        }
         let words = request_words(&cleaned);
         // The request's words are stems: a cue matches as written or stemmed.
         let skip = |w: &str| {
@@ -812,7 +852,6 @@ impl Dialogue {
                 .iter()
                 .any(|l| l.iter().any(|c| *c == w || (!c.contains(' ') && stem(c) == w)))
         };
-        let mut out: Vec<String> = Vec::new();
         for (w, _) in words.words {
             if skip(&w) || w.chars().all(|c| c.is_ascii_digit()) || super::query::is_colour_word(&w) {
                 continue;

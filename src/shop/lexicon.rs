@@ -33,7 +33,7 @@ const ENTRIES: &[(&str, &[&str], &[&str])] = &[
     ("gloves", &["handschuh", "handschuhe"], &["手套"]),
     ("bag", &["tasche"], &["包", "袋"]),
     ("headphones", &["kopfhörer"], &["耳机"]),
-    ("earbuds", &["ohrhörer"], &["耳塞"]),
+    ("earbuds", &["ohrhörer", "in-ear"], &["耳塞", "入耳式"]),
     ("noise", &["geräusch", "lärm"], &["噪音", "降噪"]),
     ("speaker", &["lautsprecher", "box"], &["音箱", "扬声器"]),
     ("charger", &["ladegerät"], &["充电器"]),
