@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::catalog::Catalog;
 use super::constrain::{TokenTrie, best_of};
 use super::meaning::{self, Meaning};
-use super::policy::Policies;
+use super::policy::{Hit, Policies};
 use super::profile::Profile;
 use super::prompt::{self, TITLE_SEPARATOR};
 use super::query::{Constraints, Lang, detect_lang, parse_constraints};
@@ -511,18 +511,18 @@ pub enum Route {
 /// than any product does (on a tie the shopper most likely named a product); or, with the
 /// encoder, be closer in meaning than every product ([`meaning_passages`]).
 pub fn route(shop: &Shop, text: &str) -> Route {
-    if answers_by_words(shop, text) || !meaning_passages(shop, text, 1).is_empty() {
+    let Some(policies) = shop.policies.as_ref() else { return Route::Suggest };
+    let sharing = policies.top(text, usize::MAX, 0.0);
+    if answers_by_words(shop, text, sharing.first()) || !meaning_passages(shop, &sharing, text, 1).is_empty() {
         Route::Answer
     } else {
         Route::Suggest
     }
 }
 
-fn answers_by_words(shop: &Shop, text: &str) -> bool {
-    let Some(hit) = shop.policies.as_ref().and_then(|p| p.best(text)) else { return false };
-    if hit.relevance < ANSWER_MIN_RELEVANCE {
-        return false;
-    }
+/// Whether the best passage by words (`best`) covers the message and beats every product.
+fn answers_by_words(shop: &Shop, text: &str, best: Option<&Hit>) -> bool {
+    let Some(hit) = best.filter(|h| h.relevance >= ANSWER_MIN_RELEVANCE) else { return false };
     let product =
         shop.index.search(&shop.catalog, text, &Constraints::default(), None, 1).first().map_or(0.0, |c| c.relevance);
     hit.relevance > product
@@ -535,20 +535,20 @@ fn answers_by_words(shop: &Shop, text: &str) -> bool {
 /// Versand?" then took express shipping's "kostet 14,95 $" over standard shipping's.
 pub fn policy_passages(shop: &Shop, question: &str, k: usize, min_relevance: f64) -> Vec<usize> {
     let Some(policies) = shop.policies.as_ref() else { return Vec::new() };
-    let hits = policies.top(question, k, min_relevance);
-    if hits.is_empty() { meaning_passages(shop, question, k) } else { hits.iter().map(|h| h.index).collect() }
+    // Every passage sharing a word, best first; those covering the question are its prefix.
+    let sharing = policies.top(question, usize::MAX, 0.0);
+    let covering: Vec<usize> =
+        sharing.iter().filter(|h| h.relevance >= min_relevance).take(k).map(|h| h.index).collect();
+    if covering.is_empty() { meaning_passages(shop, &sharing, question, k) } else { covering }
 }
 
-/// The passages the encoder finds for a service question ([`Meaning::service`]) that share at
-/// least one word with it: meaning alone also finds the contact passage for "what is the
-/// weather tomorrow?", and a question that shares no word with any passage is not embedded.
-fn meaning_passages(shop: &Shop, question: &str, k: usize) -> Vec<usize> {
-    let (Some(policies), Some(m)) = (shop.policies.as_ref(), shop.meaning()) else { return Vec::new() };
-    let sharing: Vec<usize> = policies.top(question, usize::MAX, 0.0).iter().map(|h| h.index).collect();
-    if sharing.is_empty() {
-        return Vec::new();
-    }
-    m.service(question).into_iter().filter(|i| sharing.contains(i)).take(k).collect()
+/// The passages the encoder finds for a service question ([`Meaning::service`]) among those
+/// sharing at least one word with it (`sharing`): meaning alone also finds the contact passage
+/// for "what is the weather tomorrow?", and a question that shares no word with any passage is
+/// not embedded.
+fn meaning_passages(shop: &Shop, sharing: &[Hit], question: &str, k: usize) -> Vec<usize> {
+    let Some(m) = shop.meaning().filter(|_| !sharing.is_empty()) else { return Vec::new() };
+    m.service(question).into_iter().filter(|&i| sharing.iter().any(|h| h.index == i)).take(k).collect()
 }
 
 /// Minimum relevance for a policy passage to answer from (below: "I don't know"). Calibrated

@@ -838,7 +838,8 @@ impl Dialogue {
         // The lexicon's Chinese words, longest first, are words of their own: "入耳式" is
         // earbuds, and its bigram "耳式" would name on-ear headphones (贴耳式) as well.
         let mut out: Vec<String> = Vec::new();
-        for w in lexicon::chinese_words() {
+        let zh = cleaned.chars().any(is_cjk);
+        for w in lexicon::chinese_words().filter(|_| zh) {
             if cleaned.contains(w) {
                 cleaned = cleaned.replace(w, " ");
                 out.push(w.to_string());

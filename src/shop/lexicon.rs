@@ -299,8 +299,13 @@ pub fn compound(term: &str) -> Option<(Vec<&'static str>, Vec<&'static str>)> {
 
 /// The Chinese words of the lexicon, longest first: a request's Chinese text is searched for
 /// them as whole words besides its character bigrams.
+/// (Sorted once: every search and every dialogue turn asks for them.)
 pub fn chinese_words() -> impl Iterator<Item = &'static str> {
-    let mut v: Vec<&str> = ENTRIES.iter().flat_map(|(_, _, zh)| zh.iter().copied()).collect();
-    v.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
-    v.into_iter()
+    static WORDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let words = WORDS.get_or_init(|| {
+        let mut v: Vec<&str> = ENTRIES.iter().flat_map(|(_, _, zh)| zh.iter().copied()).collect();
+        v.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+        v
+    });
+    words.iter().copied()
 }

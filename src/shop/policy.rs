@@ -131,10 +131,7 @@ impl Policies {
 
     /// The best passage for `question`, if any shares a term with it.
     pub fn best(&self, question: &str) -> Option<Hit> {
-        let scores = self.index.scores(question);
-        let (index, &(score, coverage)) =
-            scores.iter().enumerate().max_by(|a, b| (a.1.0 * a.1.1).total_cmp(&(b.1.0 * b.1.1)).then(b.0.cmp(&a.0)))?;
-        (score > 0.0).then_some(Hit { index, relevance: coverage })
+        self.top(question, 1, 0.0).into_iter().next()
     }
 
     pub fn get(&self, id: &str) -> Option<&Passage> {

@@ -160,12 +160,17 @@ pub fn colour_names(text: &str) -> String {
 /// Shades a request names only as colours, with the colour they are.
 const REQUEST_SHADES: [(&str, &str); 2] = [("anthrazit", "grey"), ("anthracite", "grey")];
 
+/// Every colour word a request may state, with the colour it is.
+fn request_colours() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    COLORS.iter().chain(REQUEST_SHADES.iter())
+}
+
 /// Whether a request word (as written or a search term of it) names a colour: a constraint,
 /// not what the product is ("黑色的" after running shoes means black ones).
 pub fn is_colour_word(word: &str) -> bool {
     let w = word.to_lowercase();
     let stemmed = super::text::stem(&w);
-    COLORS.iter().chain(REQUEST_SHADES.iter()).any(|(c, _)| *c == w || super::text::stem(c) == stemmed)
+    request_colours().any(|(c, _)| *c == w || super::text::stem(c) == stemmed)
 }
 
 /// A number written with `,` or `.` as thousands or decimal separator ("1,299.99", "49,90").
@@ -277,7 +282,7 @@ pub fn parse_constraints(text: &str) -> Constraints {
         c.min_price = Some(nums[0].2.min(nums[1].2));
         c.max_price = Some(nums[0].2.max(nums[1].2));
     }
-    for &(word, name) in COLORS.iter().chain(REQUEST_SHADES.iter()) {
+    for &(word, name) in request_colours() {
         let found = if word.chars().any(is_cjk) {
             lower.contains(word)
         } else {

@@ -506,8 +506,6 @@ fn browse(
     out
 }
 
-/// Whether `p` meets the request's constraints: in stock, within budget, in a requested colour,
-/// available in the requested size (products without sizes are size-independent).
 /// Whether the product's colour (its colour attributes and title, shades included) is one of
 /// `colours` (English names, as [`Constraints::colors`] has them).
 pub fn has_colour(p: &Product, colours: &[String]) -> bool {
@@ -520,6 +518,8 @@ pub fn has_colour(p: &Product, colours: &[String]) -> bool {
     colours.iter().any(|col| text.contains(col.as_str()) || (col == "grey" && text.contains("gray")))
 }
 
+/// Whether `p` meets the request's constraints: in stock, within budget, in a requested colour,
+/// available in the requested size (products without sizes are size-independent).
 pub fn satisfies(p: &Product, c: &Constraints) -> bool {
     if !p.in_stock {
         return false;
