@@ -111,10 +111,40 @@ function showCart() {
   if (!header) return;
   let badge = $("#cart-count");
   if (!badge) {
-    badge = el("span", { id: "cart-count", class: "cart", "aria-live": "polite" });
+    badge = el("a", { id: "cart-count", class: "cart", href: new URL("cart.html", BASE).href, "aria-live": "polite" });
     header.append(badge);
   }
   badge.textContent = `Cart: ${cartItems().length}`;
+}
+function removeFromCart(index) {
+  const items = cartItems();
+  items.splice(index, 1);
+  localStorage.setItem(CART, JSON.stringify(items));
+  showCart();
+}
+/** The cart page: each item with its price from the catalog, a remove button, the total. */
+async function renderCart() {
+  const byId = new Map((await catalog()).map((p) => [p.id, p]));
+  const main = $("#cart");
+  const list = el("ul", { class: "cart-items" });
+  const total = el("p", { class: "cart-total" });
+  const draw = () => {
+    const items = cartItems().map((id) => byId.get(id)).filter(Boolean);
+    list.replaceChildren(
+      ...items.map((p, i) => {
+        const remove = el("button", { type: "button" }, "Remove");
+        remove.addEventListener("click", () => {
+          removeFromCart(i);
+          draw();
+        });
+        return el("li", { "data-product-id": p.id }, el("img", { src: imageUrl(p), alt: "", width: 48, height: 48 }), el("a", { href: productUrl(p) }, p.title), el("span", { class: "price" }, money(p)), remove);
+      }),
+    );
+    const sum = items.reduce((s, p) => s + (Number(p.price) || 0), 0);
+    total.textContent = items.length ? `Total: ${money({ price: sum, currency: items[0].currency })}` : "Your cart is empty.";
+  };
+  main.append(list, total);
+  draw();
 }
 function addToCart(id) {
   localStorage.setItem(CART, JSON.stringify([...cartItems(), String(id)]));
@@ -128,6 +158,7 @@ showCart();
 
 if ($("#product")) renderProduct();
 if ($("#policies")) renderPolicies();
+if ($("#cart")) renderCart();
 
 // Offline: precache the shop, the assistant and its wasm (the weights are cached by the
 // assistant itself, under their sha256). Registered once the assistant has what its first

@@ -3,16 +3,16 @@
 // model weights are not duplicated here: the assistant keeps them in Cache Storage under their
 // sha256 and reads them from there.
 
-const VERSION = "aisle-demo-v2";
+const VERSION = "aisle-demo-v3";
 const ROOT = new URL("../", self.location).href;
 
 async function shellFiles() {
   const files = [
-    "", "index.html", "demo/product.html", "demo/policies.html", "demo/shop.js", "demo/shop.css",
+    "", "index.html", "demo/product.html", "demo/policies.html", "demo/cart.html", "demo/shop.js", "demo/shop.css",
     "demo/favicon.svg", "demo/catalog.json", "demo/policies.json", "demo/reviews.html", "demo/reviews.js",
     "demo/reviews.json",
     "www/aisle.js", "www/client.js", "www/widget.js", "www/widget.css", "www/worker.js", "www/weights.js",
-    "www/profile.js", "www/backend.js", "pkg/aisle.js", "pkg/aisle_bg.wasm",
+    "www/profile.js", "www/backend.js", "www/links.js", "www/share.js", "www/handoff.js", "pkg/aisle.js", "pkg/aisle_bg.wasm",
   ];
   const catalog = await (await fetch(ROOT + "demo/catalog.json")).json();
   for (const p of catalog.products) if (typeof p.image === "string" && p.image.startsWith("demo/")) files.push(p.image);

@@ -182,9 +182,44 @@ fn product_answers_come_from_the_data_or_say_it_does_not_tell() {
     assert!(s.text.contains(&weight), "{} lacks {weight}", s.text);
     let s = said(say(&mut d, &shop, "does it glow in the dark?"));
     assert!(s.text.contains(doesnt_say(Lang::En)), "{}", s.text);
+    assert!(s.unknown, "a reply that does not tell says so, for the widget's 'Contact the shop'");
     // In German, from the German description.
     let s = said(say(&mut d, &shop, "Wie schwer ist die erste?"));
     assert!(s.text.contains(&weight), "{}", s.text);
+}
+
+#[test]
+fn add_to_cart_by_reference_in_every_language_and_never_out_of_stock() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "running shoes"));
+    assert!(shown.len() >= 3, "{shown:?}");
+    let s = said(say(&mut d, &shop, "add the second one to my cart"));
+    assert_eq!((s.kind, s.products.clone()), (Kind::Cart, vec![shown[1].clone()]), "{}", s.text);
+    let title = shop.catalog.get(&shown[1]).unwrap().title.clone();
+    assert!(s.text.contains(&title), "{}", s.text);
+    assert!(!s.unknown);
+    // "It" is the product just added; both, and all of them.
+    let s = said(say(&mut d, &shop, "put it in my basket"));
+    assert_eq!((s.kind, s.products), (Kind::Cart, vec![shown[1].clone()]));
+    let s = said(say(&mut d, &shop, "Leg die erste in den Warenkorb"));
+    assert_eq!((s.kind, s.products), (Kind::Cart, vec![shown[0].clone()]));
+    assert!(s.text.starts_with("In den Warenkorb:"), "{}", s.text);
+    let s = said(say(&mut d, &shop, "把第三个加入购物车"));
+    assert_eq!((s.kind, s.products), (Kind::Cart, vec![shown[2].clone()]));
+    let s = said(say(&mut d, &shop, "add both to my cart"));
+    assert_eq!((s.kind, s.products), (Kind::Cart, shown[..2].to_vec()));
+    // A product out of stock is never added: the reply says so.
+    let gone = shop.catalog.products.iter().find(|p| !p.in_stock).unwrap();
+    let mut d = Dialogue::new(shop.clone(), None);
+    d.shown(std::slice::from_ref(&gone.id));
+    let s = said(say(&mut d, &shop, "add it to my cart"));
+    assert_eq!((s.kind, s.products), (Kind::Product, vec![gone.id.clone()]), "{}", s.text);
+    assert!(s.text.contains("out of stock"), "{}", s.text);
+    // Nothing shown and nothing named: a question back, nothing added.
+    let mut d = Dialogue::new(shop.clone(), None);
+    let s = said(say(&mut d, &shop, "add it to my cart"));
+    assert_eq!((s.kind, s.products.len()), (Kind::None, 0), "{}", s.text);
 }
 
 #[test]

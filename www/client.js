@@ -363,8 +363,8 @@ export class Aisle {
    * cheaper", "the second one", "how much does it weigh?", "compare them"). Besides the
    * `text`, `product` and `passage` events of suggest() and answer(), a turn may yield
    * `{type: "compare", products, rows: [{name, values}]}` (values as the catalog has them, null
-   * where a product lacks one) and `{type: "chips", chips}` (follow-ups the shopper may send as
-   * they are). `quick: true` answers from the catalog alone while the model is not ready.
+   * where a product lacks one), `{type: "chips", chips}` (follow-ups the shopper may send as
+   * they are) and `{type: "cart", id}` (the shopper asked to add a product shown to the cart). `quick: true` answers from the catalog alone while the model is not ready.
    * Every product, value and sentence comes from the catalog or the policies.
    */
   session() {
@@ -374,6 +374,8 @@ export class Aisle {
       respond: (text) => client.#request({ type: "converse", text }),
       /** Runs a step from respond(): the events of its reply. */
       run: (step, { events, quick = false, signal } = {}) => client.#runTurn(step, { events, quick, signal }),
+      /** Tells the conversation that `products` are on screen (a shared list): "the second one" is among them. */
+      shown: (products) => client.#request({ type: "converse-shown", products }),
       async *ask(text, options = {}) {
         yield* await client.#runTurn(await this.respond(text), options);
       },
@@ -389,6 +391,8 @@ export class Aisle {
         if (step.text) yield { type: "text", text: step.text };
         if (step.kind === "compare") yield { type: "compare", products: step.products, rows: step.rows };
         else for (const id of step.products) yield { type: "product", id };
+        // "Add the second one to my cart": the page adds them as its own "Add to cart" would.
+        if (step.kind === "cart") for (const id of step.products) yield { type: "cart", id };
         if (step.chips.length) yield { type: "chips", chips: step.chips };
       })();
     }

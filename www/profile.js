@@ -1,6 +1,7 @@
-// The shopper's profile: on-page events (products viewed, added to cart, searches) kept in this
-// browser only, under our own localStorage key. It is sent nowhere; the model sees it only as a
-// ranking hint inside the worker. `forget()` erases it.
+// The shopper's profile: on-page events (products viewed, added to cart, searches) and the
+// products they saved, kept in this browser only, under our own `aisle:` localStorage keys. It
+// is sent nowhere; the model sees the events only as a ranking hint inside the worker.
+// `forget()` erases every `aisle:` key.
 //
 // A shop reports events by dispatching DOM events, or by marking product pages:
 //   document.dispatchEvent(new CustomEvent("aisle:view", { detail: { id } }))   // also aisle:cart
@@ -8,7 +9,10 @@
 //   <main data-aisle-view="kit-001">  (a product page: recorded once on load)
 
 export const STORAGE_KEY = "aisle:profile:v1";
+export const SAVED_KEY = "aisle:saved:v1";
 const MAX_EVENTS = 200;
+const MAX_SAVED = 100;
+const validId = (id) => typeof id === "string" && id.length > 0 && id.length <= 128;
 
 function read() {
   try {
@@ -44,9 +48,32 @@ export const profile = {
     events.push(e.type === "search" ? { type: "search", text: e.text } : { type: e.type, id: e.id });
     write(events);
   },
+  /** The saved product ids, the latest last. */
+  saved() {
+    try {
+      const v = JSON.parse(localStorage.getItem(SAVED_KEY) || "[]");
+      return Array.isArray(v) ? v.filter(validId).slice(-MAX_SAVED) : [];
+    } catch {
+      return [];
+    }
+  },
+  /** Saves `id`, or unsaves it when saved; returns whether it is saved now. */
+  toggleSaved(id) {
+    if (!validId(id)) return false;
+    const saved = this.saved();
+    const now = !saved.includes(id);
+    const next = now ? [...saved, id].slice(-MAX_SAVED) : saved.filter((s) => s !== id);
+    try {
+      localStorage.setItem(SAVED_KEY, JSON.stringify(next));
+    } catch {
+      return false; // storage full or disabled: nothing was saved
+    }
+    return now;
+  },
+  /** Erases everything Aisle keeps in this browser's storage (every `aisle:` key). */
   forget() {
     try {
-      localStorage.removeItem(STORAGE_KEY);
+      for (const k of Object.keys(localStorage)) if (k.startsWith("aisle:")) localStorage.removeItem(k);
     } catch {
       // nothing stored
     }

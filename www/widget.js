@@ -22,14 +22,22 @@
 // data-policies, data-lang ("auto", "en", "de", "zh"), data-backend ("auto", "webgpu", "cpu"),
 // data-currency (ISO 4217, for a feed that carries none: Shopify's, WooCommerce's),
 // data-cart-url (a link template for "Add to cart": `{id}`, `{quantity}`; without it the button
-// dispatches `aisle:add-to-cart` on document). Theming: --aisle-accent, --aisle-bg,
-// --aisle-fg, --aisle-muted, --aisle-radius, --aisle-font.
+// dispatches `aisle:add-to-cart` on document), data-cart-attribution (`ref=aisle`: one pair
+// added to cart links), data-contact (a `mailto:` or http(s) contact page: "Contact the shop").
+// Theming: --aisle-accent, --aisle-bg, --aisle-fg, --aisle-muted, --aisle-radius, --aisle-font.
+//
+// Saved products stay in this browser (profile.js); "Share" puts the product ids in a link's
+// fragment (share.js), and a page opened with one shows "Shared with you" from this page's own
+// catalog, before the model has loaded.
 //
 // Untrusted text (model output, catalog fields) only ever becomes text nodes; links and images
 // on cards come from the catalog and are followed only when http(s) or same-origin relative.
 
 import { Aisle } from "./client.js";
 import { profile, listen } from "./profile.js";
+import { safeUrl, cartLink, attribution } from "./links.js";
+import { shareLink, readShare, isShareFragment, shareText, deliver, oneLine, MAX_QUESTION } from "./share.js";
+import { contactTarget, draftMessage, contactLink } from "./handoff.js";
 
 const CSS_URL = new URL("./widget.css", import.meta.url).href;
 
@@ -65,6 +73,28 @@ const STRINGS = {
     was: "regular price",
     addToCart: "Add to cart",
     added: "Added",
+    save: "Save",
+    saved: "Saved",
+    savedList: (n) => `Saved (${n})`,
+    savedTitle: "Your saved products",
+    savedEmpty: "Nothing saved yet. Use “Save” on a product to keep it here; it stays on this device.",
+    share: "Share",
+    askFriend: "Ask a friend",
+    friendLabel: "Your question for your friend (optional)",
+    friendSend: "Share with my question",
+    sharedVia: "Shared.",
+    copied: "Link copied to the clipboard.",
+    copyThis: "Copy this link:",
+    sharedWithYou: "Shared with you",
+    friendAsks: "Your friend asks:",
+    skipped: (n) => (n === 1 ? "One shared product is no longer available, so it is not shown." : `${n} shared products are no longer available, so they are not shown.`),
+    noneLeft: "None of the shared products is available any more.",
+    contact: "Contact the shop",
+    contactMail: "Your message to the shop. Edit it as you like: nothing is sent until you send it from your mail app.",
+    contactPage: "Your message to the shop. Edit it as you like: nothing is sent until you send it on the shop's contact page.",
+    contactLabel: "Message to the shop",
+    openMail: "Open in my mail app",
+    openPage: "Open the shop's contact page",
   },
   de: {
     open: "Unseren Einkaufsassistenten fragen",
@@ -97,6 +127,28 @@ const STRINGS = {
     was: "regulärer Preis",
     addToCart: "In den Warenkorb",
     added: "Hinzugefügt",
+    save: "Merken",
+    saved: "Gemerkt",
+    savedList: (n) => `Gemerkt (${n})`,
+    savedTitle: "Ihre gemerkten Produkte",
+    savedEmpty: "Noch nichts gemerkt. Mit „Merken“ bei einem Produkt behalten Sie es hier; es bleibt auf diesem Gerät.",
+    share: "Teilen",
+    askFriend: "Freunde fragen",
+    friendLabel: "Ihre Frage an Ihre Freundin oder Ihren Freund (optional)",
+    friendSend: "Mit meiner Frage teilen",
+    sharedVia: "Geteilt.",
+    copied: "Link in die Zwischenablage kopiert.",
+    copyThis: "Diesen Link kopieren:",
+    sharedWithYou: "Mit Ihnen geteilt",
+    friendAsks: "Ihre Freundin oder Ihr Freund fragt:",
+    skipped: (n) => (n === 1 ? "Ein geteiltes Produkt ist nicht mehr erhältlich und wird nicht gezeigt." : `${n} geteilte Produkte sind nicht mehr erhältlich und werden nicht gezeigt.`),
+    noneLeft: "Keines der geteilten Produkte ist noch erhältlich.",
+    contact: "Den Shop kontaktieren",
+    contactMail: "Ihre Nachricht an den Shop. Ändern Sie sie nach Belieben: Nichts wird gesendet, bevor Sie sie in Ihrem Mailprogramm absenden.",
+    contactPage: "Ihre Nachricht an den Shop. Ändern Sie sie nach Belieben: Nichts wird gesendet, bevor Sie sie auf der Kontaktseite des Shops absenden.",
+    contactLabel: "Nachricht an den Shop",
+    openMail: "In meinem Mailprogramm öffnen",
+    openPage: "Kontaktseite des Shops öffnen",
   },
   zh: {
     open: "询问购物助手",
@@ -129,6 +181,28 @@ const STRINGS = {
     was: "原价",
     addToCart: "加入购物车",
     added: "已加入",
+    save: "收藏",
+    saved: "已收藏",
+    savedList: (n) => `收藏（${n}）`,
+    savedTitle: "您收藏的商品",
+    savedEmpty: "还没有收藏。点击商品上的“收藏”即可保存在这里，只保存在本设备上。",
+    share: "分享",
+    askFriend: "问问朋友",
+    friendLabel: "想问朋友的问题（可选）",
+    friendSend: "附上我的问题分享",
+    sharedVia: "已分享。",
+    copied: "链接已复制到剪贴板。",
+    copyThis: "复制此链接：",
+    sharedWithYou: "朋友分享给您的",
+    friendAsks: "您的朋友问：",
+    skipped: (n) => `有${n}件分享的商品已无法购买，未显示。`,
+    noneLeft: "分享的商品都已无法购买。",
+    contact: "联系商店",
+    contactMail: "您给商店的留言，可随意修改：只有在您的邮件应用中发送后才会发出。",
+    contactPage: "您给商店的留言，可随意修改：只有在商店的联系页面上发送后才会发出。",
+    contactLabel: "给商店的留言",
+    openMail: "在邮件应用中打开",
+    openPage: "打开商店的联系页面",
   },
 };
 
@@ -141,18 +215,6 @@ function el(tag, attrs = {}, ...children) {
   }
   for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   return node;
-}
-
-/** A catalog link we may follow: http(s) (incl. same-origin relative). Anything else: null. */
-export function safeUrl(raw) {
-  if (typeof raw !== "string" || !raw.trim() || raw.length > 2048) return null;
-  if (/[\u0000-\u001f\u007f]/.test(raw) || /^\s*[\\/]{2}/.test(raw)) return null; // no protocol-relative hosts
-  try {
-    const u = new URL(raw.trim(), document.baseURI);
-    return u.protocol === "https:" || u.protocol === "http:" ? u.href : null;
-  } catch {
-    return null;
-  }
 }
 
 function pageLang() {
@@ -194,6 +256,8 @@ export class AisleAssistant extends HTMLElement {
   #ui = {};
   #t = STRINGS.en;
   #uiLang = "en";
+  #shopName = "";
+  #last = { question: "", products: [] }; // what "Contact the shop" in the menu starts from
 
   constructor() {
     super();
@@ -206,6 +270,8 @@ export class AisleAssistant extends HTMLElement {
     this.#uiLang = this.getAttribute("data-lang") && this.getAttribute("data-lang") !== "auto" ? this.getAttribute("data-lang") : pageLang();
     this.#t = STRINGS[this.#uiLang] || STRINGS.en;
     this.#build();
+    this.#openShare();
+    window.addEventListener("hashchange", () => this.#openShare());
   }
 
   /** The loaded client, once its model is ready (loads on first use). */
@@ -220,6 +286,7 @@ export class AisleAssistant extends HTMLElement {
     ui.root.append(el("link", { rel: "stylesheet", href: CSS_URL }));
     ui.launcher = el("button", { class: "launcher", type: "button", "aria-expanded": "false", "aria-controls": "panel", "aria-label": t.open }, el("span", { class: "launcher-icon", "aria-hidden": "true" }, "✦"), el("span", { class: "launcher-text" }, t.title));
     ui.close = el("button", { class: "close", type: "button", "aria-label": t.close }, "×");
+    ui.savedList = el("button", { class: "saved-list", type: "button" }, t.savedList(profile.saved().length));
     ui.statusText = el("p", { class: "status-text" });
     ui.progress = el("progress", { max: "1", value: "0" });
     ui.status = el("div", { class: "status", hidden: true }, ui.statusText, ui.progress);
@@ -232,17 +299,18 @@ export class AisleAssistant extends HTMLElement {
     ui.stop = el("button", { type: "button", class: "stop", hidden: true }, t.stop);
     ui.form = el("form", { class: "composer" }, el("label", { for: "q", class: "sr-only" }, t.label), ui.input, ui.send, ui.stop);
     ui.forget = el("button", { type: "button", class: "forget" }, t.forget);
+    ui.contact = el("button", { type: "button", class: "contact", hidden: !this.#contact() }, t.contact);
     ui.note = el("p", { class: "note", hidden: true });
     ui.panel = el(
       "section",
       { class: "panel", id: "panel", role: "dialog", "aria-modal": "false", "aria-label": t.title, hidden: true },
-      el("header", {}, el("h2", {}, t.title), ui.close),
+      el("header", {}, el("h2", {}, t.title), el("div", { class: "header-actions" }, ui.savedList, ui.close)),
       ui.status,
       ui.error,
       ui.note,
       ui.log,
       ui.form,
-      el("footer", {}, el("span", { class: "privacy" }, t.privacy), ui.forget),
+      el("footer", {}, el("span", { class: "privacy" }, t.privacy), ui.contact, ui.forget),
     );
     ui.root.append(ui.launcher, ui.panel);
 
@@ -274,8 +342,25 @@ export class AisleAssistant extends HTMLElement {
     });
     ui.forget.addEventListener("click", () => {
       profile.forget();
+      this.#updateSaved();
       this.#showNote(this.#t.forgotten);
     });
+    ui.savedList.addEventListener("click", () => this.#showSaved().catch(() => {}));
+    ui.contact.addEventListener("click", () => {
+      const box = this.#contactBox(this.#last.question, this.#last.products);
+      if (box) this.#say(box);
+    });
+  }
+
+  /** An assistant message in the log made here (saved items, a share, a contact form). */
+  #say(...children) {
+    const bubble = this.#bubble();
+    bubble.append(...children);
+    bubble.setAttribute("aria-busy", "false");
+    const log = this.#ui.log;
+    log.append(bubble);
+    log.scrollTop = Math.max(0, bubble.offsetTop - log.offsetTop - 8); // its start in view
+    return bubble;
   }
 
   open() {
@@ -363,7 +448,9 @@ export class AisleAssistant extends HTMLElement {
       const currency = this.getAttribute("data-currency") || undefined;
       await client.setShop(catalogText || '{"products":[]}', policiesText, { currency });
       this.#products = new Map();
-      for (const p of JSON.parse(client.importedCatalog ?? (catalogText || '{"products":[]}')).products || []) {
+      const catalog = JSON.parse(client.importedCatalog ?? (catalogText || '{"products":[]}'));
+      this.#shopName = oneLine(catalog.shop?.name, 80) || location.hostname;
+      for (const p of catalog.products || []) {
         if (p && (typeof p.id === "string" || typeof p.id === "number")) this.#products.set(String(p.id), p);
       }
       this.#passages = new Map();
@@ -447,7 +534,7 @@ export class AisleAssistant extends HTMLElement {
     let step = null;
     try {
       step = await client.session().respond(text);
-      result = await this.#write(bubble, client, step, controller.signal, true);
+      result = await this.#write(bubble, client, step, controller.signal, true, text);
     } catch (e) {
       bubble.append(el("p", { class: "error-text" }, `${this.#t.failed}: ${e.message}`));
       if (client.dead) {
@@ -463,7 +550,8 @@ export class AisleAssistant extends HTMLElement {
       ui.stop.hidden = true;
       ui.send.disabled = false;
     }
-    this.#lastQuick = result.quick ? { bubble, step } : null;
+    this.#lastQuick = result.quick ? { bubble, step, text } : null;
+    this.#last = { question: text, products: result.products };
     this.dispatchEvent(new CustomEvent("aisle-done", { detail: result }));
     if (result.quick && this.#aisle) this.#refine(); // the model arrived while it was written
     return result;
@@ -475,10 +563,11 @@ export class AisleAssistant extends HTMLElement {
   }
 
   /**
-   * Writes the answer to `text` into `bubble`: the model's, streamed, once it is ready;
-   * before that the quick one. `visible` says whether each piece is announced (aisle-token).
+   * Writes the answer to `step` (the shopper's `question`) into `bubble`: the model's,
+   * streamed, once it is ready; before that the quick one. `visible` says whether each piece
+   * is announced (aisle-token).
    */
-  async #write(bubble, client, step, signal, visible) {
+  async #write(bubble, client, step, signal, visible, question) {
     const events = profile.events();
     const lang = this.#lang();
     // A reply the conversation made from the catalog's data needs no model: it is never quick.
@@ -491,6 +580,7 @@ export class AisleAssistant extends HTMLElement {
     const products = [];
     let target = body; // where text goes: the intro paragraph, then each card's reason
     let heading = false; // the text event right after a product repeats its title: the card shows it
+    let passages = 0;
     for await (const ev of stream) {
       if (ev.type === "text") {
         full += ev.text;
@@ -514,13 +604,23 @@ export class AisleAssistant extends HTMLElement {
       } else if (ev.type === "passage") {
         const p = this.#passages.get(ev.id);
         if (p) bubble.append(el("blockquote", { class: "passage", "data-passage-id": ev.id }, el("strong", {}, this.#t.policy + " "), String(p.text)));
+        if (p) passages++;
+      } else if (ev.type === "cart") {
+        // "Add the second one to my cart": what the card's own button does (a link stays a link to tap).
+        const button = [...bubble.querySelectorAll(".card")].find((c) => c.getAttribute("data-product-id") === ev.id)?.querySelector("button.add");
+        button?.click();
       }
       if (visible) this.#ui.log.scrollTop = this.#ui.log.scrollHeight;
     }
+    const kind = step.step === "said" ? step.kind : step.step;
     if (signal.aborted) bubble.append(el("p", { class: "stopped" }, this.#t.stopped));
     else {
       const next = this.#followUps(step, products);
       if (next.length) bubble.append(this.#chips(next, "follow-ups"));
+      if (products.length && (kind === "suggest" || kind === "compare" || kind === "product")) bubble.append(this.#shareRow(products));
+      // "I don't know" (nothing sold fits, no policy says, the product's data does not tell): the shop may.
+      const unknown = (kind === "suggest" && !products.length) || (kind === "answer" && !passages) || step.unknown === true;
+      if (unknown && this.#contact()) bubble.append(this.#contactButton(question, products));
     }
     if (step.step === "suggest" && products.length) {
       const why = el("button", { type: "button", class: "why" }, this.#t.why);
@@ -530,7 +630,7 @@ export class AisleAssistant extends HTMLElement {
       });
       bubble.append(why);
     }
-    return { text: full, products, quick, kind: step.step === "said" ? step.kind : step.step };
+    return { text: full, products, quick, kind };
   }
 
   /**
@@ -553,7 +653,7 @@ export class AisleAssistant extends HTMLElement {
    */
   #followUps(step, products) {
     const kind = step.step === "said" ? step.kind : step.step;
-    if (!products.length || kind === "clarify" || kind === "answer" || kind === "none") return [];
+    if (!products.length || kind === "clarify" || kind === "answer" || kind === "none" || kind === "cart") return [];
     const t = this.#t;
     const out = [];
     const shown = products.map((id) => this.#products.get(id)).filter(Boolean);
@@ -595,7 +695,7 @@ export class AisleAssistant extends HTMLElement {
     this.#refining = controller;
     const fresh = this.#bubble();
     try {
-      const result = await this.#write(fresh, this.#aisle, last.step, controller.signal, false);
+      const result = await this.#write(fresh, this.#aisle, last.step, controller.signal, false, last.text);
       if (controller.signal.aborted || !last.bubble.isConnected) return;
       fresh.setAttribute("aria-busy", "false");
       last.bubble.replaceWith(fresh);
@@ -621,14 +721,15 @@ export class AisleAssistant extends HTMLElement {
   #card(id) {
     const p = this.#products.get(id);
     if (!p) return null;
-    const title = String(this.#uiLang !== "en" && p.i18n?.[this.#uiLang]?.title ? p.i18n[this.#uiLang].title : p.title ?? id);
+    const title = this.#title(p);
     const href = safeUrl(p.url);
     const src = safeUrl(p.image);
     const img = el("img", { alt: "", loading: "lazy", width: "64", height: "64" });
     if (src) img.src = src;
     const heading = el("h3", {}, href ? el("a", { href, rel: "noopener" }, title) : title);
     const reason = el("p", { class: "reason" });
-    const body = el("div", { class: "card-body" }, heading, priceNode(p, this.#t), reason, this.#cartControl(id, title));
+    const actions = el("div", { class: "actions" }, this.#cartControl(id, title), this.#saveControl(id, title));
+    const body = el("div", { class: "card-body" }, heading, priceNode(p, this.#t), reason, actions);
     const node = el("article", { class: "card", "data-product-id": id }, img, body);
     return { node, reason };
   }
@@ -644,7 +745,7 @@ export class AisleAssistant extends HTMLElement {
     const label = `${t.addToCart}: ${title}`;
     const template = this.getAttribute("data-cart-url");
     if (template) {
-      const href = safeUrl(template.replaceAll("{id}", encodeURIComponent(id)).replaceAll("{quantity}", "1"));
+      const href = cartLink(template, id, 1, attribution(this.getAttribute("data-cart-attribution")));
       return href ? el("a", { class: "add", href, "aria-label": label }, t.addToCart) : "";
     }
     const button = el("button", { type: "button", class: "add", "aria-label": label }, t.addToCart);
@@ -653,6 +754,144 @@ export class AisleAssistant extends HTMLElement {
       button.textContent = t.added;
     });
     return button;
+  }
+
+  /** A product's title in the shopper's language, from the catalog. */
+  #title(p) {
+    return String(this.#uiLang !== "en" && p.i18n?.[this.#uiLang]?.title ? p.i18n[this.#uiLang].title : p.title ?? p.id);
+  }
+
+  /** "Save" on a card: keeps the product id on this device (pressed again, forgets it). */
+  #saveControl(id, title) {
+    const t = this.#t;
+    const button = el("button", { type: "button", class: "save", "aria-label": `${t.save}: ${title}` });
+    const show = (on) => {
+      button.textContent = on ? t.saved : t.save;
+      button.setAttribute("aria-pressed", String(on));
+    };
+    show(profile.saved().includes(id));
+    button.addEventListener("click", () => {
+      show(profile.toggleSaved(id));
+      this.#updateSaved();
+    });
+    return button;
+  }
+
+  #updateSaved() {
+    this.#ui.savedList.textContent = this.#t.savedList(profile.saved().length);
+  }
+
+  /** The saved products as cards (those this catalog still has), with Share. */
+  async #showSaved() {
+    await this.#ensureShop();
+    const t = this.#t;
+    const ids = profile.saved().filter((id) => this.#products.has(id));
+    const cards = ids.map((id) => this.#card(id).node);
+    const bubble = this.#say(el("p", { class: "text saved-head" }, ids.length ? t.savedTitle : t.savedEmpty), ...cards);
+    bubble.classList.add("saved");
+    if (ids.length) bubble.append(this.#shareRow(ids));
+    this.#last = { question: "", products: ids };
+  }
+
+  /** "Share" and "Ask a friend" under products: a link with their ids in its fragment. */
+  #shareRow(ids) {
+    const t = this.#t;
+    const status = el("p", { class: "share-status", role: "status" });
+    const share = el("button", { type: "button", class: "share" }, t.share);
+    const ask = el("button", { type: "button", class: "ask-friend" }, t.askFriend);
+    share.addEventListener("click", () => this.#share(ids, "", status));
+    ask.addEventListener("click", () => {
+      const question = el("textarea", { class: "friend-question", rows: "2", maxlength: String(MAX_QUESTION), "aria-label": t.friendLabel, placeholder: t.friendLabel });
+      const send = el("button", { type: "button", class: "share-question" }, t.friendSend);
+      send.addEventListener("click", () => this.#share(ids, question.value, status));
+      ask.replaceWith(el("div", { class: "friend" }, question, send));
+      question.focus();
+    });
+    return el("div", { class: "share-row" }, el("div", { class: "share-buttons" }, share, ask), status);
+  }
+
+  /** Hands the share link to the share sheet or the clipboard, and says which (or shows the link). */
+  async #share(ids, question, status) {
+    const t = this.#t;
+    const titles = ids.map((id) => this.#products.get(id)).filter(Boolean).map((p) => this.#title(p));
+    const url = shareLink(location.href, ids, question);
+    const via = await deliver({ title: this.#shopName, text: shareText(this.#uiLang, this.#shopName, titles, question), url });
+    if (via === "share") status.replaceChildren(t.sharedVia);
+    else if (via === "clipboard") status.replaceChildren(t.copied);
+    else if (via === "none") status.replaceChildren(`${t.copyThis} `, el("span", { class: "share-url" }, url));
+    else status.replaceChildren();
+  }
+
+  /**
+   * A page opened from a share link: "Shared with you" (and the friend's question) with the
+   * products this page's catalog has in stock; the fragment then leaves the address bar. A
+   * fragment that is not a share of ours is left alone; a malformed one is dropped.
+   */
+  #openShare() {
+    if (!isShareFragment(location.hash)) return;
+    const share = readShare(location.hash);
+    try {
+      history.replaceState(history.state, "", location.pathname + location.search);
+    } catch {
+      // a sandboxed page may refuse: the share still shows
+    }
+    if (!share) return;
+    this.open();
+    this.#ensureShop()
+      .then(() => this.#showShared(share))
+      .catch(() => {}); // shown in the panel
+  }
+
+  #showShared({ ids, question }) {
+    const t = this.#t;
+    const shown = ids.filter((id) => this.#products.has(id) && this.#products.get(id).in_stock !== false);
+    const parts = [el("p", { class: "text shared-head" }, el("strong", {}, t.sharedWithYou))];
+    if (question) parts.push(el("p", { class: "friend-asks" }, `${t.friendAsks} `, el("q", {}, question)));
+    parts.push(...shown.map((id) => this.#card(id).node));
+    const skipped = ids.length - shown.length;
+    if (skipped) parts.push(el("p", { class: "skipped" }, shown.length ? t.skipped(skipped) : t.noneLeft));
+    this.#say(...parts).classList.add("shared");
+    this.#last = { question, products: shown };
+    // The conversation knows what is on screen: "add the second one to my cart" works next.
+    if (shown.length) this.#client?.session().shown(shown).catch(() => {});
+    this.dispatchEvent(new CustomEvent("aisle-shared", { bubbles: true, detail: { products: shown, skipped } }));
+  }
+
+  /** The shop's contact (data-contact), if it is one we may link to. */
+  #contact() {
+    return contactTarget(this.getAttribute("data-contact"));
+  }
+
+  /** "Contact the shop" under an answer that could not tell: opens the message to edit. */
+  #contactButton(question, ids) {
+    const button = el("button", { type: "button", class: "contact-shop" }, this.#t.contact);
+    button.addEventListener("click", () => {
+      const box = this.#contactBox(question, ids);
+      if (box) button.replaceWith(box);
+    });
+    return button;
+  }
+
+  /**
+   * The message to the shop, pre-filled with the question and the products in view, for the
+   * shopper to edit; the link under it hands it to their mail app or the shop's contact page.
+   */
+  #contactBox(question, ids) {
+    const contact = this.#contact();
+    if (!contact) return null;
+    const t = this.#t;
+    const products = ids.map((id) => this.#products.get(id)).filter(Boolean).map((p) => ({ title: this.#title(p), url: safeUrl(p.url) }));
+    const message = el("textarea", { class: "contact-message", rows: "7", "aria-label": t.contactLabel });
+    message.value = draftMessage(this.#uiLang, oneLine(question, 500), products);
+    const link = el("a", { class: "contact-send", rel: "noopener" }, contact.kind === "mail" ? t.openMail : t.openPage);
+    const update = () => {
+      const href = contactLink(contact, this.#uiLang, message.value);
+      if (href) link.setAttribute("href", href);
+      else link.removeAttribute("href");
+    };
+    message.addEventListener("input", update);
+    update();
+    return el("div", { class: "handoff" }, el("p", {}, contact.kind === "mail" ? t.contactMail : t.contactPage), message, link);
   }
 
   #explain(plan) {

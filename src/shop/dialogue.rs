@@ -35,6 +35,9 @@ pub enum Kind {
     Compare,
     /// A question back: the request was too broad.
     Clarify,
+    /// Products to put in the cart ("add the second one to my cart"): the caller adds them
+    /// as its own "Add to cart" would.
+    Cart,
     /// Nothing to show ("thanks").
     None,
 }
@@ -57,6 +60,8 @@ pub struct Said {
     pub rows: Vec<Row>,
     /// Tappable follow-ups (clarify turns): texts the shopper may send as they are.
     pub chips: Vec<String>,
+    /// The reply says the shop's data does not tell: a caller may offer to ask the shop.
+    pub unknown: bool,
 }
 
 /// What the caller does with a message.
@@ -151,6 +156,14 @@ const ORDINALS: &[(&[&str], usize)] = &[
     (&["second", "2nd", "zweite", "zweiten", "zweites", "第二"], 1),
     (&["third", "3rd", "dritte", "dritten", "drittes", "第三"], 2),
 ];
+#[rustfmt::skip]
+const CART: &[&str] = &["cart", "my basket", "shopping basket", "trolley", "warenkorb", "einkaufswagen", "购物车", "购物篮"];
+#[rustfmt::skip]
+const ADD: &[&str] = &["add", "put", "pop", "throw",
+    "leg", "lege", "legen", "legt", "pack", "packe", "packen", "tu", "tue", "tun", "hinzufügen", "füge", "füg", "hinzu", "rein",
+    "加入", "加到", "加进", "放进", "放入", "放到", "添加", "加一"];
+#[rustfmt::skip]
+const ALL: &[&str] = &["all of them", "them all", "all three", "add all", "put all", "everything", "alle", "allesamt", "全部", "都"];
 #[rustfmt::skip]
 const LAST_ONE: &[&str] = &["last one", "letzte", "letzten", "最后"];
 
@@ -335,6 +348,9 @@ impl Dialogue {
         if topic.is_empty() && constraints.is_empty() && any(low, THANKS) && !any(low, QUESTION) && !any(low, BROAD) {
             return said(Kind::None, Vec::new(), courtesy(lang));
         }
+        if any(low, CART) && any(low, ADD) {
+            return self.add_to_cart(message, low, lang);
+        }
         if let Some(step) = self.policy(message, low, lang) {
             return step;
         }
@@ -387,6 +403,7 @@ impl Dialogue {
                 text,
                 rows: Vec::new(),
                 chips: self.clarify_chips(lang),
+                unknown: false,
             });
         }
         self.search(message.to_string(), constraints, lang)
@@ -400,6 +417,44 @@ impl Dialogue {
                 || ORDINALS.iter().any(|(cues, _)| any(low, cues))
                 || any(low, LAST_ONE)
                 || self.named_in_list(low).is_some())
+    }
+
+    /// "Add the second one to my cart", "leg beide in den Warenkorb", "把它加入购物车": the
+    /// products the message refers to (both, all of them, one by reference, or one it names),
+    /// those in stock; out of stock or unclear, a reply that says so.
+    fn add_to_cart(&mut self, message: &str, low: &str, lang: Lang) -> Step {
+        let last = &self.state.last;
+        let ids: Vec<String> = if any(low, PAIR) {
+            last.iter().take(2).cloned().collect()
+        } else if any(low, ALL) {
+            last.clone()
+        } else if last.is_empty() {
+            self.named_in_catalog(message).into_iter().collect()
+        } else {
+            self.referenced(message, low).into_iter().collect()
+        };
+        let products: Vec<&Product> = ids.iter().filter_map(|id| self.shop.catalog.get(id)).collect();
+        let (stocked, gone): (Vec<&Product>, Vec<&Product>) = products.into_iter().partition(|p| p.in_stock);
+        let titles = |ps: &[&Product]| ps.iter().map(|p| p.title_in(lang.code())).collect::<Vec<_>>().join(", ");
+        if stocked.is_empty() {
+            return match gone.as_slice() {
+                [] => said(Kind::None, Vec::new(), which_for_cart(lang).to_string()),
+                _ => said(
+                    Kind::Product,
+                    gone.iter().map(|p| p.id.clone()).collect(),
+                    format!("{} — {}", titles(&gone), in_stock_text(false, lang)),
+                ),
+            };
+        }
+        let mut text = format!("{} {}", to_cart_text(lang), titles(&stocked));
+        if !gone.is_empty() {
+            text.push_str(&format!(
+                " ({} — {})",
+                titles(&gone),
+                in_stock_text(false, lang).trim_end_matches(['.', '。'])
+            ));
+        }
+        said(Kind::Cart, stocked.iter().map(|p| p.id.clone()).collect(), text)
     }
 
     /// A new search: the state starts again from this message.
@@ -658,11 +713,10 @@ impl Dialogue {
             Some(a) => aspect_fact(&p, &ASPECTS[a], lang),
             None => None,
         });
-        let text = match fact {
-            Some(f) => format!("{title} — {f}"),
-            None => format!("{title} — {}", doesnt_say(lang)),
-        };
-        Some(said(Kind::Product, vec![id], text))
+        Some(match fact {
+            Some(f) => said(Kind::Product, vec![id], format!("{title} — {f}")),
+            None => unknown(vec![id], format!("{title} — {}", doesnt_say(lang))),
+        })
     }
 
     /// The description sentence (shopper's language first, then English) sharing the most
@@ -695,11 +749,10 @@ impl Dialogue {
             .iter()
             .filter_map(|id| self.shop.catalog.get(id))
             .find_map(|p| aspect_fact(p, aspect, lang).map(|f| (p, f)));
-        let (id, text) = match found {
-            Some((p, fact)) => (vec![p.id.clone()], format!("{} — {fact}", p.title_in(lang.code()))),
-            None => (Vec::new(), doesnt_say(lang).to_string()),
-        };
-        Some(said(Kind::Product, id, text))
+        Some(match found {
+            Some((p, fact)) => said(Kind::Product, vec![p.id.clone()], format!("{} — {fact}", p.title_in(lang.code()))),
+            None => unknown(Vec::new(), doesnt_say(lang).to_string()),
+        })
     }
 
     /// "Which one is the lightest / cheapest / has the longest battery life?" among those shown.
@@ -734,8 +787,7 @@ impl Dialogue {
         let measured: Vec<(&Product, f64)> = products.iter().filter_map(|p| measure(p).map(|m| (*p, m))).collect();
         let best = measured.iter().copied().reduce(|a, b| if (b.1 > a.1) == highest && b.1 != a.1 { b } else { a });
         let Some((p, _)) = best else {
-            let text = doesnt_say(lang).to_string();
-            return Some(said(Kind::Product, Vec::new(), text));
+            return Some(unknown(Vec::new(), doesnt_say(lang).to_string()));
         };
         let fact = self.sentence_or_attribute(p, low, lang);
         let text = format!("{} — {fact}", p.title_in(lang.code()));
@@ -797,7 +849,7 @@ impl Dialogue {
         let text =
             if differing.is_empty() { same_data(lang).to_string() } else { format!("{}.", differing.join("; ")) };
         let ids = products.iter().map(|p| p.id.clone()).collect();
-        Step::Said(Said { kind: Kind::Compare, products: ids, text, rows, chips: Vec::new() })
+        Step::Said(Said { kind: Kind::Compare, products: ids, text, rows, chips: Vec::new(), unknown: false })
     }
 
     /// Chips for a question back: the catalog's largest categories and price bands.
@@ -906,7 +958,12 @@ impl Dialogue {
 
 /// A reply made here, without a table or chips.
 fn said(kind: Kind, products: Vec<String>, text: String) -> Step {
-    Step::Said(Said { kind, products, text, rows: Vec::new(), chips: Vec::new() })
+    Step::Said(Said { kind, products, text, rows: Vec::new(), chips: Vec::new(), unknown: false })
+}
+
+/// A reply saying the shop's data does not tell (about `products`).
+fn unknown(products: Vec<String>, text: String) -> Step {
+    Step::Said(Said { kind: Kind::Product, products, text, rows: Vec::new(), chips: Vec::new(), unknown: true })
 }
 
 /// The words a shopper may name a product by: its titles, categories and colour.
@@ -980,6 +1037,24 @@ fn thats_all(lang: Lang) -> &'static str {
         Lang::En => "That's all we have that fits: nothing else in our catalog matches.",
         Lang::De => "Mehr haben wir dazu leider nicht: nichts anderes in unserem Sortiment passt.",
         Lang::Zh => "符合条件的就这些了：我们的商品中没有其他合适的。",
+    }
+}
+
+fn to_cart_text(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "To your cart:",
+        Lang::De => "In den Warenkorb:",
+        Lang::Zh => "加入购物车：",
+    }
+}
+
+fn which_for_cart(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "Which product shall I add? Tell me its name, or use “Add to cart” on its card.",
+        Lang::De => {
+            "Welches Produkt soll ich hinzufügen? Nennen Sie es, oder nutzen Sie „In den Warenkorb“ auf seiner Karte."
+        }
+        Lang::Zh => "要加入哪件商品？请告诉我名称，或点击商品卡片上的“加入购物车”。",
     }
 }
 

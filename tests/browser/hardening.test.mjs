@@ -9,7 +9,7 @@ import path from "node:path";
 
 import { serve } from "../../scripts/serve.mjs";
 import { launch } from "./chromium.mjs";
-import { REPO, MODEL_URL, MODEL_PATH, MODEL_SHA256, instrument, inspectWidget } from "./util.mjs";
+import { REPO, MODEL_URL, MODEL_PATH, MODEL_SHA256, instrument, inspectWidget, PAYLOADS } from "./util.mjs";
 
 let server;
 let browser;
@@ -317,34 +317,6 @@ test("privacy over a whole session: only same-origin GETs of static files, profi
     await close();
   }
 });
-
-/** Payloads for catalog fields, policy text and (through extractive answers) model output. */
-const PAYLOADS = [
-  `<script>window.__xss="script"</script>`,
-  `<img src=x onerror="window.__xss='img'">`,
-  `<svg onload="window.__xss='svg'"></svg>`,
-  `<svg><script>window.__xss='svg-script'</script></svg>`,
-  `<iframe src="javascript:window.parent.__xss='iframe'"></iframe>`,
-  `<a href="javascript:window.__xss='href'">click</a>`,
-  `<body onload="window.__xss='body'">`,
-  `<input autofocus onfocus="window.__xss='focus'">`,
-  `<details open ontoggle="window.__xss='toggle'">`,
-  `<video><source onerror="window.__xss='video'"></video>`,
-  `<math><mtext><table><mglyph><style><img src=x onerror="window.__xss='math'">`,
-  `<style>*{background:url("javascript:window.__xss='css'")}</style>`,
-  `<div style="background-image:url(javascript:window.__xss='style')">`,
-  `<link rel=stylesheet href="https://evil.example/x.css">`,
-  `<meta http-equiv="refresh" content="0;url=javascript:window.__xss='meta'">`,
-  `<object data="javascript:window.__xss='object'"></object>`,
-  `<embed src="javascript:window.__xss='embed'">`,
-  `"><script>window.__xss='attr-break'</script>`,
-  `'><img src=x onerror=window.__xss='quote'>`,
-  `<base href="https://evil.example/">`,
-  `<form action="https://evil.example/"><button>go</button></form>`,
-  `{{constructor.constructor('window.__xss="template"')()}}`,
-  `<template><script>window.__xss='template-el'</script></template>`,
-  `<img src="data:image/svg+xml,<svg onload=window.__xss='data-svg'>">`,
-];
 
 test("XSS: 24 payloads in catalog fields, policy text and the model's chosen sentences render inert under the strict CSP", { timeout: 900_000 }, async () => {
   const catalog = {

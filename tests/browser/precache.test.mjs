@@ -6,7 +6,7 @@
 // (whose catalog is our JSON) never needs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 
 import { REPO } from "./util.mjs";
@@ -38,7 +38,8 @@ test("the demo's service worker precaches every file its pages' scripts load", (
   const sw = readFileSync(path.join(REPO, "demo/sw.js"), "utf8");
   const list = sw.slice(sw.indexOf("const files = ["), sw.indexOf("];", sw.indexOf("const files = [")));
   const precached = new Set([...list.matchAll(/"([^"]*)"/g)].map((m) => m[1]));
-  const pages = ["index.html", "demo/product.html", "demo/policies.html", "demo/reviews.html"];
+  const pages = ["index.html", ...readdirSync(path.join(REPO, "demo")).filter((f) => f.endsWith(".html")).map((f) => `demo/${f}`)];
+  assert.deepEqual(pages.filter((p) => !precached.has(p)), [], "pages demo/sw.js does not precache");
   const entries = pages.flatMap((p) => [...readFileSync(path.join(REPO, p), "utf8").matchAll(/<script[^>]*src="([^"]+)"/g)].map((m) => path.posix.normalize(path.posix.join(path.posix.dirname(p), m[1]))));
   assert.ok(entries.includes("www/aisle.js"), `the pages embed the assistant: ${entries}`);
   const missing = [...reached(entries)].filter((f) => !precached.has(f));

@@ -7,7 +7,7 @@ import path from "node:path";
 
 import { serve } from "../../scripts/serve.mjs";
 import { launch } from "./chromium.mjs";
-import { REPO, instrument, inspectWidget } from "./util.mjs";
+import { REPO, instrument, inspectWidget, PAYLOADS } from "./util.mjs";
 import { coldVisit, unthrottle } from "./cold.mjs";
 
 const SHOTS = path.join(process.env.CARGO_TARGET_DIR || path.join(REPO, "target"), "screenshots");
@@ -356,8 +356,231 @@ test("add to cart from a card: the aisle:add-to-cart event, or a link from data-
   assert.deepEqual(await link("/cart/{id}:{quantity}"), { href: `${server.url}/cart/tea%2Fpot%201%3F%26%23x:1`, button: false });
   assert.deepEqual(await link("https://shop.example/cart/add?id={id}&quantity={quantity}"), { href: "https://shop.example/cart/add?id=tea%2Fpot%201%3F%26%23x&quantity=1", button: false });
   assert.deepEqual(await link("javascript:alert('{id}')"), { href: null, button: false }, "a javascript: template gives no control at all");
+  // data-cart-attribution: one plain name=value pair on cart links, nothing else.
+  await page.evaluate(() => document.querySelector("aisle-assistant").setAttribute("data-cart-attribution", "ref=aisle"));
+  assert.deepEqual(await link("/cart/{id}:{quantity}"), { href: `${server.url}/cart/tea%2Fpot%201%3F%26%23x:1?ref=aisle`, button: false });
+  assert.deepEqual(await link("https://shop.example/cart/add?id={id}"), { href: "https://shop.example/cart/add?id=tea%2Fpot%201%3F%26%23x&ref=aisle", button: false });
+  await page.evaluate(() => document.querySelector("aisle-assistant").setAttribute("data-cart-attribution", "ref=a&uid=123"));
+  assert.deepEqual(await link("/cart/{id}:{quantity}"), { href: `${server.url}/cart/tea%2Fpot%201%3F%26%23x:1`, button: false }, "an attribution that is not one plain pair is ignored");
   assert.deepEqual(await page.evaluate(() => window.__violations), []);
   assert.deepEqual(errors, []);
+  await page.close();
+});
+
+/** Every request a context makes, from CDP (url, headers, body) and from Playwright (which also sees the workers'). */
+async function networkLog(context, page) {
+  const log = [];
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  cdp.on("Network.requestWillBeSent", (e) => log.push({ url: e.request.url, headers: JSON.stringify(e.request.headers), body: e.request.postData ?? "" }));
+  const onRequest = (r) => log.push({ url: r.url(), headers: JSON.stringify(r.headers()), body: r.postData() ?? "" });
+  context.on("request", onRequest);
+  log.stop = () => context.off("request", onRequest);
+  return log;
+}
+
+/** The ids of the cards in the widget's last assistant message. */
+const lastCards = (page) =>
+  page.evaluate(() => [...[...document.querySelector("aisle-assistant").shadowRoot.querySelectorAll(".msg.assistant")].pop().querySelectorAll(".card")].map((c) => c.getAttribute("data-product-id")));
+
+test("saved items and sharing: saved survive a reload and go with Forget me; a share link opens the same cards in a fresh browser, nothing of it reaches the network; the clipboard or navigator.share; hostile fragments stay inert; Contact the shop", { timeout: 900_000 }, async () => {
+  const url = `${server.url}/tests/browser/pages/share.html`;
+  const context = browser.context;
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+  const page = await context.newPage();
+  const errors = [];
+  await instrument(page, errors);
+  const log = await networkLog(context, page);
+  await page.goto(url);
+  await page.waitForFunction(() => document.querySelector("aisle-assistant"));
+  const answer = await page.evaluate(() => document.querySelector("aisle-assistant").ask("something for tea", { quick: true }));
+  const picks = answer.products;
+  assert.ok(picks.length >= 2 && picks.includes("zq-cups/8 ?&#,x"), picks.join(" | "));
+
+  // Save: the id stays on this device, through a reload; Forget me erases it.
+  await page.evaluate(() => [...document.querySelector("aisle-assistant").shadowRoot.querySelectorAll(".card .save")][0].click());
+  assert.deepEqual(await page.evaluate(() => JSON.parse(localStorage.getItem("aisle:saved:v1"))), [picks[0]]);
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector("aisle-assistant")?.shadowRoot?.querySelector(".saved-list"));
+  const savedList = page.locator("aisle-assistant .saved-list");
+  assert.equal(await savedList.textContent(), "Saved (1)");
+  await page.locator("aisle-assistant .launcher").click();
+  await savedList.click();
+  await page.waitForFunction(() => document.querySelector("aisle-assistant").shadowRoot.querySelector(".msg.saved .card"));
+  assert.deepEqual(await lastCards(page), [picks[0]]);
+  assert.equal(await page.evaluate(() => document.querySelector("aisle-assistant").shadowRoot.querySelector(".msg.saved .save").getAttribute("aria-pressed")), "true");
+  await page.locator("aisle-assistant .forget").click();
+  assert.equal(await page.evaluate(() => localStorage.getItem("aisle:saved:v1")), null);
+  assert.equal(await savedList.textContent(), "Saved (0)");
+
+  // Share without navigator.share: the link and its text go to the clipboard, with a confirmation.
+  await page.evaluate(() => document.querySelector("aisle-assistant").ask("something for tea", { quick: true }));
+  assert.equal(await page.evaluate(() => typeof navigator.share), "undefined", "headless Chromium on Linux has no share sheet");
+  await page.locator("aisle-assistant .msg.assistant >> nth=-1 >> .share").click();
+  await page.waitForFunction(() => [...document.querySelector("aisle-assistant").shadowRoot.querySelectorAll(".share-status")].pop().textContent);
+  assert.equal(await page.locator("aisle-assistant .msg.assistant >> nth=-1 >> .share-status").textContent(), "Link copied to the clipboard.");
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  const [text, link] = copied.split("\n");
+  assert.match(text, new RegExp(`^${picks.length} picks from Teahouse & Co: Gooseneck tea kettle|^${picks.length} picks from Teahouse & Co: `), text);
+  const shared = new URL(link);
+  assert.equal(shared.origin + shared.pathname, url);
+  assert.equal(shared.search, "", "nothing in the query string");
+  assert.equal(shared.hash, `#aisle-share=v1.${picks.map(encodeURIComponent).join(",")}`);
+
+  // With navigator.share (stubbed present): it gets the link, and "Ask a friend" carries the question.
+  await page.evaluate(() => Object.defineProperty(navigator, "share", { configurable: true, value: async (data) => (window.__shared = data) }));
+  await page.locator("aisle-assistant .msg.assistant >> nth=-1 >> .ask-friend").click();
+  await page.locator("aisle-assistant .friend-question").fill("Which one for Grandma? <b>really</b>");
+  await page.locator("aisle-assistant .share-question").click();
+  await page.waitForFunction(() => window.__shared);
+  const viaSheet = await page.evaluate(() => window.__shared);
+  assert.equal(viaSheet.title, "Teahouse & Co");
+  assert.ok(viaSheet.text.startsWith("Which one for Grandma? <b>really</b>\n"), viaSheet.text);
+  assert.equal(new URL(viaSheet.url).hash, `${shared.hash}&q=${encodeURIComponent("Which one for Grandma? <b>really</b>")}`);
+  assert.equal(await page.locator("aisle-assistant .msg.assistant >> nth=-1 >> .share-status").textContent(), "Shared.");
+
+  // The friend: a fresh browser, the link with an unknown id and one out of stock added.
+  const friend = await launch({ webgpu: false, viewport: { width: 1280, height: 800 } });
+  try {
+    const fpage = await friend.context.newPage();
+    const ferrors = [];
+    await instrument(fpage, ferrors);
+    const flog = await networkLog(friend.context, fpage);
+    await fpage.addInitScript(() =>
+      document.addEventListener("aisle-shared", (e) => (window.__sharedSeen ??= []).push({ ...e.detail, modelReady: !!e.target.aisle })),
+    );
+    await fpage.goto(viaSheet.url.replace("&q=", ",no-such-id,zq-gone-9&q="));
+    await fpage.waitForFunction(() => window.__sharedSeen?.length);
+    const seen = await fpage.evaluate(() => window.__sharedSeen[0]);
+    assert.deepEqual(seen, { products: picks, skipped: 2, modelReady: false }, "shown before the model has loaded");
+    assert.deepEqual(await lastCards(fpage), picks, "the same cards, from the friend's own copy of the catalog");
+    const view = await fpage.evaluate(() => {
+      const m = [...document.querySelector("aisle-assistant").shadowRoot.querySelectorAll(".msg.shared")].pop();
+      return { head: m.querySelector(".shared-head").textContent, asks: m.querySelector(".friend-asks").textContent, bold: m.querySelectorAll("b").length, skipped: m.querySelector(".skipped").textContent, hash: location.hash, href: location.href };
+    });
+    assert.deepEqual(view, { head: "Shared with you", asks: "Your friend asks: Which one for Grandma? <b>really</b>", bold: 0, skipped: "2 shared products are no longer available, so they are not shown.", hash: "", href: url });
+    await fpage.screenshot({ path: path.join(SHOTS, "shared-with-you-desktop.png") });
+    await fpage.setViewportSize({ width: 390, height: 844 });
+    await fpage.screenshot({ path: path.join(SHOTS, "shared-with-you-phone.png") });
+    // The conversation knows the shared cards: "add the second one to my cart".
+    const added = await fpage.evaluate(async () => {
+      const got = [];
+      document.addEventListener("aisle:add-to-cart", (e) => got.push(e.detail));
+      const r = await document.querySelector("aisle-assistant").ask("add the second one to my cart", { quick: true });
+      return { got, kind: r.kind, products: r.products };
+    });
+    assert.deepEqual(added, { got: [{ id: picks[1], quantity: 1, source: "assistant" }], kind: "cart", products: [picks[1]] });
+
+    // Hostile fragments: the 24 payloads as ids and as the question, encoded and raw. The known
+    // product still shows; the payloads show as text or not at all; nothing runs.
+    for (const payload of PAYLOADS) {
+      for (const hash of [`#aisle-share=v1.${encodeURIComponent(payload)},zq-teapot-3&q=${encodeURIComponent(payload)}`, `#aisle-share=v1.zq-teapot-3&q=${payload}`, `#aisle-share=v1.${payload}`]) {
+        await fpage.evaluate((h) => (location.hash = h), hash);
+        await fpage.waitForFunction(() => location.hash === "");
+      }
+    }
+    // Malformed fragments are dropped without a word; the page's own anchors are left alone.
+    for (const hash of ["#aisle-share=v2.zq-teapot-3", "#aisle-share=v1.%E0%A4%A", `#aisle-share=v1.${"x".repeat(5000)}`, "#aisle-share=", "#aisle-share=v1."]) {
+      await fpage.evaluate((h) => (location.hash = h), hash);
+      await fpage.waitForFunction(() => location.hash === "");
+    }
+    await fpage.evaluate(() => (location.hash = "#anchor"));
+    await fpage.waitForTimeout(200);
+    assert.equal(await fpage.evaluate(() => location.hash), "#anchor");
+    const inspect = await inspectWidget(fpage);
+    assert.equal(inspect.xss, null, "no payload ran");
+    assert.deepEqual(inspect.bad, []);
+    assert.equal(inspect.handlers, 0);
+    assert.ok(inspect.text.includes(PAYLOADS[0]), "a payload question shows as text");
+    assert.ok(inspect.links.every((h) => new URL(h).pathname.startsWith("/shop/")), inspect.links.join(" "));
+    assert.deepEqual(await fpage.evaluate(() => window.__violations), []);
+    assert.deepEqual(ferrors, []);
+
+    // Neither browser sent the shared ids, the fragment or the question anywhere.
+    const secrets = [...picks, ...picks.map(encodeURIComponent), "aisle-share", "Grandma", "no-such-id"];
+    for (const r of [...log, ...flog]) for (const s of secrets) assert.ok(!`${r.url} ${r.headers} ${r.body}`.includes(s), `${s} in a request: ${r.url}`);
+    console.log(`# sharing: ${log.length} + ${flog.length} request records, none with a shared id, the fragment or the question`);
+  } finally {
+    await friend.close();
+  }
+
+  // Contact the shop, for an answer that cannot help: a message to edit, handed to the mail app.
+  const before = log.length;
+  const handoff = await page.evaluate(async () => {
+    const el = document.querySelector("aisle-assistant");
+    const r = await el.ask("do you sell a motorbike helmet?", { quick: true });
+    const bubble = [...el.shadowRoot.querySelectorAll(".msg.assistant")].pop();
+    bubble.querySelector(".contact-shop").click();
+    const message = bubble.querySelector(".contact-message");
+    const first = { value: message.value, href: bubble.querySelector(".contact-send").getAttribute("href") };
+    message.value = "Edited: do you sell helmets & gloves?";
+    message.dispatchEvent(new Event("input"));
+    return { products: r.products, first, edited: bubble.querySelector(".contact-send").getAttribute("href"), menu: !el.shadowRoot.querySelector("footer .contact").hidden };
+  });
+  assert.deepEqual(handoff.products, []);
+  assert.ok(handoff.first.value.includes("do you sell a motorbike helmet?"), handoff.first.value);
+  const mail = new URL(handoff.first.href);
+  assert.equal(mail.protocol + mail.pathname, "mailto:help@teahouse.example");
+  assert.equal(mail.searchParams.get("body"), handoff.first.value);
+  assert.equal(handoff.edited, `mailto:help@teahouse.example?subject=${encodeURIComponent("A question about your shop")}&body=${encodeURIComponent("Edited: do you sell helmets & gloves?")}`);
+  assert.equal(handoff.menu, true, "the menu offers it too");
+  // A contact page instead of an address: {subject} and {message} filled in, encoded; a javascript: contact offers nothing.
+  const contactPage = async (contact) =>
+    page.evaluate(async (contact) => {
+      const el = document.querySelector("aisle-assistant");
+      el.setAttribute("data-contact", contact);
+      await el.ask("do you sell a motorbike & sidecar?", { quick: true });
+      const bubble = [...el.shadowRoot.querySelectorAll(".msg.assistant")].pop();
+      bubble.querySelector(".contact-shop")?.click();
+      return { href: bubble.querySelector(".contact-send")?.getAttribute("href") ?? null, message: bubble.querySelector(".contact-message")?.value ?? null };
+    }, contact);
+  const viaPage = await contactPage("/contact?about={subject}&m={message}");
+  assert.equal(viaPage.href, `${server.url}/contact?about=${encodeURIComponent("A question about your shop")}&m=${encodeURIComponent(viaPage.message)}`);
+  assert.deepEqual(await contactPage("javascript:alert('{message}')"), { href: null, message: null });
+  assert.ok(log.slice(before).every((r) => !`${r.url} ${r.body}`.includes("helmet")), "the page sent nothing");
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+  log.stop();
+  await page.close();
+});
+
+test("the demo shop's whole loop: ask, save, share, open as a friend, add to cart, the cart page", { timeout: 600_000 }, async () => {
+  const context = browser.context;
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+  const page = await context.newPage();
+  const errors = [];
+  await instrument(page, errors);
+  await openDemo(page);
+  await page.evaluate(() => localStorage.removeItem("demo:cart"));
+  await page.locator("aisle-assistant .launcher").click();
+  const r = await page.evaluate(() => document.querySelector("aisle-assistant").ask("a kettle for tea", { quick: true }));
+  assert.ok(r.products.length >= 1 && r.products.every((id) => ids.has(id)), r.products.join(","));
+  const last = "aisle-assistant .msg.assistant >> nth=-1";
+  await page.locator(`${last} >> .card >> nth=0 >> .save`).click();
+  assert.equal(await page.locator("aisle-assistant .saved-list").textContent(), "Saved (1)");
+  await page.locator(`${last} >> .share`).click();
+  await page.waitForFunction(() => [...document.querySelector("aisle-assistant").shadowRoot.querySelectorAll(".share-status")].pop().textContent);
+  const link = (await page.evaluate(() => navigator.clipboard.readText())).split("\n").pop();
+  assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/#aisle-share=v1\./);
+  await page.screenshot({ path: path.join(SHOTS, "demo-shared.png") });
+
+  const friend = await context.newPage();
+  await instrument(friend, errors);
+  await friend.goto(link);
+  await friend.waitForFunction(() => document.querySelector("aisle-assistant")?.shadowRoot?.querySelector(".msg.shared .card"));
+  assert.deepEqual(await lastCards(friend), r.products);
+  await friend.locator(`${last} >> .card >> nth=0 >> button.add`).click();
+  await friend.waitForFunction(() => document.querySelector("#cart-count")?.textContent === "Cart: 1");
+  await friend.setViewportSize({ width: 390, height: 844 });
+  await friend.screenshot({ path: path.join(SHOTS, "demo-friend-phone.png") });
+  await friend.goto(`${server.url}/demo/cart.html`);
+  await friend.waitForFunction(() => document.querySelectorAll(".cart-items li").length === 1);
+  assert.equal(await friend.evaluate(() => document.querySelector(".cart-items li").getAttribute("data-product-id")), r.products[0]);
+  await page.evaluate(() => localStorage.removeItem("demo:cart"));
+  await page.evaluate(() => document.querySelector("aisle-assistant").shadowRoot.querySelector(".forget").click());
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+  await friend.close();
   await page.close();
 });
 
