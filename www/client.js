@@ -17,6 +17,7 @@
 // Several chat() calls may be made at once: each waits for the previous reply to finish
 // (or be aborted) before it starts, so replies never interleave.
 
+/** The inference worker; a page may name another (`workerUrl`: a copy hosted elsewhere, or one that wraps it). */
 const WORKER_URL = new URL("./worker.js", import.meta.url);
 
 let nextId = 1;
@@ -45,13 +46,29 @@ export class Aisle {
 
   constructor(args) {
     this.#args = args;
-    this.#attach(new Worker(WORKER_URL, { type: "module" }));
+    this.#attach(this.#spawn());
+  }
+
+  #spawn() {
+    return new Worker(this.#args.workerUrl, { type: "module" });
   }
 
   #attach(worker) {
     this.#worker = worker;
-    worker.onmessage = (ev) => this.#dispatch(ev.data);
-    worker.onerror = (ev) => this.#die(new Error(`the assistant's worker failed: ${ev.message || "unknown error"}`));
+    let started = false;
+    worker.onmessage = (ev) => {
+      if (ev.data?.type === "started") started = true;
+      else this.#dispatch(ev.data);
+    };
+    // A module worker that cannot start reports no message: say which file it was.
+    worker.onerror = (ev) =>
+      this.#die(
+        new Error(
+          started
+            ? `the assistant's worker failed: ${ev.message || "unknown error"}`
+            : `the assistant's worker failed to start: ${ev.message || `${this.#args.workerUrl} or a module it imports could not be loaded`}`,
+        ),
+      );
   }
 
   /** True once the worker has died (crashed or disposed): load a new Aisle to go on. */
@@ -79,7 +96,7 @@ export class Aisle {
     this.#worker.terminate();
     this.#restarting = (async () => {
       try {
-        this.#attach(new Worker(WORKER_URL, { type: "module" }));
+        this.#attach(this.#spawn());
         if (this.#shop) await this.#request({ type: "shop", catalog: this.#shop[0], policies: this.#shop[1], currency: this.#shop[2].currency ?? null }, true);
         if (this.#shop && this.#encoder) await this.#request({ type: "encoder", ...this.#encoder }, true);
         this.#info = null;
@@ -94,12 +111,7 @@ export class Aisle {
     })();
   }
 
-  /** Tests only (load with `faults: true`): "crash" kills the worker, "device-lost" destroys the GPU device. */
-  injectFault(kind) {
-    this.#worker.postMessage({ type: "fault", kind });
-  }
-
-  /** Worker memory figures: wasm linear memory bytes, live GPU buffers, GPU devices opened. */
+  /** Worker memory figures: wasm linear memory bytes, GPU devices opened. */
   memory() {
     return this.#request({ type: "memory" });
   }
@@ -124,12 +136,12 @@ export class Aisle {
    * A new worker, the model not yet loading: the shop (setShop), routing, explain and the
    * quick answers work as soon as the wasm has arrived; loadModel() starts the download.
    */
-  static create({ model, sha256, onProgress, onNote, backend = "auto", maxContext, faults = globalThis.__AISLE_TEST_FAULTS === true } = {}) {
+  static create({ model, sha256, onProgress, onNote, backend = "auto", maxContext, workerUrl = WORKER_URL } = {}) {
     if (!model) throw new Error("Aisle needs a model URL");
     if (!["auto", "webgpu", "cpu"].includes(backend)) {
       throw new Error(`unknown backend ${JSON.stringify(backend)} (expected auto, webgpu or cpu)`);
     }
-    const args = { model: new URL(model, document.baseURI).href, sha256, backend, maxContext, faults, onProgress, onNote };
+    const args = { model: new URL(model, document.baseURI).href, sha256, backend, maxContext, onProgress, onNote, workerUrl: new URL(workerUrl, document.baseURI).href };
     return new Aisle(args);
   }
 
@@ -146,10 +158,10 @@ export class Aisle {
     return this.#ready;
   }
 
-  #startLoad({ model, sha256, backend, maxContext, faults }) {
+  #startLoad({ model, sha256, backend, maxContext }) {
     return new Promise((resolve, reject) => {
       this.#loadHandlers = { resolve, reject };
-      this.#worker.postMessage({ type: "load", model, sha256, backend, maxContext, faults });
+      this.#worker.postMessage({ type: "load", model, sha256, backend, maxContext });
     });
   }
 

@@ -21,6 +21,7 @@
 // encoder: retrieval by meaning), data-catalog (our catalog JSON, or a product feed),
 // data-policies, data-lang ("auto", "en", "de", "zh"), data-backend ("auto", "webgpu", "cpu"),
 // data-currency (ISO 4217, for a feed that carries none: Shopify's, WooCommerce's),
+// data-worker (the inference worker's URL, when not www/worker.js beside this file),
 // data-cart-url (a link template for "Add to cart": `{id}`, `{quantity}`; without it the button
 // dispatches `aisle:add-to-cart` on document), data-cart-attribution (`ref=aisle`: one pair
 // added to cart links), data-contact (a `mailto:` or http(s) contact page: "Contact the shop").
@@ -434,6 +435,7 @@ export class AisleAssistant extends HTMLElement {
       model,
       sha256: this.getAttribute("data-sha256") || undefined,
       backend: this.getAttribute("data-backend") || "auto",
+      workerUrl: this.getAttribute("data-worker") || undefined,
       onNote: (text) => this.#showNote(text),
       onProgress: ({ phase, loaded, total }) => {
         if (phase === "download") this.#showStatus(t.downloading(mb(loaded), total ? mb(total) : "?"), total ? loaded / total : null);

@@ -13,8 +13,8 @@
 //               {type:"reviews"|"summary", id, text}
 //               {type:"encoder", id, url, sha256}  (the sentence encoder: retrieval by meaning)
 //               {type:"tokenize", id, text, special}  {type:"memory", id}
-//               {type:"fault", kind}  (tests only: honoured when "load" had `faults: true`)
-// Messages out: {type:"progress", phase, loaded, total}  {type:"note", text}
+// Messages out: {type:"started"}  (every module imported: the worker runs)
+//               {type:"progress", phase, loaded, total}  {type:"note", text}
 //               {type:"lost", message}  (the GPU device was lost: the client restarts us on the CPU)
 //               {type:"ready", backend, adapter, weightBytes, loadMs, cached, probe}
 //                 (probe: {cpuMs, webgpuMs, ms, remembered} when "auto" judged a software adapter)
@@ -43,17 +43,14 @@ const initWasm = () =>
 // Fetched and compiled at once, while the page fetches the catalog: the quick answers need
 // both, the model neither. A failure surfaces in the first message that needs the instance.
 initWasm().catch(() => {});
-let faults = false;
 const aborted = new Set();
 
 const post = (msg) => self.postMessage(msg);
 
-// Every GPU device wgpu opens, watched for loss (a driver reset, another tab taking the GPU,
-// or a test's injected fault): the wasm side cannot recover a lost device, so we tell the
-// client, which starts a fresh worker on the CPU. Live GPU buffers are counted for the soak
-// test (a leak shows as a growing count).
-const devices = [];
-let liveBuffers = 0;
+// Every GPU device wgpu opens, watched for loss (a driver reset, another tab taking the GPU):
+// the wasm side cannot recover a lost device, so we tell the client, which starts a fresh
+// worker on the CPU.
+let devicesOpened = 0;
 /** The backend being loaded or run; a device lost under the CPU backend (the one "auto"'s
  * probe opened) concerns no one. */
 let activeBackend = null;
@@ -63,7 +60,7 @@ if (self.GPUAdapter && self.GPUDevice) {
   const requestDevice = GPUAdapter.prototype.requestDevice;
   GPUAdapter.prototype.requestDevice = async function (...args) {
     const device = await requestDevice.apply(this, args);
-    devices.push(device);
+    devicesOpened++;
     device.lost.then((info) => {
       if (activeBackend === "cpu") return;
       markLost();
@@ -71,33 +68,6 @@ if (self.GPUAdapter && self.GPUDevice) {
     });
     return device;
   };
-  const createBuffer = GPUDevice.prototype.createBuffer;
-  GPUDevice.prototype.createBuffer = function (...args) {
-    const buffer = createBuffer.apply(this, args);
-    liveBuffers++;
-    const destroy = buffer.destroy;
-    let destroyed = false;
-    buffer.destroy = function () {
-      if (!destroyed) liveBuffers--;
-      destroyed = true;
-      return destroy.apply(this);
-    };
-    return buffer;
-  };
-}
-
-let crashMidAnswer = false;
-const crash = () => setTimeout(() => {
-  throw new Error("injected fault: the worker crashed");
-});
-
-/** A test's injected fault: the worker dying (now, or at the next answer's first token), or the GPU device lost. */
-function injectFault(kind) {
-  if (!faults) throw new Error("fault injection is off (load with faults: true)");
-  if (kind === "crash") crash();
-  else if (kind === "crash-mid-answer") crashMidAnswer = true;
-  else if (kind === "device-lost") devices.forEach((d) => d.destroy());
-  else throw new Error(`unknown fault ${JSON.stringify(kind)}`);
 }
 
 // Yields to the worker's event loop so that an "abort" message can arrive between tokens even
@@ -155,7 +125,6 @@ async function download(url, sha256, onProgress) {
 
 async function load(msg) {
   const t0 = performance.now();
-  faults = !!msg.faults;
   await initWasm();
   const progress = (p) => post({ type: "progress", ...p });
   const { backend, probe } = await resolveBackend(msg.backend || "auto", probeBackends);
@@ -262,10 +231,6 @@ async function stream(id, asEvent) {
       assistant.abort();
       wasAborted = true;
       break;
-    }
-    if (crashMidAnswer) {
-      crash();
-      await new Promise(() => {}); // a dead worker answers nothing more
     }
     const item = await assistant.next();
     if (item === null) break;
@@ -384,10 +349,7 @@ self.onmessage = async (ev) => {
         aborted.add(msg.id);
         break;
       case "memory":
-        result({ wasmBytes: wasm ? wasm.memory.buffer.byteLength : 0, gpuBuffers: liveBuffers, gpuDevices: devices.length });
-        break;
-      case "fault":
-        injectFault(msg.kind);
+        result({ wasmBytes: wasm ? wasm.memory.buffer.byteLength : 0, gpuDevices: devicesOpened });
         break;
       case "tokenize":
         result(Array.from(ready().tokenize(msg.text, !!msg.special)));
@@ -440,9 +402,13 @@ self.onmessage = async (ev) => {
     aborted.delete(msg.id);
     // A failure caused by a lost GPU device is reported as the loss (the client restarts us),
     // not as this request's own error; the loss may be signalled just after the failure.
-    if (devices.length && (await Promise.race([deviceLost.then(() => true), new Promise((r) => setTimeout(() => r(false), 250))]))) return;
+    if (devicesOpened && (await Promise.race([deviceLost.then(() => true), new Promise((r) => setTimeout(() => r(false), 250))]))) return;
     // name and code (the wasm's stable ones: "integrity", "model-format", "device", "failed")
     // travel with the message, so that the page branches on the code, never on the wording.
     post({ type: "error", id: msg.id, message: e && e.message ? e.message : String(e), name: e?.name, code: e?.code });
   }
 };
+
+// Every module this worker imports has loaded and run: the client can tell a worker that
+// failed to start (a missing file) from one that failed later.
+post({ type: "started" });

@@ -86,9 +86,11 @@ after(async () => {
 });
 
 /** A page of our origin (strict CSP) that records violations and script errors. */
-async function blankPage(sink, init = () => {}) {
+/** The worker with the tests' fault hooks (tests/browser/fault-worker.js); the product never loads it. */
+const FAULT_WORKER = "/tests/browser/fault-worker.js";
+
+async function blankPage(sink) {
   const page = await browser.context.newPage();
-  await page.addInitScript(init);
   await instrument(page, sink);
   await page.goto(`${server.url}/tests/browser/blank.html`);
   return page;
@@ -136,6 +138,13 @@ test("hostile model files are refused with a specific error, in JS and in the wi
   await addWidget(page, { "data-model": "/hostile/wrong-magic.gguf", "data-backend": "cpu" });
   await page.waitForFunction(() => !document.querySelector("aisle-assistant").shadowRoot.querySelector(".error").hidden);
   assert.match(await errorPanel(page), /not a GGUF file.*Retry/s);
+  // A worker that cannot start (its file missing) is named in the error.
+  const noWorker = await page.evaluate(async () => {
+    const { Aisle } = await import("/www/aisle.js");
+    const a = Aisle.create({ model: "/models/none.gguf", workerUrl: "/www/missing-worker.js" });
+    return a.setShop('{"products":[]}', null).then(() => null, (e) => e.message);
+  });
+  assert.match(noWorker || "", /worker failed to start: .*\/www\/missing-worker\.js/);
   assert.deepEqual(await page.evaluate(() => window.__violations), []);
   assert.deepEqual(errors, []);
   await page.close();
@@ -182,8 +191,9 @@ test("a damaged cached model is dropped and downloaded again", { timeout: 600_00
 
 test("the worker crashing mid-answer: the widget shows an error, and Retry brings it back", { timeout: 900_000 }, async () => {
   const errors = [];
-  const page = await blankPage(errors, () => (globalThis.__AISLE_TEST_FAULTS = true));
+  const page = await blankPage(errors);
   await addWidget(page, {
+    "data-worker": FAULT_WORKER,
     "data-model": MODEL_URL,
     "data-sha256": MODEL_SHA256,
     "data-catalog": "/demo/catalog.json",
@@ -193,7 +203,7 @@ test("the worker crashing mid-answer: the widget shows an error, and Retry bring
   await page.waitForFunction(() => document.querySelector("aisle-assistant").assistant !== null, null, { timeout: 300_000 });
   const failed = await page.evaluate(async () => {
     const el = document.querySelector("aisle-assistant");
-    el.assistant.injectFault("crash-mid-answer"); // the worker dies as the answer starts streaming
+    new BroadcastChannel("aisle-test").postMessage({ fault: "crash-mid-answer" }); // the worker dies as the answer starts streaming
     return el.ask("a warm blanket").then(
       () => null,
       (e) => e.message,
@@ -213,11 +223,20 @@ test("the worker crashing mid-answer: the widget shows an error, and Retry bring
 
 test("the GPU device lost mid-answer: the assistant restarts on the CPU, says so, and answers; GPU buffers do not leak", { timeout: 900_000 }, async () => {
   const errors = [];
-  const page = await blankPage(errors, () => (globalThis.__AISLE_TEST_FAULTS = true));
-  const r = await page.evaluate(async ({ model, sha256 }) => {
+  const page = await blankPage(errors);
+  const r = await page.evaluate(async ({ model, sha256, workerUrl }) => {
     const { Aisle } = await import("/www/aisle.js");
     const notes = [];
-    const a = await Aisle.load({ model, sha256, backend: "webgpu", onNote: (t) => notes.push(t) });
+    const a = await Aisle.load({ model, sha256, backend: "webgpu", workerUrl, onNote: (t) => notes.push(t) });
+    // The test worker's hooks, on their own channel.
+    const channel = new BroadcastChannel("aisle-test");
+    const gpu = () =>
+      new Promise((resolve) => {
+        const id = Math.random();
+        const onReply = ({ data }) => data.id === id && (channel.removeEventListener("message", onReply), resolve(data.value));
+        channel.addEventListener("message", onReply);
+        channel.postMessage({ probe: "gpu", id });
+      });
     const backend0 = a.backend;
     const chat = async (text, n) => {
       let out = "";
@@ -233,15 +252,15 @@ test("the GPU device lost mid-answer: the assistant restarts on the CPU, says so
     };
     await round();
     await round();
-    const warm = await a.memory();
+    const warm = await gpu();
     await round();
     await round();
-    const later = await a.memory();
+    const later = await gpu();
     let failure = null;
     try {
       let first = true;
       for await (const _ of a.chat([{ role: "user", content: "Tell me about tents." }], { maxTokens: 40 })) {
-        if (first) a.injectFault("device-lost");
+        if (first) channel.postMessage({ fault: "device-lost" });
         first = false;
       }
     } catch (e) {
@@ -249,17 +268,17 @@ test("the GPU device lost mid-answer: the assistant restarts on the CPU, says so
     }
     const reply = await chat("Hi", 4);
     return { backend0, backend1: a.backend, notes, failure, reply, warm, later };
-  }, { model: MODEL_URL, sha256: MODEL_SHA256 });
+  }, { model: MODEL_URL, sha256: MODEL_SHA256, workerUrl: FAULT_WORKER });
   assert.equal(r.backend0, "webgpu");
-  assert.ok(r.warm.gpuDevices >= 1 && r.warm.gpuBuffers > 0, JSON.stringify(r.warm));
-  assert.equal(r.later.gpuBuffers, r.warm.gpuBuffers, `GPU buffers: ${r.warm.gpuBuffers} after two rounds of replies, ${r.later.gpuBuffers} after two more`);
+  assert.ok(r.warm.devices >= 1 && r.warm.liveBuffers > 0, JSON.stringify(r.warm));
+  assert.equal(r.later.liveBuffers, r.warm.liveBuffers, `GPU buffers: ${r.warm.liveBuffers} after two rounds of replies, ${r.later.liveBuffers} after two more`);
   assert.match(r.failure || "", /GPU device was lost/);
   assert.equal(r.backend1, "cpu");
   assert.ok(r.notes.some((n) => /graphics device was lost.*CPU/.test(n)), JSON.stringify(r.notes));
   assert.ok(r.reply.length > 0, "answers on the CPU");
   assert.deepEqual(errors, []);
   await page.close();
-  console.log(`# GPU buffers live: ${r.warm.gpuBuffers} after two rounds of 3 replies, ${r.later.gpuBuffers} after two more rounds`);
+  console.log(`# GPU buffers live: ${r.warm.liveBuffers} after two rounds of 3 replies, ${r.later.liveBuffers} after two more rounds`);
 });
 
 test("privacy over a whole session: only same-origin GETs of static files, profile under our key, forget me erases it", { timeout: 1_200_000 }, async () => {
