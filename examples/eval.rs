@@ -34,7 +34,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aisle::shop::assist::{self, ANSWER_MIN_RELEVANCE};
+use aisle::shop::route::ANSWER_MIN_RELEVANCE;
+use aisle::shop::suggest;
 use aisle::shop::{Answer, AssistEvent, Catalog, Policies, Shop, SuggestOptions, Suggestion};
 use aisle::{Engine, LoadOptions};
 use serde_json::{Value, json};
@@ -196,7 +197,7 @@ fn run_requests(set: &Value, shop: &Arc<Shop>, words: &Shop, engine: Option<&Arc
         };
         let retrieve = |shop: &Shop| {
             let t0 = Instant::now();
-            let plan = assist::plan(shop, &text, None, &SuggestOptions::default());
+            let plan = suggest::plan(shop, &text, None, &SuggestOptions::default());
             Outcome {
                 products: plan.candidates.iter().take(3).cloned().collect(),
                 ms: t0.elapsed().as_secs_f64() * 1e3,

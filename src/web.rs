@@ -13,10 +13,13 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::device::{self, DeviceKind};
-use crate::shop::assist::{self, Answer, Extractive, Shop, SuggestOptions, Suggestion};
+use crate::shop::answer::{self, Answer, Extractive};
+use crate::shop::assist::Shop;
 use crate::shop::dialogue::{Dialogue, Said, Step};
 use crate::shop::meaning::Meaning;
 use crate::shop::reviews;
+use crate::shop::route;
+use crate::shop::suggest::{self, SuggestOptions, Suggestion};
 use crate::shop::{Catalog, Event as ShopEvent, Lang, Policies, Profile};
 use crate::{Engine, GenerateOptions, Generation, LoadOptions, Message, SamplerConfig};
 
@@ -372,9 +375,9 @@ impl ShopHandle {
 
     /// "suggest" or "answer": which job `text` is for.
     pub fn route(&self, text: &str) -> String {
-        match assist::route(&self.shop, text) {
-            assist::Route::Suggest => "suggest".into(),
-            assist::Route::Answer => "answer".into(),
+        match route::route(&self.shop, text) {
+            route::Route::Suggest => "suggest".into(),
+            route::Route::Answer => "answer".into(),
         }
     }
 
@@ -383,7 +386,7 @@ impl ShopHandle {
     pub fn explain(&self, request: &str, options: JsValue) -> Result<JsValue, JsValue> {
         let opts: AssistOptions = from_js(options, "options")?;
         let profile = profile_of(&self.shop, &opts.events);
-        erased::Ser::to_js(&assist::plan(&self.shop, request, Some(&profile), &opts.suggest()))
+        erased::Ser::to_js(&suggest::plan(&self.shop, request, Some(&profile), &opts.suggest()))
     }
 
     /// The quick answer to a shopping request, whole: the `{type: "text"}` and
@@ -408,7 +411,7 @@ impl ShopHandle {
     #[wasm_bindgen(js_name = quickAnswer)]
     pub fn quick_answer(&self, question: &str, options: JsValue) -> Result<JsValue, JsValue> {
         let opts: AssistOptions = from_js(options, "answer options")?;
-        let events = Answer::quick(&self.shop, question, lang_of(&opts.lang), assist::ANSWER_MIN_RELEVANCE);
+        let events = Answer::quick(&self.shop, question, lang_of(&opts.lang), route::ANSWER_MIN_RELEVANCE);
         erased::Ser::to_js(&events)
     }
 }
@@ -661,7 +664,7 @@ impl Assistant {
         let shop = self.shop()?;
         let engine = self.begin();
         let a =
-            Answer::new(engine, &shop, question, lang_of(&opts.lang), assist::ANSWER_MIN_RELEVANCE).map_err(js_err)?;
+            Answer::new(engine, &shop, question, lang_of(&opts.lang), route::ANSWER_MIN_RELEVANCE).map_err(js_err)?;
         self.state.borrow_mut().task = Some(Task::Answer(a));
         Ok(())
     }
@@ -681,7 +684,7 @@ impl Assistant {
         let reviews = reviews::parse(text).map_err(js_err)?;
         let report = reviews::analyze(&reviews);
         let engine = self.begin();
-        let g = assist::review_summary(engine, &report).map_err(js_err)?;
+        let g = answer::review_summary(engine, &report).map_err(js_err)?;
         self.state.borrow_mut().task = Some(Task::Summary(g));
         Ok(())
     }

@@ -5,12 +5,14 @@ mod common;
 
 use std::sync::Arc;
 
-use aisle::shop::assist::{self, ANSWER_MIN_RELEVANCE, Route};
+use aisle::shop::answer;
 use aisle::shop::catalog::safe_url;
 use aisle::shop::constrain::{TokenTrie, best_of};
 use aisle::shop::lexicon;
 use aisle::shop::query::{Role, detect_lang, parse_constraints, request_words};
-use aisle::shop::text::{stem, terms};
+use aisle::shop::route::{self, ANSWER_MIN_RELEVANCE, Route};
+use aisle::shop::suggest;
+use aisle::shop::text::{self, stem, terms};
 use aisle::shop::{
     Answer, AssistEvent, Catalog, CatalogError, Event, Lang, Policies, Profile, Shop, SuggestOptions, Suggestion,
 };
@@ -85,7 +87,7 @@ fn a_large_catalog_parses_and_indexes() {
     let c = Catalog::parse(&json).unwrap();
     assert_eq!(c.len(), 10_000);
     let shop = Shop::new(c, None);
-    let plan = assist::plan(&shop, "kettle under $10", None, &SuggestOptions::default());
+    let plan = suggest::plan(&shop, "kettle under $10", None, &SuggestOptions::default());
     assert!(!plan.candidates.is_empty());
     for id in &plan.candidates {
         assert!(shop.catalog.get(id).unwrap().price.unwrap() <= 10.0);
@@ -102,11 +104,11 @@ fn variants_listed_one_by_one_show_as_one_product() {
         {"id":"p-1","title":"Packable rain jacket","price":80},
         {"id":"u-1","title":"Travel umbrella","price":20}]}"#;
     let shop = Shop::new(Catalog::parse(json).unwrap(), None);
-    let plan = assist::plan(&shop, "a rain jacket", None, &SuggestOptions::default());
+    let plan = suggest::plan(&shop, "a rain jacket", None, &SuggestOptions::default());
     let storm: Vec<&String> = plan.candidates.iter().filter(|id| id.starts_with("j-")).collect();
     assert_eq!(storm.len(), 1, "one card for the jacket, not one per size: {:?}", plan.candidates);
     assert!(plan.candidates.contains(&"p-1".to_string()));
-    let plan = assist::plan(&shop, "a rain jacket under $100", None, &SuggestOptions::default());
+    let plan = suggest::plan(&shop, "a rain jacket under $100", None, &SuggestOptions::default());
     assert_eq!(plan.candidates, ["p-1"]);
 }
 
@@ -218,7 +220,7 @@ fn the_lexicon_reads_german_compounds_by_their_parts() {
 fn natural_requests_find_products_by_what_they_ask_for() {
     let shop = Shop::new(demo_catalog(), Some(demo_policies()));
     let opts = SuggestOptions::default();
-    let top = |request: &str| assist::plan(&shop, request, None, &opts).candidates;
+    let top = |request: &str| suggest::plan(&shop, request, None, &opts).candidates;
     let in_category = |request: &str, category: &str| {
         let found = top(request);
         assert!(!found.is_empty(), "{request}: nothing found");
@@ -239,7 +241,7 @@ fn natural_requests_find_products_by_what_they_ask_for() {
     let watches = top("a watch that isn't leather");
     assert!(!watches.is_empty() && !watches.contains(&"gif-008".to_string()), "{watches:?}");
     // A budget alone browses the catalog: everything within it, the range of categories first.
-    let browse = assist::plan(&shop, "gift ideas under 30 dollars", None, &opts);
+    let browse = suggest::plan(&shop, "gift ideas under 30 dollars", None, &opts);
     assert!(browse.candidates.len() >= 3, "{:?}", browse.candidates);
     let first: Vec<&str> =
         browse.candidates.iter().take(3).map(|id| shop.catalog.get(id).unwrap().categories[0].as_str()).collect();
@@ -264,7 +266,7 @@ fn retrieval_on_the_demo_catalog_respects_constraints_and_languages() {
         ("noise cancelling headphones", "noise"),
         ("a coffee grinder", "grind"),
     ] {
-        let plan = assist::plan(&shop, request, None, &opts);
+        let plan = suggest::plan(&shop, request, None, &opts);
         assert!(!plan.candidates.is_empty(), "{request}: nothing found");
         let top = shop.catalog.get(&plan.candidates[0]).unwrap();
         let text = format!("{} {:?} {}", top.title, top.i18n, top.description).to_lowercase();
@@ -279,21 +281,21 @@ fn retrieval_on_the_demo_catalog_respects_constraints_and_languages() {
     }
     // Things the shop does not sell find nothing, and name close categories instead.
     for request in ["a used car", "Ich suche einen Rasenmäher", "我想买一辆自行车", "life insurance"] {
-        let plan = assist::plan(&shop, request, None, &opts);
+        let plan = suggest::plan(&shop, request, None, &opts);
         assert!(plan.candidates.is_empty(), "{request}: found {:?}", plan.candidates);
         assert!(!plan.closest.is_empty(), "{request}: no closest categories");
     }
     // A budget nothing meets finds nothing.
-    assert!(assist::plan(&shop, "a tent under $5", None, &opts).candidates.is_empty());
+    assert!(suggest::plan(&shop, "a tent under $5", None, &opts).candidates.is_empty());
 }
 
 #[test]
 fn routing_sends_service_questions_to_the_policies() {
     let shop = Shop::new(demo_catalog(), Some(demo_policies()));
-    assert_eq!(assist::route(&shop, "How many days do I have to return an item?"), Route::Answer);
-    assert_eq!(assist::route(&shop, "How much is shipping?"), Route::Answer);
-    assert_eq!(assist::route(&shop, "running shoes under $100"), Route::Suggest);
-    assert_eq!(assist::route(&shop, "a gift for a 10-year-old who loves science"), Route::Suggest);
+    assert_eq!(route::route(&shop, "How many days do I have to return an item?"), Route::Answer);
+    assert_eq!(route::route(&shop, "How much is shipping?"), Route::Answer);
+    assert_eq!(route::route(&shop, "running shoes under $100"), Route::Suggest);
+    assert_eq!(route::route(&shop, "a gift for a 10-year-old who loves science"), Route::Suggest);
 }
 
 #[test]
@@ -309,8 +311,8 @@ fn the_profile_boosts_but_never_invents() {
         .collect();
     let profile = Profile::from_events(&outdoor, &shop.catalog, |t| shop.search_categories(t));
     assert!(profile.top_categories(2).contains(&"outdoor".to_string()), "{:?}", profile.top_categories(3));
-    let with = assist::plan(&shop, "a water bottle", Some(&profile), &SuggestOptions::default());
-    let without = assist::plan(&shop, "a water bottle", None, &SuggestOptions::default());
+    let with = suggest::plan(&shop, "a water bottle", Some(&profile), &SuggestOptions::default());
+    let without = suggest::plan(&shop, "a water bottle", None, &SuggestOptions::default());
     let mut a = with.candidates.clone();
     let mut b = without.candidates.clone();
     a.sort();
@@ -351,7 +353,7 @@ fn quick_answers_come_from_the_catalog_and_policies_alone() {
         let events = Suggestion::quick(shop.clone(), request, None, &opts);
         let products: Vec<&String> =
             events.iter().filter_map(|e| if let AssistEvent::Product { id } = e { Some(id) } else { None }).collect();
-        let plan = assist::plan(&shop, request, None, &opts);
+        let plan = suggest::plan(&shop, request, None, &opts);
         assert_eq!(products, plan.candidates.iter().take(opts.max_items).collect::<Vec<_>>(), "{request}");
         assert!(!products.is_empty(), "{request}: nothing named");
         let text: String = events
@@ -361,7 +363,7 @@ fn quick_answers_come_from_the_catalog_and_policies_alone() {
         for id in products {
             let p = shop.catalog.get(id).unwrap();
             let lang = plan.lang.code();
-            let line = format!("{} — {}", p.title_in(lang), assist::first_sentence(p.description_in(lang)).trim());
+            let line = format!("{} — {}", p.title_in(lang), text::first_sentence(p.description_in(lang)).trim());
             assert!(text.contains(&line), "{request}: {line:?} not in {text:?}");
         }
     }
@@ -422,7 +424,7 @@ fn suggestions_name_only_catalog_products_within_constraints() {
             .filter_map(|e| if let AssistEvent::Product { id } = e { Some(id) } else { None })
             .collect();
         assert_eq!(quick, products, "{request}");
-        let plan = assist::plan(&shop, request, None, &SuggestOptions::default());
+        let plan = suggest::plan(&shop, request, None, &SuggestOptions::default());
         for id in &products {
             assert!(plan.candidates.contains(id), "{request}: {id} was not a candidate");
             let p = shop.catalog.get(id).unwrap();
@@ -522,7 +524,7 @@ fn review_summary_is_made_of_the_analysis_sentences() {
     let r = reviews::parse(&std::fs::read_to_string(repo().join("demo/reviews.json")).unwrap()).unwrap();
     let report = reviews::analyze(&r);
     let facts = reviews::fact_sentences(&report);
-    let mut g = assist::review_summary(engine, &report).unwrap();
+    let mut g = answer::review_summary(engine, &report).unwrap();
     let mut text = String::new();
     while let Some(e) = pollster::block_on(g.next()).unwrap() {
         if let AssistEvent::Text { text: t } = e {

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use aisle::Engine;
-use aisle::shop::assist::ANSWER_MIN_RELEVANCE;
 use aisle::shop::dialogue::{Dialogue, Kind, Step, doesnt_say};
+use aisle::shop::route::ANSWER_MIN_RELEVANCE;
 use aisle::shop::{Answer, AssistEvent, Lang, Shop, SuggestOptions, Suggestion};
 use serde_json::{Value, json};
 

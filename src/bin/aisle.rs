@@ -560,7 +560,7 @@ fn answer(args: &AnswerArgs) -> CliResult {
     let lang = parse_lang(&args.lang)?;
     let engine = load_engine(&args.model, &args.device)?;
     let shop = Shop::new(Catalog::default(), Some(policies));
-    let mut a = Answer::new(engine, &shop, &args.question, lang, aisle::shop::assist::ANSWER_MIN_RELEVANCE)?;
+    let mut a = Answer::new(engine, &shop, &args.question, lang, aisle::shop::route::ANSWER_MIN_RELEVANCE)?;
     let said = stream_events(args.json, || pollster::block_on(a.next()))?;
     if args.json {
         println!("{}", serde_json::json!({ "passage": said.passage, "text": said.text }));
@@ -598,7 +598,7 @@ fn converse(args: &ConverseArgs) -> CliResult {
                 (Kind::Suggest, said)
             }
             Step::Answer { question, lang } => {
-                let min = aisle::shop::assist::ANSWER_MIN_RELEVANCE;
+                let min = aisle::shop::route::ANSWER_MIN_RELEVANCE;
                 let mut a = Answer::new(engine.clone(), &shop, &question, Some(lang), min)?;
                 let said = stream_events(args.json, || pollster::block_on(a.next()))?;
                 dialogue.answered();

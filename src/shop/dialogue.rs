@@ -14,12 +14,14 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::assist::{self, Route, Shop, SuggestOptions};
+use super::assist::Shop;
 use super::catalog::Product;
 use super::lexicon;
 use super::query::{Constraints, Lang, detect_lang, parse_constraints, request_words};
 use super::retrieve::has_colour;
-use super::text::{is_cjk, stem, terms};
+use super::route::{self, Route};
+use super::suggest::{self, SuggestOptions};
+use super::text::{self, is_cjk, stem, terms};
 
 /// What a turn was, as `aisle converse --json` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -513,7 +515,7 @@ impl Dialogue {
         self.state.request = Some(request.clone());
         self.state.constraints = c.clone();
         let opts = SuggestOptions { lang: Some(lang), constraints: Some(c), skip, ..SuggestOptions::default() };
-        if assist::plan(&self.shop, &request, None, &opts).candidates.is_empty() {
+        if suggest::plan(&self.shop, &request, None, &opts).candidates.is_empty() {
             // Nothing more fits: say so, and keep what was shown as what "it" means.
             return said(Kind::Suggest, Vec::new(), thats_all(lang).to_string());
         }
@@ -524,14 +526,14 @@ impl Dialogue {
     /// product's policy ("what's the warranty on it?").
     fn policy(&mut self, message: &str, low: &str, lang: Lang) -> Option<Step> {
         self.shop.policies.as_ref()?;
-        let covered = |q: &str| !assist::policy_passages(&self.shop, q, 1, assist::ANSWER_MIN_RELEVANCE).is_empty();
+        let covered = |q: &str| !route::policy_passages(&self.shop, q, 1, route::ANSWER_MIN_RELEVANCE).is_empty();
         // After a policy answer, a short "and for electronics?", or a question no product
         // answers ("Liefert ihr auch nach Deutschland?"), goes on about the policies.
         let after_answer = self.state.last_kind == Some(Kind::Answer);
         let with_last = self.state.question.as_ref().map(|q| format!("{q} {message}"));
         // A search, only when it can matter (after an answer), not on every message.
         let finds_products =
-            || !assist::plan(&self.shop, message, None, &SuggestOptions::default()).candidates.is_empty();
+            || !suggest::plan(&self.shop, message, None, &SuggestOptions::default()).candidates.is_empty();
         let continues = message.split_whitespace().count() <= 6
             && any(
                 low,
@@ -546,7 +548,7 @@ impl Dialogue {
             Some(q) if continues || (follow_up && !covered(message)) => q,
             _ => message.to_string(),
         };
-        let answer = assist::route(&self.shop, message) == Route::Answer || follow_up || on_product;
+        let answer = route::route(&self.shop, message) == Route::Answer || follow_up || on_product;
         if !answer {
             return None;
         }
@@ -724,7 +726,7 @@ impl Dialogue {
     fn sentence_about(&self, p: &Product, words: &[String], lang: Lang) -> Option<String> {
         let mut best: Option<(usize, String)> = None;
         for text in [p.description_in(lang.code()), p.description.as_str()] {
-            for s in assist::sentences(text) {
+            for s in text::sentences(text) {
                 let own = lexicon::terms_with_english(s);
                 let n = words.iter().filter(|w| own.contains(w)).count();
                 if n > 0 && best.as_ref().is_none_or(|b| n > b.0) {
@@ -988,7 +990,7 @@ fn aspect_fact(p: &Product, aspect: &Aspect, lang: Lang) -> Option<String> {
     [p.description_in(lang.code()), p.description.as_str()]
         .into_iter()
         .find_map(|text| {
-            assist::sentences(text).into_iter().find(|s| {
+            text::sentences(text).into_iter().find(|s| {
                 let low = format!("{} ", s.to_lowercase());
                 aspect.hints.iter().any(|h| low.contains(h))
             })
@@ -1003,7 +1005,7 @@ fn weight_of(p: &Product) -> Option<f64> {
 fn battery_of(p: &Product) -> Option<f64> {
     let attr = p.attributes.iter().find(|(k, _)| k.contains("battery")).map(|(_, v)| v.as_text());
     attr.as_deref().and_then(hours).or_else(|| {
-        assist::sentences(&p.description).into_iter().filter(|s| s.to_lowercase().contains("batter")).find_map(hours)
+        text::sentences(&p.description).into_iter().filter(|s| s.to_lowercase().contains("batter")).find_map(hours)
     })
 }
 

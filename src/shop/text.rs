@@ -295,3 +295,31 @@ mod tests {
         );
     }
 }
+
+/// The sentences of a description, each as written.
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let s = first_sentence(rest);
+        if !s.trim().is_empty() {
+            out.push(s.trim());
+        }
+        rest = rest[s.len()..].trim_start();
+    }
+    out
+}
+
+/// The first sentence of `text`: up to a full stop (or ! ?) followed by a space or the end,
+/// so that "1.7 l" and "$5.95" do not end one; CJK full stops end one anywhere.
+pub fn first_sentence(text: &str) -> &str {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    for (k, &(i, c)) in chars.iter().enumerate() {
+        let end = matches!(c, '.' | '!' | '?' | '。' | '！' | '？');
+        let at_break = chars.get(k + 1).is_none_or(|&(_, n)| n.is_whitespace() || !c.is_ascii());
+        if end && at_break {
+            return &text[..i + c.len_utf8()];
+        }
+    }
+    text
+}
