@@ -70,6 +70,12 @@ if (self.GPUAdapter && self.GPUDevice) {
   };
 }
 
+/** Whether a lost GPU device could be behind error `e`: a device is running the model, and the
+ * error's code is not one that names another cause (a damaged file, a file we cannot read). */
+function mayBeDeviceLoss(e) {
+  return devicesOpened > 0 && activeBackend === "webgpu" && e?.code !== "integrity" && e?.code !== "model-format";
+}
+
 // Yields to the worker's event loop so that an "abort" message can arrive between tokens even
 // when a token's work finished synchronously (the CPU backend).
 const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -401,8 +407,10 @@ self.onmessage = async (ev) => {
   } catch (e) {
     aborted.delete(msg.id);
     // A failure caused by a lost GPU device is reported as the loss (the client restarts us),
-    // not as this request's own error; the loss may be signalled just after the failure.
-    if (devicesOpened && (await Promise.race([deviceLost.then(() => true), new Promise((r) => setTimeout(() => r(false), 250))]))) return;
+    // not as this request's own error; the loss may be signalled just after the failure, so
+    // a failure that a lost device could have caused (the model running on WebGPU, an error
+    // without one of the codes that name another cause) waits a moment for it.
+    if (mayBeDeviceLoss(e) && (await Promise.race([deviceLost.then(() => true), new Promise((r) => setTimeout(() => r(false), 250))]))) return;
     // name and code (the wasm's stable ones: "integrity", "model-format", "device", "failed")
     // travel with the message, so that the page branches on the code, never on the wording.
     post({ type: "error", id: msg.id, message: e && e.message ? e.message : String(e), name: e?.name, code: e?.code });
