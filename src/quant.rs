@@ -405,3 +405,20 @@ fn block_q6_k(b: &[u8], y: &mut [f32]) {
         }
     }
 }
+
+/// The reference of a quantized matrix-vector product (the GPU kernels' and the CPU path's):
+/// dequantize, then plain dot products summed in f64.
+/// `w` is GGUF bytes of type `ty`, `[rows, cols]`; `x` is `[m, cols]`.
+pub fn gemv_reference(ty: GgmlType, w: &[u8], rows: usize, cols: usize, x: &[f32]) -> Vec<f32> {
+    let wf = dequantize_to_vec(ty, w, rows * cols).expect("reference weights");
+    let m = x.len() / cols;
+    let mut out = vec![0f32; m * rows];
+    for t in 0..m {
+        for r in 0..rows {
+            let row = &wf[r * cols..(r + 1) * cols];
+            out[t * rows + r] =
+                row.iter().zip(&x[t * cols..(t + 1) * cols]).map(|(a, b)| (a * b) as f64).sum::<f64>() as f32;
+        }
+    }
+    out
+}

@@ -37,6 +37,8 @@ pub enum SamplerError {
     Penalty(f32),
     #[error("no logits to sample from")]
     Empty,
+    #[error("every logit is NaN")]
+    NotANumber,
 }
 
 impl SamplerConfig {
@@ -108,16 +110,16 @@ impl Sampler {
             return Err(SamplerError::Empty);
         }
         if self.config.is_greedy() {
-            return Ok(argmax(logits));
+            return argmax(logits).ok_or(SamplerError::NotANumber);
         }
         // The random number is taken only where it is used, so seeds replay the same way.
         let u = if self.config.temperature <= 0.0 { 0.0 } else { self.rng.next_f32() };
-        Ok(self.sample_with(logits, history, u))
+        self.sample_with(logits, history, u).ok_or(SamplerError::NotANumber)
     }
 
     /// What [`Sampler::sample`] would pick with the uniform draw `u` (the rng untouched): the
-    /// host's answer for a device that samples by itself.
-    pub fn sample_with(&self, logits: &[f32], history: &[u32], u: f32) -> u32 {
+    /// host's answer for a device that samples by itself. `None` when every logit is NaN.
+    pub fn sample_with(&self, logits: &[f32], history: &[u32], u: f32) -> Option<u32> {
         let mut logits = logits.to_vec();
         self.apply_repetition_penalty(&mut logits, history);
         if self.config.is_greedy() || self.config.temperature <= 0.0 {
@@ -205,26 +207,29 @@ pub struct Draw {
     pub u: f32,
 }
 
-/// The candidate that `u` ∈ [0, 1) falls on, in proportion to the probabilities.
-fn draw(candidates: &[(u32, f32)], u: f32) -> u32 {
+/// The candidate that `u` ∈ [0, 1) falls on, in proportion to the probabilities (`None`: no
+/// candidates, every logit NaN).
+fn draw(candidates: &[(u32, f32)], u: f32) -> Option<u32> {
     let total: f32 = candidates.iter().map(|x| x.1).sum();
     let mut r = u * total;
     for &(id, p) in candidates {
         if r < p {
-            return id;
+            return Some(id);
         }
         r -= p;
     }
-    candidates.last().map_or(0, |x| x.0)
+    candidates.last().map(|x| x.0)
 }
 
-/// Index of the largest value; ties go to the lowest index (as in the references).
-pub fn argmax(v: &[f32]) -> u32 {
-    let mut best = 0;
+/// Index of the largest value, ties to the lowest index; a NaN never wins. `None` when every
+/// value is NaN (or there are none). The one greedy rule: the device's
+/// [`crate::kernels::argmax`] keeps it too.
+pub fn argmax(v: &[f32]) -> Option<u32> {
+    let mut best: Option<(usize, f32)> = None;
     for (i, &x) in v.iter().enumerate() {
-        if x > v[best] {
-            best = i;
+        if !x.is_nan() && best.is_none_or(|(_, b)| x > b) {
+            best = Some((i, x));
         }
     }
-    best as u32
+    best.map(|(i, _)| i as u32)
 }

@@ -399,7 +399,12 @@ fn control_text_from_a_shopper_cannot_open_a_turn() {
 #[test]
 fn sampler_greedy_seeded_and_filters() {
     let logits = vec![0.5, 3.0, 2.9, -1.0, 3.0];
-    assert_eq!(argmax(&logits), 1, "ties go to the lowest id");
+    assert_eq!(argmax(&logits), Some(1), "ties go to the lowest id");
+    assert_eq!(argmax(&[f32::NAN, 1.0, f32::NAN, 2.0, 2.0]), Some(3), "a NaN never wins, not even first");
+    assert_eq!(argmax(&[f32::NAN, f32::NAN]), None);
+    assert_eq!(argmax(&[]), None);
+    let mut greedy = Sampler::new(SamplerConfig::greedy()).unwrap();
+    assert!(greedy.sample(&[f32::NAN, f32::NAN], &[]).is_err(), "no token when every logit is NaN");
     let mut s = Sampler::new(SamplerConfig::greedy()).unwrap();
     assert_eq!(s.sample(&logits, &[]).unwrap(), 1);
 

@@ -527,18 +527,5 @@ pub fn dequant_group(w: &Tensor<u32>, row: usize, rows: usize, g: usize, #[compt
     q
 }
 
-/// CPU reference: dequantize (the tested [`crate::quant`] reference), then plain dot products.
-/// `w` is GGUF bytes of type `ty`, `[rows, cols]`; `x` is `[m, cols]`.
-pub fn gemv_reference(ty: GgmlType, w: &[u8], rows: usize, cols: usize, x: &[f32]) -> Vec<f32> {
-    let wf = crate::quant::dequantize_to_vec(ty, w, rows * cols).expect("reference weights");
-    let m = x.len() / cols;
-    let mut out = vec![0f32; m * rows];
-    for t in 0..m {
-        for r in 0..rows {
-            let row = &wf[r * cols..(r + 1) * cols];
-            out[t * rows + r] =
-                row.iter().zip(&x[t * cols..(t + 1) * cols]).map(|(a, b)| (a * b) as f64).sum::<f64>() as f32;
-        }
-    }
-    out
-}
+/// The CPU reference both the GPU kernels here and the CPU path's are tested against.
+pub use crate::quant::gemv_reference;

@@ -1,5 +1,6 @@
-//! The forward pass on our own kernels ([`crate::kernels`]): weights stay in their quantized
-//! block format on the device, and a token costs about eight launches per layer.
+//! The forward pass's operations ([`super::forward`]) on our own kernels ([`crate::kernels`]):
+//! weights stay in their quantized block format on the device, and a token costs about eight
+//! launches per layer.
 //!
 //! ```text
 //! embed -> per layer: rms_norm, gemv(QKV fused), rope_kv (writes the cache), attention,
@@ -15,7 +16,8 @@ use burn_cubecl::tensor::CubeTensor;
 
 use super::ModelError;
 use super::config::{LlamaConfig, RopeKind};
-use super::kv_cache::KvCache;
+use super::forward::{Backend, forward};
+use super::kv_cache::LayerCache;
 use super::weights::{LayerTensors, TensorSource, unsupported_tensor};
 use crate::gguf::Gguf;
 use crate::kernels::attention::attention;
@@ -130,25 +132,67 @@ impl GpuWeights {
         })
     }
 
-    /// Runs `tokens` at positions `cache.len()..` (already checked by the caller), writes their
-    /// keys and values into `cache`, and returns the last token's logits `[1, vocab]`.
-    pub fn forward(&self, cfg: &LlamaConfig, tokens: &[u32], cache: &mut KvCache) -> Tensor<2> {
-        let (m, pos) = (tokens.len(), cache.len());
-        let ids = upload_u32(&self.anchor, tokens);
-        let mut x = embed(&self.embd, &ids, m); // [m, n_embd]
-        for (i, w) in self.layers.iter().enumerate() {
-            let k_cache = kernels::to_cube(cache.layers[i].k.clone());
-            let v_cache = kernels::to_cube(cache.layers[i].v.clone());
-            let h = rms_norm(&x, &w.attn_norm, m, cfg.rms_eps);
-            let qkv = gemv_stacked(&w.wqkv, &h, m); // [m, (H + 2KV)·hd]
-            rope_kv(&qkv, &self.rope, (&k_cache, &v_cache), self.layout, m, pos);
-            let att = attention(&qkv, &k_cache, &v_cache, self.layout, m, pos); // [m, H·hd]
-            x = gemv(&w.wo, &att, m, Some(x));
-            let h = rms_norm(&x, &w.ffn_norm, m, cfg.rms_eps);
-            let act = gemv_swiglu(&w.gate, &w.up, &h, m); // [m, n_ff]
-            x = gemv(&w.down, &act, m, Some(x));
-        }
-        let last = rms_norm_rows(&x, &self.output_norm, m - 1, m, cfg.rms_eps); // [1, n_embd]
-        kernels::from_cube(gemv(&self.head, &last, 1, None))
+    /// Runs `tokens` at positions `pos..` (checked by the caller), writes their keys and values
+    /// into `cache`, and returns the last token's logits `[1, vocab]`.
+    pub fn forward(&self, cfg: &LlamaConfig, tokens: &[u32], cache: &mut [LayerCache], pos: usize) -> Tensor<2> {
+        forward(&Gpu { w: self, cfg }, tokens, cache, pos)
+    }
+}
+
+/// The GPU kernel path as a [`Backend`]: device buffers, about eight launches per layer.
+struct Gpu<'a> {
+    w: &'a GpuWeights,
+    cfg: &'a LlamaConfig,
+}
+
+impl Backend for Gpu<'_> {
+    type Act = CubeTensor;
+    type Vector = CubeTensor;
+    type Matrix = QMatrix;
+    type Cache = LayerCache;
+    type Logits = Tensor<2>;
+
+    fn layers(&self) -> &[GpuLayer] {
+        &self.w.layers
+    }
+
+    fn embed(&self, tokens: &[u32]) -> CubeTensor {
+        let ids = upload_u32(&self.w.anchor, tokens);
+        embed(&self.w.embd, &ids, tokens.len()) // [m, n_embd]
+    }
+
+    fn rms_norm(&self, x: &CubeTensor, w: &CubeTensor, m: usize) -> CubeTensor {
+        rms_norm(x, w, m, self.cfg.rms_eps)
+    }
+
+    /// The fused projection in one launch (no biases: models with them run on the CPU path).
+    fn qkv(&self, _layer: usize, w: &[QMatrix], h: &CubeTensor, m: usize) -> CubeTensor {
+        gemv_stacked(w, h, m)
+    }
+
+    fn rope_kv_write(&self, qkv: &mut CubeTensor, cache: &mut LayerCache, m: usize, pos: usize) {
+        let (k, v) = (kernels::to_cube(cache.k.clone()), kernels::to_cube(cache.v.clone()));
+        rope_kv(qkv, &self.w.rope, (&k, &v), self.w.layout, m, pos);
+    }
+
+    fn attention(&self, qkv: &CubeTensor, cache: &LayerCache, m: usize, pos: usize) -> CubeTensor {
+        let (k, v) = (kernels::to_cube(cache.k.clone()), kernels::to_cube(cache.v.clone()));
+        attention(qkv, &k, &v, self.w.layout, m, pos) // [m, H·hd]
+    }
+
+    fn matvec_add(&self, w: &QMatrix, a: &CubeTensor, m: usize, x: CubeTensor) -> CubeTensor {
+        gemv(w, a, m, Some(x))
+    }
+
+    fn swiglu(&self, gate: &QMatrix, up: &QMatrix, h: &CubeTensor, m: usize) -> CubeTensor {
+        gemv_swiglu(gate, up, h, m) // [m, n_ff]
+    }
+
+    fn last_norm(&self, x: &CubeTensor, m: usize) -> CubeTensor {
+        rms_norm_rows(x, &self.w.output_norm, m - 1, m, self.cfg.rms_eps) // [1, n_embd]
+    }
+
+    fn logits(&self, last: &CubeTensor) -> Tensor<2> {
+        kernels::from_cube(gemv(&self.w.head, last, 1, None)) // [1, vocab]
     }
 }

@@ -1,13 +1,13 @@
 //! The Llama-family model, loaded on the forward path its device and weights allow:
 //! embed -> N × [RMSNorm, attention, RMSNorm, SwiGLU] -> norm -> head.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 use super::ModelError;
 use super::config::LlamaConfig;
 use super::cpu;
 use super::gpu::{self, GpuWeights};
-use super::kv_cache::KvCache;
+use super::kv_cache::{KvCache, Store};
 #[cfg(feature = "reference")]
 use super::reference::Reference;
 use super::weights;
@@ -31,6 +31,41 @@ enum Imp {
     BurnOps(Box<Reference>),
     Kernels(Box<GpuWeights>),
     CpuKernels(Box<cpu::CpuWeights>),
+}
+
+/// The last token's logits, where the path computed them: read back only by a caller that
+/// needs them all (a device can pick the token itself: [`crate::kernels::argmax`],
+/// [`crate::kernels::sample`]).
+pub enum Logits {
+    /// `[vocab]`, the CPU kernels' own memory.
+    Host(Vec<f32>),
+    /// `[1, vocab]` on the device (the GPU kernels; the reference, on whatever device it ran).
+    Device(Tensor<2>),
+}
+
+impl Logits {
+    /// The vocabulary's size.
+    pub fn len(&self) -> usize {
+        match self {
+            Logits::Host(v) => v.len(),
+            Logits::Device(t) => t.dims()[1],
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The logits in host memory, `[vocab]` (a device's read back).
+    pub async fn into_host(self) -> Result<Vec<f32>, ModelError> {
+        match self {
+            Logits::Host(v) => Ok(v),
+            Logits::Device(t) => {
+                let data = t.into_data_async().await.map_err(|e| ModelError::Readback(format!("{e:?}")))?;
+                data.convert::<f32>().try_into_vec::<f32>().map_err(|e| ModelError::Readback(format!("{e:?}")))
+            }
+        }
+    }
 }
 
 pub struct Llama {
@@ -166,28 +201,28 @@ impl Llama {
     }
 
     /// Runs `tokens` at positions `cache.len()..`, appends them to the cache, and returns the
-    /// logits of the last token, `[1, vocab]` (still on the device).
-    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor<2>, ModelError> {
-        let pos = cache.len();
+    /// logits of the last token (where the path computed them). `cache` must come from this
+    /// model's [`Llama::new_cache`].
+    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Logits, ModelError> {
+        let (pos, capacity) = (cache.len(), cache.capacity());
         let n = tokens.len();
         if n == 0 {
             return Err(ModelError::EmptyInput);
         }
-        if pos + n > cache.capacity() {
-            return Err(ModelError::ContextFull { needed: pos + n, capacity: cache.capacity() });
+        if pos + n > capacity {
+            return Err(ModelError::ContextFull { needed: pos + n, capacity });
         }
         if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.config.vocab_size) {
             return Err(ModelError::BadToken(bad));
         }
-        let logits = match &self.imp {
-            Imp::Kernels(w) => w.forward(&self.config, tokens, cache),
+        let logits = match (&self.imp, cache.store_mut()) {
+            (Imp::Kernels(w), Store::Device(layers)) => Logits::Device(w.forward(&self.config, tokens, layers, pos)),
             #[cfg(feature = "reference")]
-            Imp::BurnOps(b) => b.forward(tokens, cache),
-            Imp::CpuKernels(w) => {
-                let logits = w.forward(&self.config, tokens, cache);
-                let n = logits.len();
-                Tensor::from_data(TensorData::new(logits, [1, n]), &self.device)
+            (Imp::BurnOps(b), Store::Device(layers)) => Logits::Device(b.forward(tokens, layers, pos)),
+            (Imp::CpuKernels(w), Store::Host(layers)) => {
+                Logits::Host(w.forward(&self.config, tokens, layers, pos, capacity))
             }
+            _ => return Err(ModelError::WrongCache),
         };
         cache.advance(n);
         Ok(logits)

@@ -1,7 +1,7 @@
 //! The reference forward pass: burn tensor operations on f32 weights dequantized at load, on
 //! any device and for any weight type the reference in [`crate::quant`] dequantizes.
 //!
-//! It is what the kernel paths (`cpu.rs`, `gpu.rs`) are tested against, written as directly
+//! It is what the kernel paths (`cpu/`, `gpu.rs`) are tested against, written as directly
 //! as the math: linear weights stored transposed, `[in, out]`, so that a projection is a plain
 //! `x @ W` with `x: [tokens, in]`. It is built only with the `reference` cargo feature (the
 //! tests enable it), never in the browser build and never chosen by [`super::Llama::load`]:
@@ -13,7 +13,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::ModelError;
 use super::config::{LlamaConfig, RopeKind};
-use super::kv_cache::KvCache;
+use super::kv_cache::LayerCache;
 use super::rope::rope_tables;
 use super::weights::{dequantized, rope_freqs, tensor_of_shape};
 use crate::gguf::{Gguf, TensorInfo};
@@ -250,22 +250,21 @@ impl Reference {
         self.weights.device_bytes
     }
 
-    /// Runs `tokens` at positions `cache.len()..` (checked by the caller), writes their keys
-    /// and values into the cache, and returns the last token's logits, `[1, vocab]`.
-    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Tensor<2> {
+    /// Runs `tokens` at positions `pos..` (checked by the caller), writes their keys and values
+    /// into `cache`, and returns the last token's logits, `[1, vocab]`.
+    pub fn forward(&self, tokens: &[u32], cache: &mut [LayerCache], pos: usize) -> Tensor<2> {
         let (weights, n) = (&self.weights, tokens.len());
-        let x = self.hidden(tokens, cache); // [n, n_embd]
+        let x = self.hidden(tokens, cache, pos); // [n, n_embd]
         let last = x.slice([n - 1..n, 0..self.config.n_embd]); // [1, n_embd]
         let h = rms_norm(last, &weights.output_norm, self.config.rms_eps);
         h.matmul(weights.head().clone()) // [1, vocab]
     }
 
     /// The residual stream after the last block, `[n, n_embd]`.
-    fn hidden(&self, tokens: &[u32], cache: &mut KvCache) -> Tensor<2> {
-        let pos = cache.len();
+    fn hidden(&self, tokens: &[u32], cache: &mut [LayerCache], pos: usize) -> Tensor<2> {
         let mut x = self.embed(tokens); // [n, n_embd]
-        for (i, layer) in self.weights.layers.iter().enumerate() {
-            x = self.block(i, layer, x, cache, pos);
+        for (layer, c) in self.weights.layers.iter().zip(cache) {
+            x = self.block(layer, x, c, pos);
         }
         x
     }
@@ -277,7 +276,7 @@ impl Reference {
         self.weights.embd_t.clone().select(1, ids).swap_dims(0, 1)
     }
 
-    fn block(&self, i: usize, w: &LayerWeights, x: Tensor<2>, cache: &mut KvCache, pos: usize) -> Tensor<2> {
+    fn block(&self, w: &LayerWeights, x: Tensor<2>, cache: &mut LayerCache, pos: usize) -> Tensor<2> {
         let cfg = &self.config;
         let [n, _] = x.dims();
         let h = rms_norm(x.clone(), &w.attn_norm, cfg.rms_eps);
@@ -287,7 +286,7 @@ impl Reference {
         let q = self.rope.apply(q, pos).swap_dims(0, 1); // [n_heads, n, hd]
         let k = self.rope.apply(k, pos).swap_dims(0, 1); // [n_kv, n, hd]
         let v = v.swap_dims(0, 1); // [n_kv, n, hd]
-        let (k_all, v_all) = cache.append(i, pos, k, v);
+        let (k_all, v_all) = cache.append(pos, k, v);
         let attn = attention(cfg, q, k_all, v_all, pos); // [n, n_heads·hd]
         let x = x + w.wo.forward(attn);
 

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use aisle::gguf::{Value, ValueType};
+use aisle::quant::GgmlType;
 use aisle::sampler::Rng;
 use half::f16;
 
@@ -537,3 +538,41 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "lengths differ");
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
+
+// ------------------------------------------------------------ random kernel inputs
+
+pub fn random_vec(rng: &mut Rng, n: usize, spread: f32) -> Vec<f32> {
+    (0..n).map(|_| spread * (2.0 * rng.next_f32() - 1.0)).collect()
+}
+
+/// `n` weights of random blocks of `ty`.
+pub fn random_blocks(rng: &mut Rng, ty: GgmlType, n: usize) -> Vec<u8> {
+    random_of_type(rng, ty, n)
+}
+
+/// Six (rows, cols, tokens) shapes.
+pub type Shapes = [(usize, usize, usize); 6];
+
+/// Every type with a device format, and shapes its blocks fit.
+pub fn formats_and_shapes() -> Vec<(GgmlType, Shapes)> {
+    const K_SHAPES: Shapes = [(1, 256, 1), (7, 512, 1), (130, 1536, 1), (64, 256, 3), (33, 512, 9), (96, 256, 17)];
+    use GgmlType::*;
+    vec![
+        (Q4_1, SHAPES),
+        (Q4_0, SHAPES),
+        (Q8_0, SHAPES),
+        (Q5_0, SHAPES),
+        (Q5_1, SHAPES),
+        (Q4_K, K_SHAPES),
+        (Q6_K, K_SHAPES),
+    ]
+}
+
+pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= tol * (1.0 + w.abs()), "{what}: element {i}: got {g}, want {w}");
+    }
+}
+
+pub const SHAPES: Shapes = [(1, 32, 1), (7, 64, 1), (130, 576, 1), (64, 96, 3), (33, 256, 9), (96, 64, 17)];

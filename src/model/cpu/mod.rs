@@ -1,0 +1,363 @@
+//! The forward pass's operations ([`super::forward`]) on the CPU with weights kept quantized, for the browser without WebGPU
+//! (wasm SIMD128) and the native CLI (AVX2 when the processor has it, rows split across
+//! threads).
+//!
+//! Decode reads every weight once per token, so the f32 weights of the burn-ops path cost
+//! 540 MB of memory traffic per token; Q4_1/Q8_0 blocks cost 96 MB. Activations stay f32 (unlike
+//! llama.cpp, which rounds them to 8 bits): greedy output stays that of an f32 implementation.
+//! The hot loops are explicit SIMD (AVX2 + FMA natively, SIMD128 in wasm) with portable loops
+//! beside them for other processors; `tests/kernels.rs` compares each product with the
+//! reference dequantization of [`crate::quant`] on random blocks, and `tests/model.rs` the whole
+//! path with the naive implementation.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod int8;
+mod qmat;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[allow(clippy::needless_range_loop)] // lane and row indices feed pointer offsets
+mod simd128;
+mod threads;
+
+pub use qmat::{QMat, int8_decode};
+use threads::on_pool;
+
+use super::ModelError;
+use super::config::{LlamaConfig, RopeKind};
+use super::forward::{Backend, forward};
+use super::weights::{LayerTensors, QKV_BIASES, TensorSource, bias_name, unsupported_tensor};
+use crate::gguf::Gguf;
+use crate::quant::GgmlType;
+
+type CpuLayer = LayerTensors<Vec<f32>, QMat>;
+
+/// One layer's keys and values in host memory: the CPU path's KV cache layer
+/// ([`super::KvCache`] holds one per layer).
+pub struct HostLayer {
+    pub k: Vec<f32>, // [n_kv_heads, capacity, head_dim]
+    pub v: Vec<f32>, // [n_kv_heads, capacity, head_dim]
+}
+
+pub struct CpuWeights {
+    layers: Vec<CpuLayer>,
+    /// Per layer, the query, key and value biases stacked as the fused projection's rows,
+    /// `[(H + 2KV)·hd]`, where the file has any (Qwen2); a missing one is zeros.
+    qkv_bias: Vec<Option<Vec<f32>>>,
+    embd: QMat,
+    /// `None` when the head is the embedding (tied).
+    head: Option<QMat>,
+    output_norm: Vec<f32>,
+    cos: Vec<f32>, // [capacity, rope_dims/2]
+    sin: Vec<f32>,
+    pub bytes: u64,
+}
+
+/// Why the CPU kernel path cannot run this model, or `None` if it can.
+pub fn unsupported(cfg: &LlamaConfig, gguf: &Gguf) -> Option<String> {
+    if !cfg.n_embd.is_multiple_of(32) || !cfg.n_ff.is_multiple_of(32) || !cfg.head_dim.is_multiple_of(2) {
+        return Some("dimensions not multiples of 32".into());
+    }
+    let qkv_bias = |name: &str| (0..cfg.n_layers).any(|i| QKV_BIASES.iter().any(|p| bias_name(i, p) == name));
+    unsupported_tensor(gguf, QMat::supports, qkv_bias)
+}
+
+struct Reader<'a> {
+    gguf: &'a Gguf,
+    bytes: &'a [u8],
+    total: u64,
+}
+
+impl Reader<'_> {
+    /// Layer `i`'s query, key and value biases stacked, `[(H + 2KV)·hd]`; `None` without any.
+    fn qkv_bias(&mut self, cfg: &LlamaConfig, i: usize) -> Result<Option<Vec<f32>>, ModelError> {
+        let lens = [cfg.n_heads * cfg.head_dim, cfg.kv_dim(), cfg.kv_dim()];
+        let present = QKV_BIASES.map(|p| Some(bias_name(i, p)).filter(|n| self.gguf.tensor(n).is_some()));
+        if present.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(lens.iter().sum());
+        for (name, len) in present.iter().zip(lens) {
+            match name {
+                Some(name) => out.extend(self.vector(name, len)?),
+                None => out.resize(out.len() + len, 0.0),
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+impl<'a> TensorSource<'a> for Reader<'a> {
+    type Vector = Vec<f32>;
+    type Matrix = QMat;
+
+    fn file(&self) -> (&'a Gguf, &'a [u8]) {
+        (self.gguf, self.bytes)
+    }
+
+    fn vector(&mut self, name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
+        let v = self.values(name, len)?;
+        self.total += (len * 4) as u64;
+        Ok(v)
+    }
+
+    fn matrix(&mut self, name: &str, ty: GgmlType, raw: &[u8], cols: usize, rows: usize) -> Result<QMat, ModelError> {
+        let m =
+            QMat::from_blocks(ty, raw, rows, cols).map_err(|e| ModelError::Quant { tensor: name.into(), source: e })?;
+        self.total += m.bytes();
+        Ok(m)
+    }
+}
+
+/// `out[t] = [W₀ x_t, W₁ x_t, ...]` for matrices stacked by rows (`out: [m, Σ rows]`).
+fn matvec_stacked(parts: &[QMat], x: &[f32], m: usize, out: &mut [f32]) {
+    if let [one] = parts {
+        return one.matvec(x, m, out, false);
+    }
+    let total: usize = parts.iter().map(|p| p.rows).sum();
+    let mut off = 0;
+    for p in parts {
+        let mut part = vec![0f32; m * p.rows];
+        p.matvec(x, m, &mut part, false);
+        for t in 0..m {
+            out[t * total + off..t * total + off + p.rows].copy_from_slice(&part[t * p.rows..(t + 1) * p.rows]);
+        }
+        off += p.rows;
+    }
+}
+
+impl CpuWeights {
+    pub fn load(
+        cfg: &LlamaConfig,
+        gguf: &Gguf,
+        bytes: &[u8],
+        capacity: usize,
+        rope_freqs: Option<&[f32]>,
+    ) -> Result<Self, ModelError> {
+        let mut rd = Reader { gguf, bytes, total: 0 };
+        let e = cfg.n_embd;
+        let embd = rd.single("token_embd.weight", e, cfg.vocab_size)?;
+        let head = match gguf.tensor("output.weight") {
+            Some(_) => Some(rd.single("output.weight", e, cfg.vocab_size)?),
+            None => None,
+        };
+        let output_norm = rd.vector("output_norm.weight", e)?;
+        let mut layers = Vec::with_capacity(cfg.n_layers);
+        let mut qkv_bias = Vec::with_capacity(cfg.n_layers);
+        for i in 0..cfg.n_layers {
+            layers.push(rd.layer(cfg, i)?);
+            qkv_bias.push(rd.qkv_bias(cfg, i)?);
+        }
+        let (cos, sin) = super::rope::rope_tables(cfg, capacity, rope_freqs);
+        Ok(CpuWeights { layers, qkv_bias, embd, head, output_norm, cos, sin, bytes: rd.total })
+    }
+
+    /// Runs `tokens` at positions `pos..` (checked by the caller), writes their keys and values
+    /// into `cache` (each layer's `[n_kv_heads, capacity, head_dim]`), and returns the last
+    /// token's logits, `[vocab]`.
+    pub fn forward(
+        &self,
+        cfg: &LlamaConfig,
+        tokens: &[u32],
+        cache: &mut [HostLayer],
+        pos: usize,
+        capacity: usize,
+    ) -> Vec<f32> {
+        on_pool(|| forward(&Cpu { w: self, cfg, capacity }, tokens, cache, pos))
+    }
+
+    /// Rotates one head vector in place for position `p`.
+    fn rope(&self, cfg: &LlamaConfig, v: &mut [f32], p: usize) {
+        let half = cfg.rope_dims / 2;
+        let (cos, sin) = (&self.cos[p * half..(p + 1) * half], &self.sin[p * half..(p + 1) * half]);
+        for i in 0..half {
+            let (a, b) = match cfg.rope_kind {
+                RopeKind::Adjacent => (2 * i, 2 * i + 1),
+                RopeKind::HalfSplit => (i, i + half),
+            };
+            let (x0, x1) = (v[a], v[b]);
+            v[a] = x0 * cos[i] - x1 * sin[i];
+            v[b] = x0 * sin[i] + x1 * cos[i];
+        }
+    }
+}
+
+/// The CPU path as a [`Backend`]: host vectors, and the session's cache capacity (the stride
+/// of each head's positions in [`HostLayer`]).
+struct Cpu<'a> {
+    w: &'a CpuWeights,
+    cfg: &'a LlamaConfig,
+    capacity: usize,
+}
+
+impl Backend for Cpu<'_> {
+    type Act = Vec<f32>;
+    type Vector = Vec<f32>;
+    type Matrix = QMat;
+    type Cache = HostLayer;
+    type Logits = Vec<f32>;
+
+    fn layers(&self) -> &[CpuLayer] {
+        &self.w.layers
+    }
+
+    fn embed(&self, tokens: &[u32]) -> Vec<f32> {
+        let e = self.cfg.n_embd;
+        let mut x = vec![0f32; tokens.len() * e]; // [m, n_embd]
+        for (row, &tok) in x.chunks_exact_mut(e).zip(tokens) {
+            self.w.embd.row(tok as usize, row);
+        }
+        x
+    }
+
+    fn rms_norm(&self, x: &Vec<f32>, w: &Vec<f32>, _m: usize) -> Vec<f32> {
+        let mut out = vec![0f32; x.len()];
+        rms_norm(x, w, self.cfg.rms_eps, &mut out);
+        out
+    }
+
+    fn qkv(&self, layer: usize, w: &[QMat], h: &Vec<f32>, m: usize) -> Vec<f32> {
+        let width: usize = w.iter().map(|p| p.rows).sum(); // (H + 2KV)·hd
+        let mut qkv = vec![0f32; m * width];
+        matvec_stacked(w, h, m, &mut qkv);
+        if let Some(bias) = &self.w.qkv_bias[layer] {
+            for row in qkv.chunks_exact_mut(width) {
+                row.iter_mut().zip(bias).for_each(|(y, b)| *y += b);
+            }
+        }
+        qkv
+    }
+
+    fn rope_kv_write(&self, qkv: &mut Vec<f32>, cache: &mut HostLayer, m: usize, pos: usize) {
+        let (cfg, capacity) = (self.cfg, self.capacity);
+        let (hd, nh, nkv) = (cfg.head_dim, cfg.n_heads, cfg.n_kv_heads);
+        let width = (nh + 2 * nkv) * hd;
+        for t in 0..m {
+            let row = &mut qkv[t * width..(t + 1) * width];
+            for head in 0..nh + nkv {
+                self.w.rope(cfg, &mut row[head * hd..(head + 1) * hd], pos + t);
+            }
+            for kvh in 0..nkv {
+                let dst = (kvh * capacity + pos + t) * hd;
+                cache.k[dst..dst + hd].copy_from_slice(&row[(nh + kvh) * hd..(nh + kvh + 1) * hd]);
+                cache.v[dst..dst + hd].copy_from_slice(&row[(nh + nkv + kvh) * hd..(nh + nkv + kvh + 1) * hd]);
+            }
+        }
+    }
+
+    fn attention(&self, qkv: &Vec<f32>, cache: &HostLayer, m: usize, pos: usize) -> Vec<f32> {
+        let mut out = vec![0f32; m * self.cfg.n_heads * self.cfg.head_dim]; // [m, H·hd]
+        attention(self.cfg, qkv, &cache.k, &cache.v, self.capacity, pos, m, &mut out);
+        out
+    }
+
+    fn matvec_add(&self, w: &QMat, a: &Vec<f32>, m: usize, mut x: Vec<f32>) -> Vec<f32> {
+        w.matvec(a, m, &mut x, true);
+        x
+    }
+
+    fn swiglu(&self, gate: &QMat, up: &QMat, h: &Vec<f32>, m: usize) -> Vec<f32> {
+        let (mut g, mut u) = (vec![0f32; m * gate.rows], vec![0f32; m * up.rows]); // [m, n_ff]
+        gate.matvec(h, m, &mut g, false);
+        up.matvec(h, m, &mut u, false);
+        for (g, u) in g.iter_mut().zip(&u) {
+            *g = *g / (1.0 + (-*g).exp()) * u;
+        }
+        g
+    }
+
+    fn last_norm(&self, x: &Vec<f32>, m: usize) -> Vec<f32> {
+        let e = self.cfg.n_embd;
+        let mut last = vec![0f32; e];
+        rms_norm(&x[(m - 1) * e..], &self.w.output_norm, self.cfg.rms_eps, &mut last);
+        last
+    }
+
+    fn logits(&self, last: &Vec<f32>) -> Vec<f32> {
+        let head = self.w.head.as_ref().unwrap_or(&self.w.embd);
+        let mut logits = vec![0f32; head.rows];
+        // Even with 8-bit activations asked for, the head keeps f32: rounding the final hidden
+        // state (a few large channels per block) moved logits by up to 0.28.
+        head.matvec_with(last, 1, &mut logits, false, false);
+        logits
+    }
+}
+
+/// `out[t] = x[t] / sqrt(mean(x[t]²) + eps) · w` for every row of `x`.
+fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    let d = w.len();
+    for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+        let ms = row.iter().map(|v| v * v).sum::<f32>() / d as f32;
+        let s = 1.0 / (ms + eps).sqrt();
+        for ((o, v), g) in o.iter_mut().zip(row).zip(w) {
+            *o = v * s * g;
+        }
+    }
+}
+
+/// Causal GQA attention of the `m` query rows of `qkv` (positions `pos..pos+m`) over the
+/// cache (`[n_kv, capacity, hd]`) -> `out: [m, n_heads·hd]`. Heads run in parallel natively.
+#[allow(clippy::too_many_arguments)]
+fn attention(
+    cfg: &LlamaConfig,
+    qkv: &[f32],
+    kc: &[f32],
+    vc: &[f32],
+    capacity: usize,
+    pos: usize,
+    m: usize,
+    out: &mut [f32],
+) {
+    let (hd, nh, nkv) = (cfg.head_dim, cfg.n_heads, cfg.n_kv_heads);
+    let qkv_w = (nh + 2 * nkv) * hd;
+    let scale = 1.0 / (hd as f32).sqrt();
+    for t in 0..m {
+        let n = pos + t + 1;
+        let head = |(h, o): (usize, &mut [f32])| {
+            let kvh = h / (nh / nkv);
+            let q = &qkv[t * qkv_w + h * hd..t * qkv_w + (h + 1) * hd];
+            let base = kvh * capacity * hd;
+            let mut scores = vec![0f32; n];
+            let mut max = f32::MIN;
+            for (p, s) in scores.iter_mut().enumerate() {
+                *s = dot(q, &kc[base + p * hd..base + (p + 1) * hd]) * scale;
+                max = max.max(*s);
+            }
+            let mut z = 0.0;
+            for s in &mut scores {
+                *s = (*s - max).exp();
+                z += *s;
+            }
+            o.fill(0.0);
+            for (p, s) in scores.iter().enumerate() {
+                let v = &vc[base + p * hd..base + (p + 1) * hd];
+                let w = s / z;
+                for (o, v) in o.iter_mut().zip(v) {
+                    *o += w * v;
+                }
+            }
+        };
+        let row = &mut out[t * nh * hd..(t + 1) * nh * hd];
+        #[cfg(not(target_family = "wasm"))]
+        {
+            use rayon::prelude::*;
+            row.par_chunks_mut(hd).enumerate().for_each(head);
+        }
+        #[cfg(target_family = "wasm")]
+        row.chunks_mut(hd).enumerate().for_each(head);
+    }
+}
+
+/// `Σ a·b` in eight lanes, so that it vectorizes (a plain fold is one serial chain).
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let n = a.len().min(b.len()) / 8 * 8;
+    for (ca, cb) in a[..n].chunks_exact(8).zip(b[..n].chunks_exact(8)) {
+        for j in 0..8 {
+            acc[j] += ca[j] * cb[j];
+        }
+    }
+    let tail: f32 = a[n..].iter().zip(&b[n..]).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
