@@ -17,7 +17,9 @@
 // Several chat() calls may be made at once: each waits for the previous reply to finish
 // (or be aborted) before it starts, so replies never interleave.
 
-/** The inference worker; a page may name another (`workerUrl`: a copy hosted elsewhere, or one that wraps it). */
+/** The inference worker; a page may name another (`workerUrl`: a copy hosted elsewhere, or a
+ * module that wraps it: it must import this one statically, so that no message arrives before
+ * the worker listens). */
 const WORKER_URL = new URL("./worker.js", import.meta.url);
 
 let nextId = 1;

@@ -36,6 +36,8 @@ enum Imp {
 /// The last token's logits, where the path computed them: read back only by a caller that
 /// needs them all (a device can pick the token itself: [`crate::kernels::argmax`],
 /// [`crate::kernels::sample`]).
+// One per forward pass, moved once: not worth a box for the size of a device tensor.
+#[allow(clippy::large_enum_variant)]
 pub enum Logits {
     /// `[vocab]`, the CPU kernels' own memory.
     Host(Vec<f32>),

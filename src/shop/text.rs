@@ -283,19 +283,6 @@ pub fn pieces(text: &str, mut f: impl FnMut(Piece<'_>)) {
     flush(&mut word, &mut cjk, &mut f);
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn stop_words_are_sorted_for_binary_search() {
-        assert!(super::STOP.windows(2).all(|w| w[0] < w[1]), "keep STOP sorted and without repeats");
-        assert_eq!(super::terms("the kettle and a mug"), ["kettl", "mug"]);
-        assert_eq!(
-            super::terms("Kettles, 2 mugs: 热水壶和杯子 teapot"),
-            ["kettl", "mug", "热水", "水壶", "杯子", "teapot"]
-        );
-    }
-}
-
 /// The sentences of a description, each as written.
 pub fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
@@ -322,4 +309,17 @@ pub fn first_sentence(text: &str) -> &str {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stop_words_are_sorted_for_binary_search() {
+        assert!(super::STOP.windows(2).all(|w| w[0] < w[1]), "keep STOP sorted and without repeats");
+        assert_eq!(super::terms("the kettle and a mug"), ["kettl", "mug"]);
+        assert_eq!(
+            super::terms("Kettles, 2 mugs: 热水壶和杯子 teapot"),
+            ["kettl", "mug", "热水", "水壶", "杯子", "teapot"]
+        );
+    }
 }

@@ -1,60 +1,8 @@
 // The inference worker with the browser tests' hooks, which the product never loads: a page
-// under test names this file as its worker (`data-worker`, or `workerUrl` to Aisle.create), and
-// it installs the hooks before it imports the real worker unchanged.
-//
-// The tests talk to it on the BroadcastChannel "aisle-test", never through the product's API:
-//   {fault: "crash"}             the worker dies now
-//   {fault: "crash-mid-answer"}  the worker dies as it posts the next piece of an answer
-//   {fault: "device-lost"}       every GPU device it opened is destroyed
-//   {probe: "gpu", id}           replies {id, value: {liveBuffers, devices}}: GPU buffers
-//                                created and not destroyed (a leak shows as a growing count)
-
-const devices = [];
-let liveBuffers = 0;
-let crashAtPiece = false;
-let dead = false;
-
-const crash = () => {
-  dead = true; // a dead worker answers nothing more
-  setTimeout(() => {
-    throw new Error("injected fault: the worker crashed");
-  });
-};
-
-if (self.GPUAdapter && self.GPUDevice) {
-  const requestDevice = GPUAdapter.prototype.requestDevice;
-  GPUAdapter.prototype.requestDevice = async function (...args) {
-    const device = await requestDevice.apply(this, args);
-    devices.push(device);
-    return device;
-  };
-  const createBuffer = GPUDevice.prototype.createBuffer;
-  GPUDevice.prototype.createBuffer = function (...args) {
-    const buffer = createBuffer.apply(this, args);
-    liveBuffers++;
-    const destroy = buffer.destroy;
-    let destroyed = false;
-    buffer.destroy = function () {
-      if (!destroyed) liveBuffers--;
-      destroyed = true;
-      return destroy.apply(this);
-    };
-    return buffer;
-  };
-}
-
-const post = self.postMessage.bind(self);
-self.postMessage = (msg, ...rest) => {
-  if (crashAtPiece && msg?.type === "piece") crash();
-  if (!dead) post(msg, ...rest);
-};
-
-const channel = new BroadcastChannel("aisle-test");
-channel.onmessage = ({ data }) => {
-  if (data.fault === "crash") crash();
-  else if (data.fault === "crash-mid-answer") crashAtPiece = true;
-  else if (data.fault === "device-lost") devices.forEach((d) => d.destroy());
-  else if (data.probe === "gpu") channel.postMessage({ id: data.id, value: { liveBuffers, devices: devices.length } });
-};
-
-await import("../../www/worker.js");
+// under test names this file as its worker (`data-worker`, or `workerUrl` to Aisle.create).
+// Its imports run in order, the hooks (fault-hooks.js, which says what the tests can ask) and
+// then the real worker unchanged. Both are static imports: a worker starts taking messages
+// once its module has run, and a dynamic import would let the client's first messages arrive
+// before the real worker listens (they were lost).
+import "./fault-hooks.js";
+import "../../www/worker.js";
