@@ -11,13 +11,6 @@ use aisle::quant::{self, GgmlType, gemv_reference};
 use aisle::sampler::Rng;
 use common::*;
 
-/// One block of `ty` (Q4_0, Q5_0) with scale `d`.
-fn scaled_block(ty: GgmlType, d: f32) -> Vec<u8> {
-    let mut b = vec![0x37u8; ty.type_size()];
-    b[..2].copy_from_slice(&half::f16::from_f32(d).to_le_bytes());
-    b
-}
-
 /// `x` rounded to 8 bits per block of 32, as the CPU path's decode rounds it.
 fn rounded(x: &[f32]) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]

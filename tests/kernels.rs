@@ -372,14 +372,9 @@ fn device_sampling_matches_the_host_sampler() {
 /// check: tests/cpu_kernels.rs).
 #[test]
 fn packing_refuses_a_min_that_overflows_f16() {
-    let block = |ty: GgmlType, d: f32| {
-        let mut b = vec![0x37u8; ty.type_size()];
-        b[..2].copy_from_slice(&half::f16::from_f32(d).to_le_bytes());
-        b
-    };
     for (ty, d_ok, d_bad) in [(GgmlType::Q4_0, 8000.0, 8192.0), (GgmlType::Q5_0, 4000.0, 4096.0)] {
-        assert!(pack(ty, &block(ty, d_ok), 1).is_ok(), "{ty:?} d={d_ok}");
-        let err = pack(ty, &block(ty, d_bad), 1).unwrap_err();
+        assert!(pack(ty, &scaled_block(ty, d_ok), 1).is_ok(), "{ty:?} d={d_ok}");
+        let err = pack(ty, &scaled_block(ty, d_bad), 1).unwrap_err();
         assert!(matches!(err, quant::QuantError::Range { .. }), "{ty:?} d={d_bad}: {err}");
     }
 }

@@ -575,4 +575,11 @@ pub fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
     }
 }
 
+/// One block of `ty` (Q4_0, Q5_0: the scale comes first) with scale `d`.
+pub fn scaled_block(ty: GgmlType, d: f32) -> Vec<u8> {
+    let mut b = vec![0x37u8; ty.type_size()];
+    b[..2].copy_from_slice(&half::f16::from_f32(d).to_le_bytes());
+    b
+}
+
 pub const SHAPES: Shapes = [(1, 32, 1), (7, 64, 1), (130, 576, 1), (64, 96, 3), (33, 256, 9), (96, 64, 17)];
