@@ -7,7 +7,7 @@
 
 use core::arch::x86_64::*;
 
-use super::qmat::{QMat, ROWS};
+use super::qmat::{Layout, QMat, ROWS};
 use crate::quant::GgmlType;
 
 /// Rows `r0..` of the product with one vector: `block[i] (+)= (W x)[r0 + i]`; `sums[b]` is
@@ -22,10 +22,10 @@ pub unsafe fn rows(w: &QMat, r0: usize, block: &mut [f32], x: &[f32], sums: &[f3
     for (i, o) in block.iter_mut().enumerate() {
         // SAFETY: the caller guarantees AVX2 + FMA; lengths asserted above.
         let v = unsafe {
-            match w.other {
-                Some(GgmlType::Q4_K) => row_q4_k(w.raw_row(r0 + i), x, sums),
-                Some(GgmlType::Q6_K) => row_q6_k(w.raw_row(r0 + i), x),
-                _ if w.q8 => row_q8(w, r0 + i, x),
+            match w.layout {
+                Layout::Raw(GgmlType::Q4_K) => row_q4_k(w.raw_row(r0 + i), x, sums),
+                Layout::Raw(GgmlType::Q6_K) => row_q6_k(w.raw_row(r0 + i), x),
+                Layout::Q8 => row_q8(w, r0 + i, x),
                 _ => row_q4(w, r0 + i, x, sums),
             }
         };
@@ -162,7 +162,7 @@ unsafe fn row_q4(w: &QMat, r: usize, x: &[f32], sums: &[f32]) -> f32 {
     let (d, m) = (&w.d[r * nb..(r + 1) * nb], &w.m[r * nb..(r + 1) * nb]);
     let q = &w.q[r * nb * 16..(r + 1) * nb * 16];
     let low = _mm_set1_epi8(0x0F);
-    let q5 = !w.qh.is_empty();
+    let q5 = w.layout == Layout::Q5;
     // Two accumulators: consecutive blocks do not wait on each other's last add.
     let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
     let mut min_term = 0f32;

@@ -5,7 +5,7 @@
 use core::arch::x86_64::*;
 
 use super::avx2::hsum;
-use super::qmat::QMat;
+use super::qmat::{Layout, QMat};
 
 /// A vector rounded to 8 bits per block of 32: `x ≈ d[b]·q[32b + j]`.
 pub struct Act {
@@ -50,7 +50,7 @@ impl Act {
 pub unsafe fn rows(w: &QMat, r0: usize, block: &mut [f32], x: &Act, accumulate: bool) {
     for (i, o) in block.iter_mut().enumerate() {
         // SAFETY: the caller guarantees AVX2 + FMA.
-        let v = unsafe { if w.q8 { row_q8(w, r0 + i, x) } else { row_q4(w, r0 + i, x) } };
+        let v = unsafe { if w.layout == Layout::Q8 { row_q8(w, r0 + i, x) } else { row_q4(w, r0 + i, x) } };
         *o = if accumulate { *o + v } else { v };
     }
 }

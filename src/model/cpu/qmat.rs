@@ -16,6 +16,28 @@ pub(super) static F16_TO_F32: std::sync::LazyLock<Box<[f32; 65536]>> = std::sync
     t
 });
 
+/// Whether the processor has AVX2 and FMA, which every x86-64 kernel of [`super::avx2`] and
+/// [`super::int8`] needs: the one place the CPU path asks (the answer is cached by std).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(super) fn avx2_fma() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+}
+
+/// How a matrix's blocks are kept, decided once at load: what [`QMat`]'s fields hold and
+/// which kernels serve it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Layout {
+    /// Q4_0 / Q4_1: per block a scale `d`, a min `m` and 16 bytes of nibbles.
+    Q4,
+    /// Q5_0 / Q5_1: as [`Layout::Q4`], plus the fifth bits in `qh`.
+    Q5,
+    /// Q8_0: per block a scale `d` and 32 signed bytes.
+    Q8,
+    /// Any other type (K-quants, f16, ...): the GGUF blocks as stored in `q`.
+    Raw(GgmlType),
+}
+
 /// A quantized `[rows, cols]` matrix, its blocks split into scales and values.
 pub struct QMat {
     pub rows: usize,
@@ -30,11 +52,9 @@ pub struct QMat {
     /// Q5_0/Q5_1: per block the fifth bits (bit `j` adds 16 to element `j`); empty otherwise.
     /// Q5 is Q4 plus `16·d·Σ_{bit j set} x[j]`, so the Q4 kernels serve it with one more term.
     pub(super) qh: Vec<u32>,
-    pub(super) q8: bool,
-    /// Set for the types without a dedicated layout (K-quants, f16, ...): their rows are
-    /// dequantized by the reference in [`crate::quant`] as they are used, so the weights still
-    /// stay at the file's size.
-    pub(super) other: Option<GgmlType>,
+    /// Which of the above hold what. [`Layout::Raw`] rows are dequantized by the reference in
+    /// [`crate::quant`] as they are used, so the weights still stay at the file's size.
+    pub(super) layout: Layout,
 }
 
 impl QMat {
@@ -62,7 +82,7 @@ impl QMat {
         if !Self::dedicated(ty) {
             let q = raw.to_vec();
             let (d, m, qh) = (Vec::new(), Vec::new(), Vec::new());
-            return Ok(QMat { rows, cols, d, m, q, qh, q8: false, other: Some(ty) });
+            return Ok(QMat { rows, cols, d, m, q, qh, layout: Layout::Raw(ty) });
         }
         let nb = rows * cols / 32;
         let half = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
@@ -113,7 +133,12 @@ impl QMat {
             }
             other => return Err(quant::QuantError::Unsupported(other)),
         }
-        Ok(QMat { rows, cols, d, m, q, qh, q8: ty == GgmlType::Q8_0, other: None })
+        let layout = match ty {
+            GgmlType::Q8_0 => Layout::Q8,
+            GgmlType::Q5_0 | GgmlType::Q5_1 => Layout::Q5,
+            _ => Layout::Q4,
+        };
+        Ok(QMat { rows, cols, d, m, q, qh, layout })
     }
 
     pub fn bytes(&self) -> u64 {
@@ -123,7 +148,12 @@ impl QMat {
     /// Whether this is a Q4_K or Q6_K matrix (kept as stored, with decode kernels of its own
     /// in AVX2 and SIMD128; prefill and other processors dequantize its rows).
     pub(super) fn k_quant(&self) -> bool {
-        matches!(self.other, Some(GgmlType::Q4_K | GgmlType::Q6_K))
+        matches!(self.layout, Layout::Raw(GgmlType::Q4_K | GgmlType::Q6_K))
+    }
+
+    /// Whether the blocks are kept as stored ([`Layout::Raw`]).
+    fn raw(&self) -> bool {
+        matches!(self.layout, Layout::Raw(_))
     }
 
     /// Row `r`'s blocks as the file stores them (types kept as stored).
@@ -141,13 +171,13 @@ impl QMat {
 
     /// Row `r` dequantized into `out` (`cols` values).
     pub fn row(&self, r: usize, out: &mut [f32]) {
-        if let Some(ty) = self.other {
+        if let Layout::Raw(ty) = self.layout {
             // Type and sizes were checked in `from_blocks`; a failure here is a bug of ours.
             quant::dequantize(ty, self.raw_row(r), out).expect("row blocks checked at load");
             return;
         }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        if !self.q8 && self.qh.is_empty() {
+        if self.layout == Layout::Q4 {
             return super::simd128::row_q4(self, r, out);
         }
         let nb = self.cols / 32;
@@ -155,7 +185,7 @@ impl QMat {
         for b in 0..nb {
             let k = r * nb + b;
             let y = &mut out[b * 32..b * 32 + 32];
-            if self.q8 {
+            if self.layout == Layout::Q8 {
                 let q = &self.q[k * 32..k * 32 + 32];
                 for j in 0..32 {
                     y[j] = (q[j] as i8) as f32 * f16[self.d[k] as usize];
@@ -197,7 +227,7 @@ impl QMat {
             let k = r * nb + b;
             let xb = &x[b * 32..b * 32 + 32];
             let d = f16[self.d[k] as usize];
-            if self.q8 {
+            if self.layout == Layout::Q8 {
                 let q = &self.q[k * 32..k * 32 + 32];
                 for j in 0..16 {
                     acc[j] += d * ((q[j] as i8) as f32 * xb[j] + (q[j + 16] as i8) as f32 * xb[j + 16]);
@@ -244,10 +274,8 @@ impl QMat {
     /// dedicated kernel, on a processor with AVX2 + FMA.
     pub fn int8_capable(&self) -> bool {
         #[cfg(target_arch = "x86_64")]
-        return self.other.is_none()
-            && self.qh.is_empty()
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma");
+        return matches!(self.layout, Layout::Q4 | Layout::Q8)
+            && avx2_fma();
         #[cfg(not(target_arch = "x86_64"))]
         false
     }
@@ -256,9 +284,9 @@ impl QMat {
     /// [`QMat::rows_into`] compiled for them. Otherwise `rows_into` as it is.
     fn rows_dispatch(&self, r0: usize, block: &mut [f32], x: &[f32], sums: &[f32], m: usize, accumulate: bool) {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        if avx2_fma() {
             // SAFETY (both): the features were just detected.
-            if m == 1 && (self.other.is_none() || self.k_quant()) {
+            if m == 1 && (!self.raw() || self.k_quant()) {
                 return unsafe { super::avx2::rows(self, r0, block, x, sums, accumulate) };
             }
             return unsafe { self.rows_avx2(r0, block, x, sums, m, accumulate) };
@@ -281,7 +309,7 @@ impl QMat {
         let len = block.len() / m;
         let cols = self.cols;
         let simd_k = cfg!(all(target_arch = "wasm32", target_feature = "simd128")) && self.k_quant();
-        if m == 1 && (self.other.is_none() || simd_k) {
+        if m == 1 && (!self.raw() || simd_k) {
             for (i, o) in block.iter_mut().enumerate() {
                 let v = self.dot(r0 + i, x, &sums[..nb]);
                 *o = if accumulate { *o + v } else { v };
@@ -355,7 +383,7 @@ pub(super) fn dot_block<const T: usize>(w: &[f32], xs: [&[f32]; T], cols: usize)
         super::simd128::dot_block(w, xs, cols)
     }
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+    if avx2_fma() {
         // SAFETY: the features were just detected.
         return unsafe { super::avx2::dot_block(w, xs, cols) };
     }

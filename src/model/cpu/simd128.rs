@@ -3,7 +3,7 @@
 
 use core::arch::wasm32::*;
 
-use super::qmat::QMat;
+use super::qmat::{Layout, QMat};
 use crate::quant::GgmlType;
 
 /// Four f32 lanes from 16 bytes at `p` (unaligned).
@@ -169,9 +169,9 @@ pub fn dot_row(w: &QMat, r: usize, x: &[f32], sums: &[f32]) -> f32 {
     let nb = w.cols / 32;
     let f16: &[f32; 65536] = &super::qmat::F16_TO_F32;
     assert!(x.len() >= nb * 32 && sums.len() >= nb);
-    match w.other {
-        Some(GgmlType::Q4_K) => return row_q4_k(w.raw_row(r), x, sums),
-        Some(GgmlType::Q6_K) => return row_q6_k(w.raw_row(r), x),
+    match w.layout {
+        Layout::Raw(GgmlType::Q4_K) => return row_q4_k(w.raw_row(r), x, sums),
+        Layout::Raw(GgmlType::Q6_K) => return row_q6_k(w.raw_row(r), x),
         _ => assert!((r + 1) * nb <= w.d.len()),
     }
     // Two accumulators: consecutive blocks do not wait on each other's add.
@@ -182,7 +182,7 @@ pub fn dot_row(w: &QMat, r: usize, x: &[f32], sums: &[f32]) -> f32 {
         let xp = x[b * 32..].as_ptr();
         // SAFETY: a block is 32 floats of x (asserted) and 16 (Q4_1) or 32 (Q8_0) bytes of q.
         let s = unsafe {
-            if w.q8 {
+            if w.layout == Layout::Q8 {
                 let qp = w.q.as_ptr().add(k * 32);
                 let a = i8_to_f32(v128_load(qp as *const v128));
                 let c = i8_to_f32(v128_load(qp.add(16) as *const v128));
