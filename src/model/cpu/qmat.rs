@@ -274,8 +274,7 @@ impl QMat {
     /// dedicated kernel, on a processor with AVX2 + FMA.
     pub fn int8_capable(&self) -> bool {
         #[cfg(target_arch = "x86_64")]
-        return matches!(self.layout, Layout::Q4 | Layout::Q8)
-            && avx2_fma();
+        return matches!(self.layout, Layout::Q4 | Layout::Q8) && avx2_fma();
         #[cfg(not(target_arch = "x86_64"))]
         false
     }
