@@ -218,9 +218,9 @@ async function useEncoder(msg) {
   }
   encoder = { url: msg.url, sha256: msg.sha256 };
   bytes = null;
-  // Two texts a step (a product ~0.1 s, a policy passage a few times that), so that requests in
-  // between wait little; words answer meanwhile.
-  while (target.encodeStep(2) > 0) {
+  // One text a step (a product, its title and first sentences, ~0.3 s; a policy passage about
+  // as much), so that requests in between wait little; words answer meanwhile.
+  while (target.encodeStep(1) > 0) {
     await yieldToEvents();
     if (target !== shop) return { ms: 0, loadMs: performance.now() - t0, cached, replaced: true };
   }
