@@ -54,6 +54,10 @@ pub trait Backend {
     fn last_norm(&self, x: &Self::Act, m: usize) -> Self::Act;
     /// `[vocab]`: `last` (`[1, n_embd]`) through the output head.
     fn logits(&self, last: &Self::Act) -> Self::Logits;
+    /// Takes back activations the forward is done with, for a later op's output: the CPU path
+    /// reuses its buffers (a prefill's are megabytes each, allocated six times a layer
+    /// otherwise); the GPU path's allocator pools them already.
+    fn recycle(&self, _a: Self::Act) {}
 }
 
 /// Runs `tokens` at positions `pos..` (checked by the caller: they fit the cache), writes
@@ -64,12 +68,17 @@ pub fn forward<B: Backend>(b: &B, tokens: &[u32], cache: &mut [B::Cache], pos: u
     for (i, (w, c)) in b.layers().iter().zip(cache).enumerate() {
         let h = b.rms_norm(&x, &w.attn_norm, m); // [m, n_embd]
         let mut qkv = b.qkv(i, &w.wqkv, &h, m); // [m, (H + 2KV)·hd]
+        b.recycle(h);
         b.rope_kv_write(&mut qkv, c, m, pos);
         let att = b.attention(&qkv, c, m, pos); // [m, H·hd]
+        b.recycle(qkv);
         x = b.matvec_add(&w.wo, &att, m, x); // [m, n_embd]
+        b.recycle(att);
         let h = b.rms_norm(&x, &w.ffn_norm, m);
         let act = b.swiglu(&w.gate, &w.up, &h, m); // [m, n_ff]
+        b.recycle(h);
         x = b.matvec_add(&w.down, &act, m, x); // [m, n_embd]
+        b.recycle(act);
     }
     b.logits(&b.last_norm(&x, m))
 }

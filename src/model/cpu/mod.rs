@@ -163,7 +163,7 @@ impl CpuWeights {
         pos: usize,
         capacity: usize,
     ) -> Vec<f32> {
-        on_pool(|| forward(&Cpu { w: self, cfg, capacity }, tokens, cache, pos))
+        on_pool(|| forward(&Cpu { w: self, cfg, capacity, spare: Default::default() }, tokens, cache, pos))
     }
 
     /// Rotates one head vector in place for position `p`.
@@ -188,6 +188,22 @@ struct Cpu<'a> {
     w: &'a CpuWeights,
     cfg: &'a LlamaConfig,
     capacity: usize,
+    /// Buffers the forward handed back ([`Backend::recycle`]), for the next ops' outputs.
+    spare: std::cell::RefCell<Vec<Vec<f32>>>,
+}
+
+impl Cpu<'_> {
+    /// `len` zeros, in a handed-back buffer when one is large enough.
+    fn zeros(&self, len: usize) -> Vec<f32> {
+        let mut spare = self.spare.borrow_mut();
+        let mut v = match spare.iter().position(|b| b.capacity() >= len) {
+            Some(i) => spare.swap_remove(i),
+            None => Vec::with_capacity(len),
+        };
+        v.clear();
+        v.resize(len, 0.0);
+        v
+    }
 }
 
 impl Backend for Cpu<'_> {
@@ -211,14 +227,14 @@ impl Backend for Cpu<'_> {
     }
 
     fn rms_norm(&self, x: &Vec<f32>, w: &Vec<f32>, _m: usize) -> Vec<f32> {
-        let mut out = vec![0f32; x.len()];
+        let mut out = self.zeros(x.len());
         rms_norm(x, w, self.cfg.rms_eps, &mut out);
         out
     }
 
     fn qkv(&self, layer: usize, w: &[QMat], h: &Vec<f32>, m: usize) -> Vec<f32> {
         let width: usize = w.iter().map(|p| p.rows).sum(); // (H + 2KV)·hd
-        let mut qkv = vec![0f32; m * width];
+        let mut qkv = self.zeros(m * width);
         matvec_stacked(w, h, m, &mut qkv);
         if let Some(bias) = &self.w.qkv_bias[layer] {
             for row in qkv.chunks_exact_mut(width) {
@@ -246,7 +262,7 @@ impl Backend for Cpu<'_> {
     }
 
     fn attention(&self, qkv: &Vec<f32>, cache: &HostLayer, m: usize, pos: usize) -> Vec<f32> {
-        let mut out = vec![0f32; m * self.cfg.n_heads * self.cfg.head_dim]; // [m, H·hd]
+        let mut out = self.zeros(m * self.cfg.n_heads * self.cfg.head_dim); // [m, H·hd]
         attention(self.cfg, qkv, &cache.k, &cache.v, self.capacity, pos, m, &mut out);
         out
     }
@@ -257,12 +273,13 @@ impl Backend for Cpu<'_> {
     }
 
     fn swiglu(&self, gate: &QMat, up: &QMat, h: &Vec<f32>, m: usize) -> Vec<f32> {
-        let (mut g, mut u) = (vec![0f32; m * gate.rows], vec![0f32; m * up.rows]); // [m, n_ff]
+        let (mut g, mut u) = (self.zeros(m * gate.rows), self.zeros(m * up.rows)); // [m, n_ff]
         gate.matvec(h, m, &mut g, false);
         up.matvec(h, m, &mut u, false);
         for (g, u) in g.iter_mut().zip(&u) {
             *g = *g / (1.0 + (-*g).exp()) * u;
         }
+        self.recycle(u);
         g
     }
 
@@ -280,6 +297,10 @@ impl Backend for Cpu<'_> {
         // state (a few large channels per block) moved logits by up to 0.28.
         head.matvec_with(last, 1, &mut logits, false, false);
         logits
+    }
+
+    fn recycle(&self, a: Vec<f32>) {
+        self.spare.borrow_mut().push(a);
     }
 }
 
