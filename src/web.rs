@@ -348,7 +348,7 @@ impl ShopHandle {
         Ok(())
     }
 
-    /// Embeds up to `n` more products or policy passages (~0.1 s a product in wasm); returns how
+    /// Embeds up to `n` more products or policy passages (~0.3 s a product in wasm); returns how
     /// many are left (0: the shop now searches by meaning).
     #[wasm_bindgen(js_name = encodeStep)]
     pub fn encode_step(&self, n: usize) -> usize {

@@ -41,7 +41,7 @@ pub struct Meaning {
 /// 4–9 points but cost a few needs the name alone placed ("Abends auf dem Sofa friere ich"
 /// went from the blankets to a cookware set); the average keeps both (whole descriptions
 /// added nothing more at five times the work).
-pub fn passages(p: &Product) -> [String; 2] {
+fn product_texts(p: &Product) -> [String; 2] {
     let name =
         if p.categories.is_empty() { p.title.clone() } else { format!("{}. {}", p.title, p.categories.join(", ")) };
     let mut text = name.clone();
@@ -69,7 +69,7 @@ pub fn policy_passage(p: &Passage) -> String {
 /// Every row embedded for a shop, as the texts whose vectors it averages: its products, then
 /// its policy passages.
 fn texts(catalog: &Catalog, policies: Option<&Policies>) -> Vec<Vec<String>> {
-    let products = catalog.products.iter().map(|p| passages(p).to_vec());
+    let products = catalog.products.iter().map(|p| product_texts(p).to_vec());
     let policies = policies.into_iter().flat_map(|p| p.passages.iter().map(|q| vec![policy_passage(q)]));
     products.chain(policies).collect()
 }
@@ -94,17 +94,17 @@ impl Meaning {
         #[cfg(not(target_family = "wasm"))]
         {
             use rayon::prelude::*;
-            let rows: Vec<Vec<f32>> = embedding.passages.par_iter().map(|t| embed_row(&embedding.encoder, t)).collect();
+            let rows: Vec<Vec<f32>> = embedding.rows.par_iter().map(|t| embed_row(&embedding.encoder, t)).collect();
             embedding.done = rows.concat();
         }
         embedding.step(usize::MAX);
         embedding.finish().expect("every text was embedded")
     }
 
-    /// Starts embedding the shop a few texts at a time ([`Embedding::step`]), so that a
+    /// Starts embedding the shop a few rows at a time ([`Embedding::step`]), so that a
     /// single-threaded caller (the browser's worker) can answer between steps.
     pub fn start(encoder: Arc<Encoder>, catalog: &Catalog, policies: Option<&Policies>) -> Embedding {
-        Embedding { passages: texts(catalog, policies), products: catalog.products.len(), done: Vec::new(), encoder }
+        Embedding { rows: texts(catalog, policies), products: catalog.products.len(), done: Vec::new(), encoder }
     }
 
     /// Takes vectors computed before (by [`Meaning::vectors`]); `None` if they do not fit the
@@ -187,29 +187,30 @@ impl Meaning {
     }
 }
 
-/// A shop being embedded, a few texts a step.
+/// A shop being embedded, a few rows (products or policy passages) a step.
 pub struct Embedding {
     encoder: Arc<Encoder>,
-    passages: Vec<Vec<String>>,
+    /// Per row, the texts whose vectors it averages ([`texts`]).
+    rows: Vec<Vec<String>>,
     products: usize,
     /// `[embedded, dim]`
     done: Vec<f32>,
 }
 
 impl Embedding {
-    /// Embeds up to `n` more texts; the texts left afterwards.
+    /// Embeds up to `n` more rows; the rows left afterwards.
     pub fn step(&mut self, n: usize) -> usize {
         let dim = self.encoder.dim();
         let from = self.done.len() / dim;
-        for p in self.passages.iter().skip(from).take(n) {
+        for p in self.rows.iter().skip(from).take(n) {
             self.done.extend(embed_row(&self.encoder, p));
         }
-        self.passages.len() - self.done.len() / dim
+        self.rows.len() - self.done.len() / dim
     }
 
     /// The finished vectors (`None` while texts are left).
     pub fn finish(self) -> Option<Meaning> {
-        (self.done.len() == self.passages.len() * self.encoder.dim())
+        (self.done.len() == self.rows.len() * self.encoder.dim())
             .then(|| Meaning::new(self.encoder, self.done, self.products))
     }
 }
