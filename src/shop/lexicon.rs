@@ -107,6 +107,8 @@ const ENTRIES: &[(&str, &[&str], &[&str])] = &[
     ("boxing", &["boxen", "box"], &["拳击"]),
     ("skateboard", &["skateboard"], &["滑板"]),
     ("fitness", &["fitness", "training"], &["健身"]),
+    ("skipping rope", &["springseil", "sprungseil", "hüpfseil"], &["跳绳"]),
+    ("rope", &["seil"], &["绳子"]),
     ("blanket", &["decke", "kuscheldecke"], &["毯子", "毛毯"]),
     ("pillow", &["kissen"], &["枕头"]),
     ("pillow cover", &["kissenbezug"], &["枕套"]),
@@ -279,9 +281,19 @@ fn direct(term: &str) -> Vec<&'static str> {
     out
 }
 
-/// A German compound by its parts, in English: the longest ending that is a lexicon word (the
-/// head: "Boxhandschuhe" -> gloves) and the beginning, when it is one too (boxing).
-pub fn compound(term: &str) -> Option<(Vec<&'static str>, Vec<&'static str>)> {
+/// A German compound read by its parts ([`compound`]).
+pub struct Compound {
+    /// The head in English: the longest ending that is a lexicon word ("Boxhandschuhe" -> gloves).
+    pub head: Vec<&'static str>,
+    /// The beginning in English, when it is a lexicon word too (boxing).
+    pub modifier: Vec<&'static str>,
+    /// The beginning as written (a linking "s" dropped): German shares many such words with
+    /// English ("Digitalkamera", "Campingstuhl"), which the catalog may use as they are.
+    pub modifier_word: String,
+}
+
+/// A German compound by its parts: the longest ending that is a lexicon word, and its beginning.
+pub fn compound(term: &str) -> Option<Compound> {
     let chars: Vec<char> = term.chars().collect();
     if chars.len() < 6 {
         return None;
@@ -291,9 +303,9 @@ pub fn compound(term: &str) -> Option<(Vec<&'static str>, Vec<&'static str>)> {
         if head.is_empty() {
             return None;
         }
-        let modifier: String = chars[..i].iter().collect();
-        let modifier = modifier.strip_suffix('s').filter(|m| m.chars().count() >= 3).unwrap_or(&modifier);
-        Some((head, english_for(modifier)))
+        let word: String = chars[..i].iter().collect();
+        let word = word.strip_suffix('s').filter(|m| m.chars().count() >= 3).unwrap_or(&word).to_string();
+        Some(Compound { head, modifier: english_for(&word), modifier_word: word })
     })
 }
 

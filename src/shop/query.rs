@@ -157,6 +157,14 @@ pub fn colour_names(text: &str) -> String {
     out
 }
 
+/// The colours `text` names as whole words (English names; shades by their colour): a
+/// description's words, where a substring ("red" in "tailored") must not count.
+pub fn colours_named(text: &str) -> Vec<&'static str> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric() && c != '-').collect();
+    COLORS.iter().chain(SHADES.iter()).filter(|(w, _)| words.contains(w)).map(|(_, c)| *c).collect()
+}
+
 /// Shades a request names only as colours, with the colour they are.
 const REQUEST_SHADES: [(&str, &str); 2] = [("anthrazit", "grey"), ("anthracite", "grey")];
 

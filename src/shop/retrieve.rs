@@ -145,11 +145,15 @@ impl Bm25 {
             }
             if english.is_empty()
                 && !cjk
-                && let Some((head, modifier)) = super::lexicon::compound(t)
+                && let Some(parts) = super::lexicon::compound(t)
             {
-                english = head;
-                if !modifier.is_empty() {
-                    let keys = modifier.iter().flat_map(|m| terms(m)).collect();
+                english = parts.head;
+                let mut keys: Vec<String> = parts.modifier.iter().flat_map(|m| terms(m)).collect();
+                if keys.is_empty() {
+                    // A beginning the lexicon lacks counts when the catalog has the word itself.
+                    keys.extend(terms(&parts.modifier_word).into_iter().filter(|k| self.postings.contains_key(k)));
+                }
+                if !keys.is_empty() {
                     words.push(QueryWord { keys, cjk, role: Role::Context });
                 }
             }
@@ -506,15 +510,23 @@ fn browse(
     out
 }
 
-/// Whether the product's colour (its colour attributes and title, shades included) is one of
-/// `colours` (English names, as [`Constraints::colors`] has them).
+/// Whether the product's colour (its colour attributes and title, shades included; when they
+/// name none, the description's first sentence, which says what the product is: "This pillow
+/// cover is made of black shearling") is one of `colours` (English names, as
+/// [`Constraints::colors`] has them).
 pub fn has_colour(p: &Product, colours: &[String]) -> bool {
-    let text = super::query::colour_names(&format!(
+    use super::query::{colour_names, colours_named};
+    let own = format!(
         "{} {} {}",
         p.attribute("color").unwrap_or_default(),
         p.attribute("colors").unwrap_or_default(),
         p.title
-    ));
+    );
+    if colours_named(&own).is_empty() {
+        let first = colours_named(super::text::first_sentence(&p.description));
+        return colours.iter().any(|col| first.contains(&col.as_str()));
+    }
+    let text = colour_names(&own);
     colours.iter().any(|col| text.contains(col.as_str()) || (col == "grey" && text.contains("gray")))
 }
 

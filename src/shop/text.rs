@@ -11,6 +11,7 @@ pub fn is_cjk(c: char) -> bool {
 const STOP: &[&str] = &[
     "a",
     "about",
+    "ach",
     "also",
     "alt",
     "am",
@@ -61,6 +62,8 @@ const STOP: &[&str] = &[
     "for",
     "from",
     "fuer",
+    "führen",
+    "führt",
     "für",
     "gern",
     "gerne",
@@ -72,10 +75,15 @@ const STOP: &[&str] = &[
     "great",
     "habe",
     "haben",
+    "habt",
     "had",
+    "hallo",
     "has",
+    "hast",
     "have",
+    "hello",
     "here",
+    "hey",
     "how",
     "hätte",
     "i",
@@ -140,6 +148,9 @@ const STOP: &[&str] = &[
     "richtlinie",
     "richtlinien",
     "s",
+    "sell",
+    "selling",
+    "sells",
     "should",
     "show",
     "sind",
@@ -163,6 +174,8 @@ const STOP: &[&str] = &[
     "under",
     "unter",
     "usd",
+    "verkaufen",
+    "verkauft",
     "very",
     "viel",
     "viele",
@@ -204,9 +217,19 @@ const STOP: &[&str] = &[
 const CJK_STOP: &str = "我你他她它们的了吗呢吧啊想要给买一个些这那有没什么怎样么请问还帮找在和是能可以推荐预算元块内以下左右多少哪款种个台辆件双把对";
 
 /// Strips common English and German inflections, one after another until none is left, so
-/// that "shoes"/"shoe", "running"/"runner"/"run", "flowers"/"flowering" meet.
+/// that "shoes"/"shoe", "running"/"runner"/"run", "flowers"/"flowering" meet; German umlauts
+/// lose their dots first (as the Snowball German stemmer's do), because German plurals add
+/// them: "Bezug"/"Bezüge", "Glas"/"Gläser", "Topf"/"Töpfe".
 pub fn stem(word: &str) -> String {
-    let mut w = word.to_string();
+    let mut w: String = word
+        .chars()
+        .map(|c| match c {
+            'ä' => 'a',
+            'ö' => 'o',
+            'ü' => 'u',
+            c => c,
+        })
+        .collect();
     'strip: loop {
         if w.chars().count() <= 3 {
             return w;
