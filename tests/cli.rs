@@ -302,8 +302,8 @@ fn suggest_finds_a_need_by_meaning_and_stays_honest() {
 }
 
 /// `converse` with the sentence encoder: a service question whose words barely meet the
-/// policies' (Chinese, German) is answered from the passage meaning finds; words alone take it
-/// for a product search. A product request stays a search.
+/// policies' (German) is answered from the passage meaning finds; words alone take it for a
+/// product search. A product request stays a search.
 #[test]
 fn converse_answers_a_service_question_by_meaning_in_any_language() {
     let (Some(_), Some(_)) = (model_bytes(), encoder_bytes()) else { return };
@@ -323,10 +323,12 @@ fn converse_answers_a_service_question_by_meaning_in_any_language() {
     let abroad = turn("Liefert ihr auch nach Deutschland?", &[]);
     assert_eq!((&abroad["kind"], &abroad["passage"]), (&"answer".into(), &"shipping-international".into()), "{abroad}");
     assert!(abroad["text"].as_str().unwrap().contains("24,95"), "the German text of the passage: {abroad}");
-    for message in ["请问怎么申请退货？", "Liefert ihr auch nach Deutschland?"] {
-        let words = turn(message, &["--encoder", "none"]);
-        assert_eq!(words["kind"], "suggest", "words alone: {words}");
-    }
+    let words = turn("Liefert ihr auch nach Deutschland?", &["--encoder", "none"]);
+    assert_eq!(words["kind"], "suggest", "words alone: {words}");
+    // Words alone find the Chinese one since a request's lone character ("申" of "申请", cut
+    // by the stop character "请") meets the passage title's bigrams.
+    let words = turn("请问怎么申请退货？", &["--encoder", "none"]);
+    assert_eq!((&words["kind"], &words["passage"]), (&"answer".into(), &"returns-how".into()), "words alone: {words}");
     let blanket = turn("a cozy blanket", &[]);
     assert_eq!(blanket["kind"], "suggest", "{blanket}");
 }

@@ -275,3 +275,67 @@ fn policy_questions_and_their_follow_ups_go_to_the_policies() {
     let s = said(say(&mut d, &shop, "thanks!"));
     assert_eq!(s.kind, Kind::None);
 }
+
+/// A small shop whose data says things only in passing: a colour in the description's first
+/// sentence, sizes under an attribute named "shoe size".
+fn glassware_shop() -> Arc<Shop> {
+    let product = |id: &str, title: &str, description: &str, price: f64, attributes: &str| {
+        format!(
+            r#"{{"id": "{id}", "title": "{title}", "description": "{description}", "categories": ["Kitchen"],
+               "price": {price}, "currency": "USD", "in_stock": true, "attributes": {{{attributes}}}}}"#
+        )
+    };
+    let products = [
+        product("classic", "Classic Champagne Glasses", "Tall flutes for a toast.", 40.0, ""),
+        product("clink", "Clink Champagne Glass", "A flute that can go in the dishwasher.", 55.0, ""),
+        product("sparkle", "Sparkle Champagne Glass", "A flute with a faceted stem.", 45.0, ""),
+        product("gold", "Gold Rimmed Champagne Glasses", "Flutes with a thin gold rim.", 30.0, ""),
+        product(
+            "luxe",
+            "Luxe Pillow Cover",
+            "This pillow cover is made of black shearling. It suits a red sofa.",
+            26.0,
+            "",
+        ),
+        product("maya", "Maya Pillow Cover", "A brown microfiber pillow cover.", 9.0, ""),
+        product("run-a", "RunA Running Shoe", "A light running shoe.", 120.0, r#""shoe size": ["40", "42"]"#),
+        product("run-b", "RunB Running Shoe", "A cushioned running shoe.", 90.0, r#""shoe size": ["41", "43", "45"]"#),
+    ];
+    let json = format!(r#"{{"products": [{}]}}"#, products.join(","));
+    Arc::new(Shop::new(Catalog::parse(&json).unwrap(), None))
+}
+
+#[test]
+fn compare_takes_the_products_named_by_words_that_set_them_apart() {
+    let shop = glassware_shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "champagne glasses"));
+    assert!(shown.contains(&"clink".to_string()), "{shown:?}");
+    // "glass" names every one shown; "gold rimmed" names one, shown or not.
+    let compared = said(say(&mut d, &shop, "compare the gold rimmed ones with the Clink glass"));
+    assert_eq!(compared.kind, Kind::Compare);
+    let mut ids = compared.products.clone();
+    ids.sort();
+    assert_eq!(ids, ["clink", "gold"], "{compared:?}");
+}
+
+#[test]
+fn a_colour_in_the_first_sentence_refines_and_an_attribute_named_by_its_last_word_answers() {
+    let shop = glassware_shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (covers, _) = products(say(&mut d, &shop, "pillow covers"));
+    assert!(covers.contains(&"maya".to_string()), "{covers:?}");
+    // Black in the first sentence; "red" in a later one says nothing of the product's colour.
+    let (black, _) = products(say(&mut d, &shop, "in black"));
+    assert_eq!(black, ["luxe"]);
+    let red = said(say(&mut d, &shop, "in red"));
+    assert!(red.products.is_empty(), "{red:?}");
+
+    let mut d = Dialogue::new(shop.clone(), Some(Lang::Zh));
+    let (shoes, _) = products(say(&mut d, &shop, "想买双跑步鞋"));
+    assert_eq!(shoes.len(), 2, "{shoes:?}");
+    // "有哪些" (which … are there) asks about the cheapest shown, not for a new search.
+    let sizes = said(say(&mut d, &shop, "最便宜的那双有哪些尺码？"));
+    assert_eq!((sizes.kind, sizes.products.as_slice()), (Kind::Product, ["run-b".to_string()].as_slice()));
+    assert!(sizes.text.contains("41, 43, 45"), "{}", sizes.text);
+}

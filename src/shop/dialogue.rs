@@ -360,8 +360,9 @@ impl Dialogue {
             return self.compare(low, lang);
         }
         let asking = has_list && (any(low, QUESTION) || message.contains('?') || message.contains('？'));
-        // "do you have anything …?" looks for products; "does it …?" asks about one.
-        let searching = any(low, SEARCHING) && !self.explicitly_referred(low);
+        // "do you have anything …?" looks for products; "does it …?" asks about one, and so does
+        // "最便宜的那双有哪些尺码？" (which sizes has the cheapest of them?).
+        let searching = any(low, SEARCHING) && !self.explicitly_referred(low) && !any(low, SUPERLATIVE);
         let about = asking && !searching;
         // A question about an attribute ("how much does the cheaper one weigh?") or the
         // best of those shown is about products, even with "cheaper" in it.
@@ -651,26 +652,40 @@ impl Dialogue {
         }
     }
 
-    /// The products of `among` the message names by their own words ("the gold rimmed ones
-    /// with the Clink glass"), in the list's order.
+    /// The products of `among` the message names by words that set them apart, in the list's
+    /// order ("glass" among champagne glasses names none of them, "Clink" one); for such words
+    /// that none of them has ("the gold rimmed ones", not in the list), the catalog's clear
+    /// best match for those words as well.
     fn named_among(&self, message: &str, among: &[String]) -> Vec<String> {
         let words = self.topic_words(message);
-        among
+        let products: Vec<&Product> = among.iter().filter_map(|id| self.shop.catalog.get(id)).collect();
+        let namings: Vec<Vec<String>> = products.iter().map(|p| naming(p)).collect();
+        let telling: Vec<&String> =
+            words.iter().filter(|w| products.len() < 2 || !namings.iter().all(|n| n.contains(w))).collect();
+        let mut out: Vec<String> = products
             .iter()
-            .filter(|id| {
-                self.shop.catalog.get(id).is_some_and(|p| {
-                    let own = naming(p);
-                    words.iter().any(|w| own.contains(w))
-                })
-            })
-            .cloned()
-            .collect()
+            .zip(&namings)
+            .filter(|(_, n)| telling.iter().any(|w| n.contains(w)))
+            .map(|(p, _)| p.id.clone())
+            .collect();
+        let rest: Vec<String> =
+            telling.iter().filter(|w| !namings.iter().any(|n| n.contains(w))).map(|w| w.to_string()).collect();
+        if let Some(id) = self.best_named(&rest)
+            && !out.contains(&id)
+        {
+            out.push(id);
+        }
+        out
     }
 
     /// A product the message names that was not shown ("does the stove come with …?" when no
     /// stove was listed): the catalog's clear best match for its words.
     fn named_in_catalog(&self, message: &str) -> Option<String> {
-        let words = self.topic_words(message);
+        self.best_named(&self.topic_words(message))
+    }
+
+    /// The catalog's clear best match for `words` (search terms), if its own name has one.
+    fn best_named(&self, words: &[String]) -> Option<String> {
         if words.is_empty() {
             return None;
         }
@@ -798,7 +813,7 @@ impl Dialogue {
 
     fn sentence_or_attribute(&self, p: &Product, low: &str, lang: Lang) -> String {
         let aspect = ASPECTS.iter().find(|a| any(low, a.cues) && !a.keys.is_empty());
-        let attr = aspect.and_then(|a| a.keys.iter().find_map(|k| p.attribute(k)).map(|v| (a, v)));
+        let attr = aspect.and_then(|a| aspect_attribute(p, a).map(|v| (a, v)));
         match attr {
             Some((a, v)) => format!("{}: {v}", a.names[lang_index(lang)]),
             None => p.price_label().unwrap_or_default(),
@@ -984,7 +999,7 @@ fn naming(p: &Product) -> Vec<String> {
 /// What the product's data says about `aspect`: its attribute, else the first description
 /// sentence (the shopper's language first, then English) that speaks of it.
 fn aspect_fact(p: &Product, aspect: &Aspect, lang: Lang) -> Option<String> {
-    if let Some(v) = aspect.keys.iter().find_map(|k| p.attribute(k)) {
+    if let Some(v) = aspect_attribute(p, aspect) {
         return Some(format!("{}: {v}", aspect.names[lang_index(lang)]));
     }
     [p.description_in(lang.code()), p.description.as_str()]
@@ -996,6 +1011,17 @@ fn aspect_fact(p: &Product, aspect: &Aspect, lang: Lang) -> Option<String> {
             })
         })
         .map(String::from)
+}
+
+/// The product's attribute for `aspect`: one of its keys, else an attribute whose name ends
+/// in one ("monitor size", "frame weight").
+fn aspect_attribute(p: &Product, aspect: &Aspect) -> Option<String> {
+    aspect.keys.iter().find_map(|k| p.attribute(k)).or_else(|| {
+        p.attributes.iter().find_map(|(name, v)| {
+            let last = name.to_lowercase().rsplit([' ', '_', '-']).next().unwrap_or_default().to_string();
+            aspect.keys.contains(&last.as_str()).then(|| v.as_text())
+        })
+    })
 }
 
 fn weight_of(p: &Product) -> Option<f64> {

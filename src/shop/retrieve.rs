@@ -33,6 +33,14 @@ fn head_key(term: &str) -> Option<String> {
 
 const COMPOUND_MIN: usize = 7;
 
+/// Keys of a CJK bigram's characters (`~申`, `~请`). Stop characters cut Chinese runs ("请"
+/// in "请问" and in "申请"), so a request can hold a lone character ("申") where a document
+/// holds it in a bigram ("何申"): the lone character looks up this key too.
+fn cjk_char_keys(bigram: &str) -> impl Iterator<Item = String> + '_ {
+    let two = bigram.chars().count() == 2;
+    bigram.chars().filter(move |_| two).map(|c| format!("~{c}"))
+}
+
 /// One word of a request, its role, and the index keys that count as finding it.
 struct QueryWord {
     keys: Vec<String>,
@@ -81,6 +89,12 @@ impl Bm25 {
             for (text, weight) in fields {
                 let primary = *weight >= 2.0;
                 pieces(text.as_ref(), |piece| {
+                    if let Piece::Cjk(t) = &piece {
+                        for key in cjk_char_keys(t) {
+                            let k = dict.id(key);
+                            dict.count(k, doc, weight * 0.5, primary);
+                        }
+                    }
                     let (term, head) = dict.ids(piece);
                     if let Some(h) = head {
                         dict.count(h, doc, weight * 0.5, primary);
@@ -120,13 +134,33 @@ impl Bm25 {
         let mut words: Vec<QueryWord> = Vec::new();
         let zh_words: Vec<&str> = super::lexicon::chinese_words().filter(|w| text.contains(w)).collect();
         let german = self.compounds_everywhere || detect_lang(text) == Lang::De;
+        let mut demoted: Vec<usize> = Vec::new();
         for (t, role) in request {
             if words.iter().any(|w| &w.keys[0] == t) {
                 continue;
             }
             let chars: Vec<char> = t.chars().collect();
             let cjk = chars.iter().any(|c| is_cjk(*c));
+            // A bigram across two of the lexicon's words ("步鞋" of "跑步|鞋") is no word.
+            let junction = cjk
+                && chars.len() == 2
+                && !self.postings.contains_key(t)
+                && !zh_words.iter().any(|w| w.contains(t.as_str()))
+                && chars.iter().all(|c| zh_words.iter().any(|w| w.contains(*c)));
+            if junction {
+                continue;
+            }
             let mut keys = vec![t.clone()];
+            let mut role = *role;
+            if cjk && chars.len() == 1 {
+                keys.push(format!("~{t}"));
+                // Found only inside documents' bigrams, it helps a match but makes none alone,
+                // unless the request has no other core word.
+                if role == Role::Core && !self.postings.contains_key(t) {
+                    role = Role::Context;
+                    demoted.push(words.len());
+                }
+            }
             if german {
                 keys.extend(head_key(t));
                 if chars.len() >= COMPOUND_MIN {
@@ -163,7 +197,10 @@ impl Bm25 {
             if keys.len() == 1 && !cjk && !self.postings.contains_key(t) {
                 keys.extend(self.one_typo_away(t));
             }
-            words.push(QueryWord { keys, cjk, role: *role });
+            words.push(QueryWord { keys, cjk, role });
+        }
+        if !words.iter().any(|w| w.role == Role::Core) {
+            demoted.into_iter().for_each(|i| words[i].role = Role::Core);
         }
         words
     }

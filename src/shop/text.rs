@@ -213,8 +213,8 @@ const STOP: &[&str] = &[
 ];
 
 /// Chinese characters that carry no content in a request ("I want to buy one ...", "is there",
-/// "recommend", budget words): they split a run before bigrams are taken.
-const CJK_STOP: &str = "我你他她它们的了吗呢吧啊想要给买一个些这那有没什么怎样么请问还帮找在和是能可以推荐预算元块内以下左右多少哪款种个台辆件双把对";
+/// "recommend", budget words, "一点" of "便宜一点"): they split a run before bigrams are taken.
+const CJK_STOP: &str = "我你他她它们的了吗呢吧啊想要给买一个些这那有没什么怎样么请问还帮找在和是能可以推荐预算元块内以下左右多少哪款种个台辆件双把对点";
 
 /// Strips common English and German inflections, one after another until none is left, so
 /// that "shoes"/"shoe", "running"/"runner"/"run", "flowers"/"flowering" meet; German umlauts
