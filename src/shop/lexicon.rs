@@ -119,6 +119,8 @@ const ENTRIES: &[(&str, &[&str], &[&str])] = &[
     ("curtain", &["vorhang", "vorhänge"], &["窗帘"]),
     ("painting", &["bild", "gemälde", "malerei"], &["画", "挂画", "油画"]),
     ("mirror", &["spiegel"], &["镜子"]),
+    ("ivory", &["elfenbein", "elfenbeinfarben", "elfenbeinfarbig"], &["象牙白", "象牙色"]),
+    ("cream", &["creme", "cremefarben", "cremeweiß"], &["奶油色", "米白色"]),
     ("vase", &["vase"], &["花瓶"]),
     ("basket", &["korb"], &["篮子", "筐"]),
     ("plant", &["pflanze", "pflanzen"], &["植物"]),
