@@ -3,11 +3,12 @@
 mod common;
 
 use aisle::device::{self, DeviceKind};
-use aisle::kernels::attention::{attention, attention_reference};
+use aisle::kernels::attention::attention;
 use aisle::kernels::gemv::{QMatrix, gemv, gemv_reference, gemv_stacked, gemv_swiglu, pack};
-use aisle::kernels::rms_norm::{rms_norm, rms_norm_reference};
-use aisle::kernels::rope_kv::{HeadLayout, RopeTables, rope_kv, rope_kv_reference};
+use aisle::kernels::rms_norm::rms_norm;
+use aisle::kernels::rope_kv::{HeadLayout, RopeTables, rope_kv};
 use aisle::kernels::{self, argmax::argmax, embed::embed};
+use aisle::model::cpu::ops;
 use aisle::quant::{self, GgmlType};
 use aisle::sampler::Rng;
 use burn::tensor::{DType, Device, Tensor};
@@ -155,7 +156,8 @@ fn rms_norm_matches_reference() {
     for (m, dim) in [(1, 576), (5, 64), (33, 96)] {
         let x = random_vec(&mut rng, m * dim, 3.0);
         let w = random_vec(&mut rng, dim, 1.5);
-        let want = rms_norm_reference(&x, &w, 1e-5);
+        let mut want = vec![0f32; m * dim];
+        ops::rms_norm(&x, &w, 1e-5, &mut want);
         let got =
             read_f32(&rms_norm(&kernels::upload_f32(&a, &x, [m, dim]), &kernels::upload_f32(&a, &w, [dim]), m, 1e-5));
         assert_close(&got, &want, 1e-5, &format!("rms_norm {m}x{dim}"));
@@ -179,62 +181,43 @@ fn rope_tables(rng: &mut Rng, positions: usize, half: usize) -> (Vec<f32>, Vec<f
     (angles.iter().map(|a| a.cos()).collect(), angles.iter().map(|a| a.sin()).collect())
 }
 
-/// `[KV, capacity, hd]` cache rows `0..n` as `[KV, n, hd]`.
-fn cache_prefix(c: &[f32], l: HeadLayout, n: usize) -> Vec<f32> {
-    (0..l.n_kv).flat_map(|h| c[h * l.capacity * l.head_dim..][..n * l.head_dim].to_vec()).collect()
-}
-
 #[test]
-fn rope_kv_and_attention_match_reference() {
+fn rope_kv_and_attention_match_the_cpu_path() {
     let Some(dev) = gpu() else { return };
     let a = anchor(&dev);
     let mut rng = Rng::new(14);
     for l in layouts() {
-        let width = (l.n_heads + 2 * l.n_kv) * l.head_dim;
-        let (cos, sin) = rope_tables(&mut rng, l.capacity, l.rope_dims / 2);
+        let heads = ops::Heads { n_heads: l.n_heads, n_kv: l.n_kv, head_dim: l.head_dim };
+        let width = heads.qkv_width();
+        let half = l.rope_dims / 2;
+        let (cos, sin) = rope_tables(&mut rng, l.capacity, half);
         let tables = RopeTables {
-            cos: kernels::upload_f32(&a, &cos, [l.capacity, l.rope_dims / 2]),
-            sin: kernels::upload_f32(&a, &sin, [l.capacity, l.rope_dims / 2]),
+            cos: kernels::upload_f32(&a, &cos, [l.capacity, half]),
+            sin: kernels::upload_f32(&a, &sin, [l.capacity, half]),
         };
         let cache_len = l.n_kv * l.capacity * l.head_dim;
-        let kc = kernels::upload_f32(&a, &random_vec(&mut rng, cache_len, 1.0), [cache_len]);
-        let vc = kernels::upload_f32(&a, &random_vec(&mut rng, cache_len, 1.0), [cache_len]);
-        let (mut all_k, mut all_v) = (Vec::new(), Vec::new());
+        // [n_kv, capacity, hd] each, on both sides
+        let (mut k_want, mut v_want) = (random_vec(&mut rng, cache_len, 1.0), random_vec(&mut rng, cache_len, 1.0));
+        let kc = kernels::upload_f32(&a, &k_want, [cache_len]);
+        let vc = kernels::upload_f32(&a, &v_want, [cache_len]);
         // A prefill of 5, then decode steps of 1, then a chunk of 3: positions carry over.
         let mut pos = 0;
         for m in [5usize, 1, 1, 3] {
-            let qkv = random_vec(&mut rng, m * width, 1.5);
-            let qkv_c = kernels::upload_f32(&a, &qkv, [m, width]);
+            let mut want_qkv = random_vec(&mut rng, m * width, 1.5); // [m, (H+2KV)·hd]
+            let qkv_c = kernels::upload_f32(&a, &want_qkv, [m, width]);
             rope_kv(&qkv_c, &tables, (&kc, &vc), l, m, pos);
-            let (q_want, k_new, v_new) = rope_kv_reference(&qkv, &cos, &sin, l, pos);
-            let got_qkv = read_f32(&qkv_c);
-            let got_q: Vec<f32> =
-                got_qkv.chunks_exact(width).flat_map(|r| r[..l.n_heads * l.head_dim].to_vec()).collect();
-            assert_close(&got_q, &q_want, 1e-5, &format!("{l:?}: rotated q at {pos}"));
-            // The reference's new rows, appended per KV head in [KV, positions, hd] order.
-            all_k.push(k_new);
-            all_v.push(v_new);
-            let n = pos + m;
-            let assemble = |chunks: &[Vec<f32>]| -> Vec<f32> {
-                let mut out = vec![0f32; l.n_kv * n * l.head_dim];
-                let mut p0 = 0;
-                for c in chunks {
-                    let cm = c.len() / (l.n_kv * l.head_dim);
-                    for t in 0..cm {
-                        for h in 0..l.n_kv {
-                            let src = &c[(t * l.n_kv + h) * l.head_dim..][..l.head_dim];
-                            out[(h * n + p0 + t) * l.head_dim..][..l.head_dim].copy_from_slice(src);
-                        }
-                    }
-                    p0 += cm;
-                }
-                out
+            let caches = (&mut k_want[..], &mut v_want[..]);
+            ops::rope_kv_write(&mut want_qkv, heads, &cos, &sin, half, l.half_split, caches, l.capacity, pos);
+            let q_of = |rows: &[f32]| -> Vec<f32> {
+                rows.chunks_exact(width).flat_map(|r| r[..l.n_heads * l.head_dim].to_vec()).collect()
             };
-            let (k_want, v_want) = (assemble(&all_k), assemble(&all_v));
-            assert_close(&cache_prefix(&read_f32(&kc), l, n), &k_want, 1e-5, &format!("{l:?}: k cache"));
-            assert_close(&cache_prefix(&read_f32(&vc), l, n), &v_want, 0.0, &format!("{l:?}: v cache"));
+            assert_close(&q_of(&read_f32(&qkv_c)), &q_of(&want_qkv), 1e-5, &format!("{l:?}: rotated q at {pos}"));
+            assert_close(&read_f32(&kc), &k_want, 1e-5, &format!("{l:?}: k cache"));
+            assert_close(&read_f32(&vc), &v_want, 0.0, &format!("{l:?}: v cache"));
             let got = read_f32(&attention(&qkv_c, &kc, &vc, l, m, pos));
-            let want = attention_reference(&q_want, &k_want, &v_want, l, n, pos);
+            let mut want = vec![0f32; m * l.n_heads * l.head_dim]; // [m, H·hd]
+            let caches = (&k_want[..], &v_want[..]);
+            ops::attention(&want_qkv, width, caches, heads, l.capacity, pos, m, &mut want);
             assert_close(&got, &want, 1e-4, &format!("{l:?}: attention m={m} pos={pos}"));
             pos += m;
         }

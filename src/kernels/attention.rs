@@ -103,32 +103,3 @@ pub fn attention(
     };
     out
 }
-
-/// CPU reference (two-pass softmax in f64). `q: [m, H·hd]`; `k`, `v`: `[KV, positions, hd]`
-/// holding at least `pos + m` positions.
-pub fn attention_reference(q: &[f32], k: &[f32], v: &[f32], l: HeadLayout, positions: usize, pos: usize) -> Vec<f32> {
-    let hd = l.head_dim;
-    let m = q.len() / (l.n_heads * hd);
-    let mut out = vec![0f32; q.len()];
-    for t in 0..m {
-        for h in 0..l.n_heads {
-            let kvh = h / (l.n_heads / l.n_kv);
-            let qh = &q[(t * l.n_heads + h) * hd..][..hd];
-            let n = pos + t + 1;
-            let scores: Vec<f64> = (0..n)
-                .map(|p| {
-                    let kr = &k[(kvh * positions + p) * hd..][..hd];
-                    qh.iter().zip(kr).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>() / (hd as f64).sqrt()
-                })
-                .collect();
-            let mx = scores.iter().cloned().fold(f64::MIN, f64::max);
-            let e: Vec<f64> = scores.iter().map(|s| (s - mx).exp()).collect();
-            let z: f64 = e.iter().sum();
-            for d in 0..hd {
-                let acc: f64 = (0..n).map(|p| e[p] / z * v[(kvh * positions + p) * hd + d] as f64).sum();
-                out[(t * l.n_heads + h) * hd + d] = acc as f32;
-            }
-        }
-    }
-    out
-}

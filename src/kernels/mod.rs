@@ -1,7 +1,9 @@
 //! Our GPU kernels, written in CubeCL and launched on burn's wgpu buffers.
 //!
-//! Each file holds one kernel (or a small family), its host-side launcher, and a plain CPU
-//! reference; `tests/kernels.rs` compares the two on random inputs of several shapes.
+//! Each file holds one kernel (or a small family) and its host-side launcher. Their references
+//! are the CPU path's: the vector ops of `crate::model::cpu::ops` and the reference
+//! dequantizing product `crate::quant::gemv_reference`; `tests/kernels.rs` compares each
+//! kernel with its reference on random inputs of several shapes.
 //!
 //! Two constraints from the browser shape every kernel here:
 //! - no subgroups (wgpu 30 never enables them on WebGPU) and no `shader-f16`: f16 scales are

@@ -58,14 +58,3 @@ pub fn rms_norm_rows(x: &CubeTensor, w: &CubeTensor, skip: usize, m: usize, eps:
     };
     out
 }
-
-/// CPU reference.
-pub fn rms_norm_reference(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
-    x.chunks_exact(w.len())
-        .flat_map(|row| {
-            let ms = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / row.len() as f64;
-            let scale = 1.0 / (ms + eps as f64).sqrt();
-            row.iter().zip(w).map(move |(v, g)| (*v as f64 * scale * *g as f64) as f32)
-        })
-        .collect()
-}

@@ -14,6 +14,7 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod int8;
+pub mod ops;
 mod qmat;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[allow(clippy::needless_range_loop)] // lane and row indices feed pointer offsets
@@ -165,21 +166,6 @@ impl CpuWeights {
     ) -> Vec<f32> {
         on_pool(|| forward(&Cpu { w: self, cfg, capacity, spare: Default::default() }, tokens, cache, pos))
     }
-
-    /// Rotates one head vector in place for position `p`.
-    fn rope(&self, cfg: &LlamaConfig, v: &mut [f32], p: usize) {
-        let half = cfg.rope_dims / 2;
-        let (cos, sin) = (&self.cos[p * half..(p + 1) * half], &self.sin[p * half..(p + 1) * half]);
-        for i in 0..half {
-            let (a, b) = match cfg.rope_kind {
-                RopeKind::Adjacent => (2 * i, 2 * i + 1),
-                RopeKind::HalfSplit => (i, i + half),
-            };
-            let (x0, x1) = (v[a], v[b]);
-            v[a] = x0 * cos[i] - x1 * sin[i];
-            v[b] = x0 * sin[i] + x1 * cos[i];
-        }
-    }
 }
 
 /// The CPU path as a [`Backend`]: host vectors, and the session's cache capacity (the stride
@@ -193,6 +179,10 @@ struct Cpu<'a> {
 }
 
 impl Cpu<'_> {
+    fn heads(&self) -> ops::Heads {
+        ops::Heads { n_heads: self.cfg.n_heads, n_kv: self.cfg.n_kv_heads, head_dim: self.cfg.head_dim }
+    }
+
     /// `len` zeros, in a handed-back buffer when one is large enough.
     fn zeros(&self, len: usize) -> Vec<f32> {
         let mut spare = self.spare.borrow_mut();
@@ -228,7 +218,7 @@ impl Backend for Cpu<'_> {
 
     fn rms_norm(&self, x: &Vec<f32>, w: &Vec<f32>, _m: usize) -> Vec<f32> {
         let mut out = self.zeros(x.len());
-        rms_norm(x, w, self.cfg.rms_eps, &mut out);
+        ops::rms_norm(x, w, self.cfg.rms_eps, &mut out);
         out
     }
 
@@ -244,26 +234,18 @@ impl Backend for Cpu<'_> {
         qkv
     }
 
-    fn rope_kv_write(&self, qkv: &mut Vec<f32>, cache: &mut HostLayer, m: usize, pos: usize) {
-        let (cfg, capacity) = (self.cfg, self.capacity);
-        let (hd, nh, nkv) = (cfg.head_dim, cfg.n_heads, cfg.n_kv_heads);
-        let width = (nh + 2 * nkv) * hd;
-        for t in 0..m {
-            let row = &mut qkv[t * width..(t + 1) * width];
-            for head in 0..nh + nkv {
-                self.w.rope(cfg, &mut row[head * hd..(head + 1) * hd], pos + t);
-            }
-            for kvh in 0..nkv {
-                let dst = (kvh * capacity + pos + t) * hd;
-                cache.k[dst..dst + hd].copy_from_slice(&row[(nh + kvh) * hd..(nh + kvh + 1) * hd]);
-                cache.v[dst..dst + hd].copy_from_slice(&row[(nh + nkv + kvh) * hd..(nh + nkv + kvh + 1) * hd]);
-            }
-        }
+    fn rope_kv_write(&self, qkv: &mut Vec<f32>, cache: &mut HostLayer, _m: usize, pos: usize) {
+        let (cfg, w) = (self.cfg, self.w);
+        let half_split = cfg.rope_kind == RopeKind::HalfSplit;
+        let cache = (&mut cache.k[..], &mut cache.v[..]);
+        ops::rope_kv_write(qkv, self.heads(), &w.cos, &w.sin, cfg.rope_dims / 2, half_split, cache, self.capacity, pos);
     }
 
     fn attention(&self, qkv: &Vec<f32>, cache: &HostLayer, m: usize, pos: usize) -> Vec<f32> {
-        let mut out = self.zeros(m * self.cfg.n_heads * self.cfg.head_dim); // [m, H·hd]
-        attention(self.cfg, qkv, &cache.k, &cache.v, self.capacity, pos, m, &mut out);
+        let heads = self.heads();
+        let mut out = self.zeros(m * heads.n_heads * heads.head_dim); // [m, H·hd]
+        let cache = (&cache.k[..], &cache.v[..]);
+        ops::attention(qkv, heads.qkv_width(), cache, heads, self.capacity, pos, m, &mut out);
         out
     }
 
@@ -286,7 +268,7 @@ impl Backend for Cpu<'_> {
     fn last_norm(&self, x: &Vec<f32>, m: usize) -> Vec<f32> {
         let e = self.cfg.n_embd;
         let mut last = vec![0f32; e];
-        rms_norm(&x[(m - 1) * e..], &self.w.output_norm, self.cfg.rms_eps, &mut last);
+        ops::rms_norm(&x[(m - 1) * e..], &self.w.output_norm, self.cfg.rms_eps, &mut last);
         last
     }
 
@@ -302,83 +284,4 @@ impl Backend for Cpu<'_> {
     fn recycle(&self, a: Vec<f32>) {
         self.spare.borrow_mut().push(a);
     }
-}
-
-/// `out[t] = x[t] / sqrt(mean(x[t]²) + eps) · w` for every row of `x`.
-fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
-    let d = w.len();
-    for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-        let ms = row.iter().map(|v| v * v).sum::<f32>() / d as f32;
-        let s = 1.0 / (ms + eps).sqrt();
-        for ((o, v), g) in o.iter_mut().zip(row).zip(w) {
-            *o = v * s * g;
-        }
-    }
-}
-
-/// Causal GQA attention of the `m` query rows of `qkv` (positions `pos..pos+m`) over the
-/// cache (`[n_kv, capacity, hd]`) -> `out: [m, n_heads·hd]`. Heads run in parallel natively.
-#[allow(clippy::too_many_arguments)]
-fn attention(
-    cfg: &LlamaConfig,
-    qkv: &[f32],
-    kc: &[f32],
-    vc: &[f32],
-    capacity: usize,
-    pos: usize,
-    m: usize,
-    out: &mut [f32],
-) {
-    let (hd, nh, nkv) = (cfg.head_dim, cfg.n_heads, cfg.n_kv_heads);
-    let qkv_w = (nh + 2 * nkv) * hd;
-    let scale = 1.0 / (hd as f32).sqrt();
-    for t in 0..m {
-        let n = pos + t + 1;
-        let head = |(h, o): (usize, &mut [f32])| {
-            let kvh = h / (nh / nkv);
-            let q = &qkv[t * qkv_w + h * hd..t * qkv_w + (h + 1) * hd];
-            let base = kvh * capacity * hd;
-            let mut scores = vec![0f32; n];
-            let mut max = f32::MIN;
-            for (p, s) in scores.iter_mut().enumerate() {
-                *s = dot(q, &kc[base + p * hd..base + (p + 1) * hd]) * scale;
-                max = max.max(*s);
-            }
-            let mut z = 0.0;
-            for s in &mut scores {
-                *s = (*s - max).exp();
-                z += *s;
-            }
-            o.fill(0.0);
-            for (p, s) in scores.iter().enumerate() {
-                let v = &vc[base + p * hd..base + (p + 1) * hd];
-                let w = s / z;
-                for (o, v) in o.iter_mut().zip(v) {
-                    *o += w * v;
-                }
-            }
-        };
-        let row = &mut out[t * nh * hd..(t + 1) * nh * hd];
-        #[cfg(not(target_family = "wasm"))]
-        {
-            use rayon::prelude::*;
-            row.par_chunks_mut(hd).enumerate().for_each(head);
-        }
-        #[cfg(target_family = "wasm")]
-        row.chunks_mut(hd).enumerate().for_each(head);
-    }
-}
-
-/// `Σ a·b` in eight lanes, so that it vectorizes (a plain fold is one serial chain).
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let n = a.len().min(b.len()) / 8 * 8;
-    for (ca, cb) in a[..n].chunks_exact(8).zip(b[..n].chunks_exact(8)) {
-        for j in 0..8 {
-            acc[j] += ca[j] * cb[j];
-        }
-    }
-    let tail: f32 = a[n..].iter().zip(&b[n..]).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
 }
