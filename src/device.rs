@@ -88,11 +88,11 @@ pub async fn probe_ms(kind: DeviceKind) -> Result<f64, DeviceError> {
             let w = crate::model::cpu::QMat::from_blocks(GgmlType::Q4_1, &raw, rows, cols)
                 .map_err(|e| DeviceError::Probe(e.to_string()))?;
             let mut out = vec![0f32; rows];
-            w.matvec(&x, 1, &mut out, false);
+            w.matvec_with(&x, 1, &mut out, false, false);
             for _ in 0..3 {
                 let t0 = crate::generate::now_ms();
                 for _ in 0..PROBE_BATCH {
-                    w.matvec(&x, 1, &mut out, false);
+                    w.matvec_with(&x, 1, &mut out, false, false);
                 }
                 best = best.min(crate::generate::now_ms() - t0);
             }

@@ -47,12 +47,15 @@ pub struct LoadOptions {
     pub max_context: usize,
     /// Force a forward path (default: the fastest the device and the weights allow).
     pub path: Option<crate::model::ForwardPath>,
+    /// On the CPU path, decode with 8-bit activations (llama.cpp's arithmetic: faster natively,
+    /// but greedy replies may differ from the f32 ones; see [`Llama::set_int8_decode`]).
+    pub int8_decode: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         // 2048 tokens of SmolLM2's KV cache is 94 MB in f32: affordable on a phone's GPU.
-        LoadOptions { max_context: 2048, path: None }
+        LoadOptions { max_context: 2048, path: None, int8_decode: false }
     }
 }
 
@@ -76,7 +79,8 @@ impl Engine {
     pub fn load_parsed(gguf: &Gguf, bytes: &[u8], device: &Device, options: &LoadOptions) -> Result<Self, EngineError> {
         let tokenizer = Tokenizer::from_gguf(gguf)?;
         let template = ChatTemplate::from_gguf(gguf)?;
-        let model = Llama::load_with(gguf, bytes, device, options.max_context, options.path)?;
+        let mut model = Llama::load_with(gguf, bytes, device, options.max_context, options.path)?;
+        model.set_int8_decode(options.int8_decode);
         Ok(Engine { model, tokenizer, template, cache: Mutex::new(None) })
     }
 

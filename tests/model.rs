@@ -69,13 +69,42 @@ fn logits(model: &Llama, tokens: &[u32], cache: &mut aisle::model::KvCache) -> V
 /// for the GPU's different summation order without hiding a real bug (those are >= 0.1).
 const TINY_TOL: f32 = 2e-3;
 
-/// With `AISLE_INT8_DECODE=1` the CPU path's decode rounds activations to 8 bits (llama.cpp's
-/// scheme): about 1e-2 here; a real bug (a wrong position, head or cache row) is still ≥ 0.1.
+/// With 8-bit activations (`LoadOptions::int8_decode`) the CPU path's decode rounds them as
+/// llama.cpp does: about 1e-2 here; a real bug (a wrong position, head or cache row) is still
+/// ≥ 0.1.
 const INT8_TOL: f32 = 5e-2;
 
-/// Tolerance for a decode step (one token) on `setup`.
-fn decode_tol(setup: &str) -> f32 {
-    if setup == "cpu/kernels" && aisle::model::cpu::int8_decode() { INT8_TOL } else { TINY_TOL }
+/// The CPU path's opt-in 8-bit decode, where the processor has it: each decode step within
+/// [`INT8_TOL`] of the naive model, and prefill (never rounded) within the f32 tolerance.
+#[test]
+fn tiny_model_with_8_bit_decode_stays_close_to_the_naive_reference() {
+    let bytes = tiny_model(TinyConfig::default(), 7);
+    let tokens: Vec<u32> = vec![1, 40, 41, 42, 7, 90, 3, 3, 60, 2, 5, 33];
+    let want = naive_logits(&bytes, &tokens);
+    let g = Gguf::parse(&bytes).unwrap();
+    let mut model = Llama::load_with(&g, &bytes, &Device::flex(), 64, Some(ForwardPath::CpuKernels)).unwrap();
+    if !model.set_int8_decode(true) {
+        eprintln!("\n*** SKIPPED 8-bit decode: this processor has no AVX2 + FMA ***\n");
+        return;
+    }
+    let decode = |model: &Llama| -> Vec<Vec<f32>> {
+        let mut cache = model.new_cache();
+        tokens.iter().map(|&t| logits(model, &[t], &mut cache)).collect()
+    };
+    let rounded = decode(&model);
+    for (i, got) in rounded.iter().enumerate() {
+        let d = max_abs_diff(got, &want[i]);
+        assert!(d < INT8_TOL, "8-bit decode position {i}: max |diff| {d}");
+    }
+    // It does round: f32 decode gives other logits.
+    model.set_int8_decode(false);
+    let exact = decode(&model);
+    let moved = rounded.iter().zip(&exact).map(|(a, b)| max_abs_diff(a, b)).fold(0f32, f32::max);
+    assert!(moved > 1e-4, "8-bit decode gave the f32 logits (max |diff| {moved})");
+    model.set_int8_decode(true);
+    let mut cache = model.new_cache();
+    let d = max_abs_diff(&logits(&model, &tokens, &mut cache), want.last().unwrap());
+    assert!(d < TINY_TOL, "prefill stays f32: max |diff| {d}");
 }
 
 #[test]
@@ -92,7 +121,7 @@ fn tiny_model_matches_naive_reference_token_by_token_and_in_prefill() {
         for (i, &t) in tokens.iter().enumerate() {
             let got = logits(&model, &[t], &mut cache);
             let d = max_abs_diff(&got, &want[i]);
-            assert!(d < decode_tol(name), "{name}: decode position {i}: max |diff| {d}");
+            assert!(d < TINY_TOL, "{name}: decode position {i}: max |diff| {d}");
         }
         // The whole prompt at once (prefill with a causal mask).
         let mut cache = model.new_cache();
@@ -105,7 +134,7 @@ fn tiny_model_matches_naive_reference_token_by_token_and_in_prefill() {
         let got = logits(&model, &tokens[5..11], &mut cache);
         assert!(max_abs_diff(&got, &want[10]) < TINY_TOL, "{name}: chunked prefill");
         let got = logits(&model, &tokens[11..], &mut cache);
-        assert!(max_abs_diff(&got, &want[11]) < decode_tol(name), "{name}: decode after chunked prefill");
+        assert!(max_abs_diff(&got, &want[11]) < TINY_TOL, "{name}: decode after chunked prefill");
         assert_eq!(cache.len(), tokens.len());
     }
 }

@@ -95,6 +95,10 @@ struct BenchArgs {
     /// Print one JSON line: {"prefill_tps","decode_tps","device","weight_bytes","runs":[...]}.
     #[arg(long)]
     json: bool,
+    /// CPU path: decode with 8-bit activations (llama.cpp's arithmetic; faster, but greedy
+    /// replies may differ from the f32 ones).
+    #[arg(long)]
+    int8_decode: bool,
 }
 
 #[derive(clap::Args)]
@@ -197,6 +201,10 @@ struct GenerateArgs {
     /// Longest conversation in tokens (sizes the KV cache).
     #[arg(long, default_value_t = 2048)]
     max_context: usize,
+    /// CPU path: decode with 8-bit activations (llama.cpp's arithmetic; faster, but greedy
+    /// replies may differ from the f32 ones).
+    #[arg(long)]
+    int8_decode: bool,
     /// Keep generating past end-of-generation tokens (to compare with references).
     #[arg(long, hide = true)]
     ignore_eos: bool,
@@ -366,8 +374,11 @@ fn generate(args: &GenerateArgs) -> CliResult {
     sampler.validate()?;
     let device = open_device(&args.device)?;
     let bytes = read_file(&args.model)?;
-    let engine =
-        Engine::load(&bytes, &device, &LoadOptions { max_context: args.max_context, ..LoadOptions::default() })?;
+    let engine = Engine::load(
+        &bytes,
+        &device,
+        &LoadOptions { max_context: args.max_context, int8_decode: args.int8_decode, ..LoadOptions::default() },
+    )?;
     drop(bytes);
     let engine = Arc::new(engine);
     let fitted = engine.fit_chat(&msgs, args.max_tokens)?;
@@ -630,7 +641,11 @@ fn bench(args: &BenchArgs) -> CliResult {
         .map_err(|e| format!("{}: expected token ids: {e}", args.ids.display()))?;
     let device = open_device(&args.device)?;
     let bytes = read_file(&args.model)?;
-    let options = LoadOptions { max_context: ids.len() + args.generate + 8, ..LoadOptions::default() };
+    let options = LoadOptions {
+        max_context: ids.len() + args.generate + 8,
+        int8_decode: args.int8_decode,
+        ..LoadOptions::default()
+    };
     let engine = Arc::new(Engine::load(&bytes, &device, &options)?);
     drop(bytes);
     // One untimed run compiles kernels and warms caches.

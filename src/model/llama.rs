@@ -168,6 +168,18 @@ impl Llama {
         Ok(Llama { config, imp, device, max_context })
     }
 
+    /// Whether the CPU path's decode rounds activations to 8 bits ([`cpu::CpuWeights::int8_decode`]);
+    /// returns whether it now does (only the CPU path on a processor with AVX2 + FMA can).
+    pub fn set_int8_decode(&mut self, on: bool) -> bool {
+        match &mut self.imp {
+            Imp::CpuKernels(w) => {
+                w.int8_decode = on && cpu::int8_available();
+                w.int8_decode
+            }
+            _ => false,
+        }
+    }
+
     pub fn path(&self) -> ForwardPath {
         match self.imp {
             #[cfg(feature = "reference")]

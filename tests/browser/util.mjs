@@ -21,9 +21,8 @@ export function nativeReply(messages, maxTokens, model = MODEL_PATH) {
   const dir = mkdtempSync(path.join(tmpdir(), "aisle-native-"));
   const file = path.join(dir, "messages.json");
   writeFileSync(file, JSON.stringify(messages));
-  // The oracle is the f32 implementation (never the opt-in 8-bit activations).
-  const env = { ...process.env, AISLE_INT8_DECODE: "0" };
-  const out = execFileSync(AISLE_BIN, ["generate", "--model", model, "--messages", file, "--max-tokens", String(maxTokens), "--device", "cpu", "--json"], { encoding: "utf8", env });
+  // The oracle is the f32 implementation (`generate` without --int8-decode).
+  const out = execFileSync(AISLE_BIN, ["generate", "--model", model, "--messages", file, "--max-tokens", String(maxTokens), "--device", "cpu", "--json"], { encoding: "utf8" });
   return JSON.parse(out.trim().split("\n").pop());
 }
 

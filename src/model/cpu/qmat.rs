@@ -247,13 +247,8 @@ impl QMat {
     }
 
     /// `out[t, r] (+)= (W x_t)[r]` for `m` vectors `x: [m, cols]`, `out: [m, rows]`; a single
-    /// vector with 8-bit activations when `AISLE_INT8_DECODE=1` asked for them ([`int8_decode`]).
-    pub fn matvec(&self, x: &[f32], m: usize, out: &mut [f32], accumulate: bool) {
-        self.matvec_with(x, m, out, accumulate, int8_decode())
-    }
-
-    /// [`QMat::matvec`], with 8-bit activations for a single vector if `int8` and the processor
-    /// and format allow ([`QMat::int8_capable`]).
+    /// vector with 8-bit activations if `int8` and the processor and format allow
+    /// ([`QMat::int8_capable`]).
     pub fn matvec_with(&self, x: &[f32], m: usize, out: &mut [f32], accumulate: bool, int8: bool) {
         #[cfg(not(target_arch = "x86_64"))]
         let _ = int8; // 8-bit activations are an AVX2 path
@@ -349,16 +344,6 @@ impl QMat {
             }
         }
     }
-}
-
-/// Whether decode rounds activations to 8 bits ([`super::int8`]): only when `AISLE_INT8_DECODE=1`.
-/// It is llama.cpp's arithmetic and ~10 % faster natively (~140 against ~125 tok/s), but it moves
-/// logits enough to change greedy replies: measured, 4 of the 8 reference chats still agree
-/// with the f32 references (f32: 8 of 8), so exact output stays the default.
-pub fn int8_decode() -> bool {
-    static ON: std::sync::LazyLock<bool> =
-        std::sync::LazyLock::new(|| std::env::var("AISLE_INT8_DECODE").is_ok_and(|v| v == "1"));
-    *ON
 }
 
 /// Rows dequantized together in prefill.
