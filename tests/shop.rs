@@ -218,6 +218,10 @@ fn the_lexicon_reads_german_compounds_by_their_parts() {
     // Plurals that add an umlaut meet their singular.
     assert_eq!(stem("kissenbezüge"), stem("kissenbezug"));
     assert!(lexicon::compound("kaffeemaschine").is_none());
+    // A German word one typo from the lexicon's; a correct or short word is no typo.
+    assert!(lexicon::english_for_typo("schlafsak").contains(&"sleeping bag"));
+    assert!(lexicon::english_for_typo(&stem("schlafsack")).is_empty());
+    assert!(lexicon::english_for_typo("tisc").is_empty());
     assert!(lexicon::english_for("couch").contains(&"sofa"));
     assert!(lexicon::english_for("camping").contains(&"tent"));
     // Served-by is one way: a tent is not everything for camping.

@@ -86,6 +86,10 @@ const ENTRIES: &[(&str, &[&str], &[&str])] = &[
     ("armchair", &["sessel", "lehnstuhl"], &["扶手椅", "沙发椅"]),
     ("sofa", &["sofa", "couch"], &["沙发"]),
     ("table", &["tisch"], &["桌子", "桌"]),
+    ("nightstand", &["nachttisch", "nachtkästchen", "nachtschrank", "nachtkommode"], &["床头柜"]),
+    ("mattress", &["matratze"], &["床垫"]),
+    ("sleeping pad", &["isomatte", "luftmatratze", "schlafmatte"], &["防潮垫", "睡垫", "气垫"]),
+    ("teapot", &["teekanne"], &["茶壶"]),
     ("desk", &["schreibtisch"], &["书桌", "办公桌"]),
     ("bed", &["bett"], &["床"]),
     ("double bed", &["doppelbett"], &["双人床"]),
@@ -251,6 +255,39 @@ pub fn english_for(term: &str) -> Vec<&'static str> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// The English words of the lexicon's German word one typo from `term` (a letter dropped,
+/// added or changed, two neighbours swapped: "schlafsak" -> sleeping bag), for words of six
+/// letters or more that the lexicon does not know as they are; the first such word.
+pub fn english_for_typo(term: &str) -> Vec<&'static str> {
+    let t: Vec<char> = term.chars().collect();
+    if t.len() < 6 || !direct(term).is_empty() {
+        return Vec::new();
+    }
+    let word =
+        ENTRIES.iter().flat_map(|(_, de, _)| de.iter()).find(|w| one_edit(&t, &stem(w).chars().collect::<Vec<_>>()));
+    word.map(|w| english_for(&stem(w))).unwrap_or_default()
+}
+
+/// Whether `a` and `b` are one edit apart (not equal).
+fn one_edit(a: &[char], b: &[char]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    match long.len() - short.len() {
+        0 => {
+            let diff: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+            match diff.as_slice() {
+                [_] => true,
+                [i, j] => *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i],
+                _ => false,
+            }
+        }
+        1 => {
+            let i = (0..short.len()).find(|&i| short[i] != long[i]).unwrap_or(short.len());
+            short[i..] == long[i + 1..]
+        }
+        _ => false,
+    }
 }
 
 /// The English words for a German or Chinese term, and nothing more (no synonyms): what a

@@ -197,6 +197,10 @@ impl Bm25 {
             if keys.len() == 1 && !cjk && !self.postings.contains_key(t) {
                 keys.extend(self.one_typo_away(t));
             }
+            if keys.len() == 1 && !cjk && !self.postings.contains_key(t) {
+                // A misspelt German word the lexicon knows ("Schlafsak"), in English.
+                keys.extend(super::lexicon::english_for_typo(t).into_iter().flat_map(terms));
+            }
             words.push(QueryWord { keys, cjk, role });
         }
         if !words.iter().any(|w| w.role == Role::Core) {
