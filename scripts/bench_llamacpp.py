@@ -18,10 +18,24 @@ def main():
     ids = json.load(open(ids_file))["ids"]
     kw = dict(model_path=model, n_ctx=len(ids) + gen + 8, n_batch=512, n_ubatch=512, n_threads=threads,
               n_threads_batch=threads, logits_all=False, verbose=False)
-    # On these VMs llama.cpp's AMX extra buffer type crashes; the references ran without them.
+    # On these VMs llama.cpp's AMX extra buffer type crashes (a segfault in the first decode);
+    # the references ran without them. llama-cpp-python 0.3.36 has the field in the C struct
+    # but not as an argument, so its default model parameters are wrapped to turn it off.
     extra = "use_extra_bufts" in inspect.signature(Llama.__init__).parameters
     if extra:
         kw["use_extra_bufts"] = False
+    else:
+        import llama_cpp.llama_cpp as capi
+
+        default_params = capi.llama_model_default_params
+
+        def without_extra_bufts():
+            params = default_params()
+            params.use_extra_bufts = False
+            return params
+
+        capi.llama_model_default_params = without_extra_bufts
+        extra = True
     llm = Llama(**kw)
     runs = []
     for rep in range(reps + 1):  # the first run warms up and is not counted
