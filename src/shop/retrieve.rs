@@ -33,12 +33,11 @@ fn head_key(term: &str) -> Option<String> {
 
 const COMPOUND_MIN: usize = 7;
 
-/// Keys of a CJK bigram's characters (`~申`, `~请`). Stop characters cut Chinese runs ("请"
-/// in "请问" and in "申请"), so a request can hold a lone character ("申") where a document
-/// holds it in a bigram ("何申"): the lone character looks up this key too.
-fn cjk_char_keys(bigram: &str) -> impl Iterator<Item = String> + '_ {
-    let two = bigram.chars().count() == 2;
-    bigram.chars().filter(move |_| two).map(|c| format!("~{c}"))
+/// The key of a CJK character inside a document's bigram (`~申`). Stop characters cut Chinese
+/// runs ("请" in "请问" and in "申请"), so a request can hold a lone character ("申") where a
+/// document holds it in a bigram ("何申"): the lone character looks up this key too.
+fn char_key(c: char) -> String {
+    format!("~{c}")
 }
 
 /// One word of a request, its role, and the index keys that count as finding it.
@@ -90,8 +89,7 @@ impl Bm25 {
                 let primary = *weight >= 2.0;
                 pieces(text.as_ref(), |piece| {
                     if let Piece::Cjk(t) = &piece {
-                        for key in cjk_char_keys(t) {
-                            let k = dict.id(key);
+                        for k in dict.char_ids(t).into_iter().flatten() {
                             dict.count(k, doc, weight * 0.5, primary);
                         }
                     }
@@ -153,7 +151,7 @@ impl Bm25 {
             let mut keys = vec![t.clone()];
             let mut role = *role;
             if cjk && chars.len() == 1 {
-                keys.push(format!("~{t}"));
+                keys.push(char_key(chars[0]));
                 // Found only inside documents' bigrams, it helps a match but makes none alone,
                 // unless the request has no other core word.
                 if role == Role::Core && !self.postings.contains_key(t) {
@@ -196,10 +194,10 @@ impl Bm25 {
             }
             if keys.len() == 1 && !cjk && !self.postings.contains_key(t) {
                 keys.extend(self.one_typo_away(t));
-            }
-            if keys.len() == 1 && !cjk && !self.postings.contains_key(t) {
-                // A misspelt German word the lexicon knows ("Schlafsak"), in English.
-                keys.extend(super::lexicon::english_for_typo(t).into_iter().flat_map(terms));
+                if keys.len() == 1 {
+                    // A misspelt German word the lexicon knows ("Schlafsak"), in English.
+                    keys.extend(super::lexicon::english_for_typo(t).into_iter().flat_map(terms));
+                }
             }
             words.push(QueryWord { keys, cjk, role });
         }
@@ -347,6 +345,8 @@ struct Dictionary {
     slot: Vec<(u32, usize)>,
     /// the current document's (term id, frequency, primary)
     doc: Vec<(usize, f32, bool)>,
+    /// CJK character -> the id of its [`char_key`]
+    chars: HashMap<char, usize>,
 }
 
 impl Dictionary {
@@ -358,6 +358,21 @@ impl Dictionary {
             self.slot.push((u32::MAX, 0));
         }
         id
+    }
+
+    /// The ids of a CJK bigram's [`char_key`]s (none for a lone character, itself a term),
+    /// each built once per catalog.
+    fn char_ids(&mut self, piece: &str) -> Option<[usize; 2]> {
+        let mut cs = piece.chars();
+        let (Some(a), Some(b), None) = (cs.next(), cs.next(), cs.next()) else { return None };
+        Some([a, b].map(|c| match self.chars.get(&c) {
+            Some(&id) => id,
+            None => {
+                let id = self.id(char_key(c));
+                self.chars.insert(c, id);
+                id
+            }
+        }))
     }
 
     /// The ids of a piece's term and of its compound-head key (words of 7 letters or more).
