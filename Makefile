@@ -86,7 +86,8 @@ eval: setup
 # BENCH_ONLY=shop runs the shop section alone, BENCH_ONLY=catalog the large-catalog section (no peers to install).
 bench: wasm build
 	@[ "$(BENCH_ONLY)" = shop ] || [ "$(BENCH_ONLY)" = catalog ] || scripts/setup.sh bench
-	AISLE_BIN=$(TARGET_DIR)/release/aisle LLAMACPP_PYTHON=$(AISLE_CACHE)/venv-llamacpp/bin/python \
+	@[ "$(BENCH_ONLY)" = shop ] || python3 scripts/eval_catalogs.py $(EVAL_CACHE)
+	AISLE_BIN=$(TARGET_DIR)/release/aisle LLAMACPP_PYTHON=$(AISLE_CACHE)/venv-llamacpp/bin/python EVAL_CACHE=$(EVAL_CACHE) \
 		WLLAMA_DIR=$(AISLE_CACHE)/bench-npm/node_modules/@wllama/wllama/esm node scripts/bench.mjs
 
 # libFuzzer on the GGUF reader, the tokenizer path, the shop's parsers and the feed importers, FUZZ_SECONDS each

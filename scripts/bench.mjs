@@ -16,18 +16,19 @@
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { cpus, homedir, loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { serve } from "./serve.mjs";
 import { wasmSizes } from "./wasm-size.mjs";
-import { catalogBench, printCatalog } from "./bench-catalog.mjs";
+import { catalogBench, printCatalog, printSharded, shardedSection } from "./bench-catalog.mjs";
 import { launch } from "../tests/browser/chromium.mjs";
 import { coldVisit } from "../tests/browser/cold.mjs";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TARGET = process.env.CARGO_TARGET_DIR || path.join(REPO, "target");
+const CACHE = process.env.AISLE_CACHE || path.join(homedir(), ".cache/aisle");
 const AISLE = process.env.AISLE_BIN || path.join(TARGET, "release/aisle");
 const PYTHON = process.env.LLAMACPP_PYTHON; // the venv's python, set by the Makefile
 const MODEL = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -233,17 +234,20 @@ function spread(rows, key) {
 // BENCH_ONLY=catalog: the catalog section alone (large catalogs in memory, no model).
 if (process.env.BENCH_ONLY === "catalog") {
   const server = await serve({ port: 0 });
-  const rows = await catalogBench(server, REPO);
+  const rows = process.env.BENCH_SHARDS_ONLY ? [] : await catalogBench(server, REPO);
   await server.close();
-  printCatalog(rows);
+  const sharded = await shardedSection(REPO, CACHE);
+  if (rows.length) printCatalog(rows);
+  printSharded(sharded);
   mkdirSync(path.join(TARGET, "bench"), { recursive: true });
-  writeFileSync(path.join(TARGET, "bench/catalog.json"), JSON.stringify(rows, null, 2));
+  writeFileSync(path.join(TARGET, "bench/catalog.json"), JSON.stringify({ in_memory: rows, sharded }, null, 2));
   console.log(`wrote ${path.join(TARGET, "bench/catalog.json")}`);
   process.exit(0);
 }
 
 const shopServer = await serve({ port: 0 });
 const catalogRows = await catalogBench(shopServer, REPO);
+const shardedRows = await shardedSection(REPO, CACHE);
 const inBrowser = await shopBrowser(shopServer);
 const shop = { browser_cpu: inBrowser.rows, embed_catalog_ms: inBrowser.embed_ms, conversation: inBrowser.turns, native_cpu: shopNative(), cold_visits: await shopColdVisits() };
 await shopServer.close();
@@ -304,6 +308,7 @@ const results = {
     conversation_turn20_vs_turn2: shop.conversation[19].first_piece_ms / shop.conversation[1].first_piece_ms,
   },
   catalog: catalogRows,
+  catalog_sharded: shardedRows,
   settings: { prompt_tokens: bench.ids.length, generated: GEN, repetitions: REPS, threads: THREADS, webgpu: "SwiftShader (32 tokens, 1 run: it is slow)" },
 };
 mkdirSync(path.join(TARGET, "bench"), { recursive: true });
@@ -322,4 +327,5 @@ console.log(`weights: ${results.cpu_weight_bytes} bytes on the CPU, ${results.gp
 console.log(`wasm: ${results.wasm_bytes} raw, ${results.wasm_bytes_brotli} brotli; cold load ${results.cold_load_ms.toFixed(0)} ms; cached load to first token ${results.ttft_cached_ms.toFixed(0)} ms`);
 printShop();
 printCatalog(catalogRows);
+printSharded(shardedRows);
 console.log(`${results.load}\nwrote ${path.join(TARGET, "bench/results.json")}`);

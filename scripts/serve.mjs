@@ -5,7 +5,8 @@
 //
 //   node scripts/serve.mjs [--port 8080] [--csp] [--root DIR]
 //
-// As a module: `const server = await serve({ port: 0, csp: true })` -> { url, close(), requests }.
+// As a module: `const server = await serve({ port: 0, csp: true })` -> { url, close(), requests }
+// (each request's {method, url, bytes}: the body's bytes as sent, compressed where it was).
 
 import { createServer } from "node:http";
 import { createReadStream, promises as fs } from "node:fs";
@@ -77,7 +78,8 @@ export async function serve({ port = 8080, csp = false, compress = true, root = 
   const requests = [];
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, `http://${req.headers.host}`);
-    requests.push({ method: req.method, url: url.pathname + url.search });
+    const entry = { method: req.method, url: url.pathname + url.search, bytes: 0 };
+    requests.push(entry);
     if (log) console.log(req.method, url.pathname);
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405).end();
@@ -120,10 +122,12 @@ export async function serve({ port = 8080, csp = false, compress = true, root = 
     if (encoding) {
       const body = await compressedBody(file, stat, encoding);
       res.writeHead(200, { ...headers, "Content-Encoding": encoding, "Content-Length": body.length, Vary: "Accept-Encoding" });
+      if (req.method !== "HEAD") entry.bytes = body.length;
       return res.end(req.method === "HEAD" ? undefined : body);
     }
     res.writeHead(200, headers);
     if (req.method === "HEAD") return res.end();
+    entry.bytes = stat.size;
     createReadStream(file).pipe(res);
   });
   await new Promise((resolve) => server.listen(port, host, resolve));

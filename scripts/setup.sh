@@ -110,7 +110,7 @@ browser() {
         apt_install nodejs npm
     fi
     if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-        say "installing npm packages (playwright-core, binaryen)"
+        say "installing npm packages (playwright-core, binaryen, pagefind)"
         npm ci --no-audit --no-fund --loglevel=error
     fi
 }

@@ -373,6 +373,14 @@ impl ShopHandle {
         self.shop.catalog.len()
     }
 
+    /// The words to look `request` up with in a sharded static index of a catalog too large to
+    /// load (`[{words: [...], role: "core"|"context"}]`, see [`crate::shop::retrieve::lookup_words`]):
+    /// the worker fetches the products they find and loads them as this shop's catalog.
+    #[wasm_bindgen(js_name = lookupWords)]
+    pub fn lookup_words(request: &str) -> Result<JsValue, JsValue> {
+        erased::Ser::to_js(&crate::shop::retrieve::lookup_words(request))
+    }
+
     /// "suggest" or "answer": which job `text` is for.
     pub fn route(&self, text: &str) -> String {
         match route::route(&self.shop, text) {
@@ -476,6 +484,13 @@ impl Conversation {
             Step::Said(said) => StepJs::Said(said),
         };
         erased::Ser::to_js(&js)
+    }
+
+    /// Goes on over `shop`: a catalog fetched product by product from a sharded index grows
+    /// with each request, and the conversation follows it (what was shown is kept by id).
+    #[wasm_bindgen(js_name = useShop)]
+    pub fn use_shop(&self, shop: &ShopHandle) {
+        self.dialogue.borrow_mut().use_shop(shop.shop.clone());
     }
 
     /// The products the conversation's search named, in order.

@@ -582,3 +582,34 @@ fn the_encoder_reads_a_request_without_its_recipient() {
     // Everything else is kept as written.
     assert_eq!(without_recipient("Herbal tea, 20 bags"), "Herbal tea, 20 bags");
 }
+
+/// The words a sharded index is searched with: the request's product words as written (the
+/// index stems them its own way), English words for German and Chinese ones, no frame words,
+/// and soft words only when nothing else is asked for.
+#[test]
+fn lookup_words_give_an_index_held_elsewhere_words_it_can_find() {
+    use aisle::shop::retrieve::{LookupWord, lookup_words};
+    let spellings = |r: &str| -> Vec<(Vec<String>, Role)> {
+        lookup_words(r).into_iter().map(|LookupWord { words, role }| (words, role)).collect()
+    };
+    let all = |r: &str| -> Vec<String> { spellings(r).into_iter().flat_map(|(w, _)| w).collect() };
+
+    let gym = spellings("headphones for the gym");
+    assert_eq!(gym[0].1, Role::Core, "{gym:?}");
+    assert!(gym[0].0.contains(&"headphones".to_string()), "the word as written, not its stem: {gym:?}");
+    assert!(gym.iter().any(|(w, r)| *r == Role::Context && w.contains(&"gym".to_string())), "{gym:?}");
+
+    let wife = all("something for my wife, she loves coffee");
+    assert!(wife.contains(&"coffee".to_string()) && !wife.iter().any(|w| w == "wife" || w == "loves"), "{wife:?}");
+
+    let jacke = all("Ich suche eine warme Jacke");
+    assert!(jacke.contains(&"jacket".to_string()), "German finds the English word: {jacke:?}");
+    let tent = all("适合露营的帐篷");
+    assert!(tent.contains(&"tent".to_string()), "Chinese finds the English word: {tent:?}");
+
+    let gift = spellings("a gift");
+    assert_eq!(gift.len(), 1, "{gift:?}");
+    assert!(gift[0].0.contains(&"gift".to_string()) && gift[0].1 == Role::Core, "{gift:?}");
+    assert!(all("a cozy blanket").iter().all(|w| w != "cozy"), "soft words give way to the product word");
+    assert!(lookup_words("under 30 dollars").is_empty(), "a budget alone has no words to look up");
+}

@@ -13,7 +13,7 @@ import { defineElement } from "./widget.js";
 export { Aisle } from "./client.js";
 export { AisleAssistant } from "./widget.js";
 
-const ATTRIBUTES = ["data-model", "data-sha256", "data-encoder", "data-encoder-sha256", "data-catalog", "data-policies", "data-lang", "data-backend", "data-currency", "data-cart-url", "data-cart-attribution", "data-contact", "data-worker"];
+const ATTRIBUTES = ["data-model", "data-sha256", "data-encoder", "data-encoder-sha256", "data-catalog", "data-catalog-index", "data-policies", "data-lang", "data-backend", "data-currency", "data-cart-url", "data-cart-attribution", "data-contact", "data-worker"];
 
 /** The <script> tag that loaded this module, found by its resolved src. */
 function ownTag() {

@@ -99,7 +99,7 @@ export class Aisle {
     this.#restarting = (async () => {
       try {
         this.#attach(this.#spawn());
-        if (this.#shop) await this.#request({ type: "shop", catalog: this.#shop[0], policies: this.#shop[1], currency: this.#shop[2].currency ?? null }, true);
+        if (this.#shop) await this.#request(this.#shopMessage(), true);
         if (this.#shop && this.#encoder) await this.#request({ type: "encoder", ...this.#encoder }, true);
         this.#info = null;
         this.#ready = this.#startLoad({ ...this.#args, backend: "cpu" });
@@ -138,12 +138,12 @@ export class Aisle {
    * A new worker, the model not yet loading: the shop (setShop), routing, explain and the
    * quick answers work as soon as the wasm has arrived; loadModel() starts the download.
    */
-  static create({ model, sha256, onProgress, onNote, backend = "auto", maxContext, workerUrl = WORKER_URL } = {}) {
+  static create({ model, sha256, onProgress, onNote, onProducts, backend = "auto", maxContext, workerUrl = WORKER_URL } = {}) {
     if (!model) throw new Error("Aisle needs a model URL");
     if (!["auto", "webgpu", "cpu"].includes(backend)) {
       throw new Error(`unknown backend ${JSON.stringify(backend)} (expected auto, webgpu or cpu)`);
     }
-    const args = { model: new URL(model, document.baseURI).href, sha256, backend, maxContext, onProgress, onNote, workerUrl: new URL(workerUrl, document.baseURI).href };
+    const args = { model: new URL(model, document.baseURI).href, sha256, backend, maxContext, onProgress, onNote, onProducts, workerUrl: new URL(workerUrl, document.baseURI).href };
     return new Aisle(args);
   }
 
@@ -317,10 +317,33 @@ export class Aisle {
    */
   async setShop(catalogText, policiesText, { currency } = {}) {
     this.#shop = [catalogText, policiesText ?? null, { currency }];
-    const r = await this.#request({ type: "shop", catalog: catalogText, policies: policiesText ?? null, currency: currency ?? null });
+    const r = await this.#request(this.#shopMessage());
     this.importedCatalog = r.imported;
     this.importReport = r.report;
     return r.products;
+  }
+
+  /**
+   * Loads a catalog too large for one file, served as a sharded static index (the folder that
+   * `node scripts/shard-catalog.mjs catalog.json -o DIR` wrote, at `indexUrl`): each request
+   * fetches the part of the index its words need and the products it finds, and answers from
+   * them. `onProducts` (given to create()) hears each product as it arrives, for the cards.
+   * Resolves to the catalog's product count.
+   */
+  async setShardedShop(indexUrl, policiesText) {
+    const index = new URL(indexUrl.endsWith("/") ? indexUrl : `${indexUrl}/`, document.baseURI).href;
+    this.#shop = [null, policiesText ?? null, { index }];
+    const r = await this.#request(this.#shopMessage());
+    this.importedCatalog = null;
+    this.importReport = [];
+    this.shardedShop = r.shop ?? null;
+    return r.products;
+  }
+
+  /** The worker's message that loads the shop last given (replayed into a restarted worker). */
+  #shopMessage() {
+    const [catalog, policies, { currency, index }] = this.#shop;
+    return index ? { type: "shop", index, policies } : { type: "shop", catalog, policies, currency: currency ?? null };
   }
 
   /**
@@ -485,6 +508,7 @@ export class Aisle {
     if (m.type === "lost") return this.#deviceLost(m.message);
     if (m.type === "progress") return this.#args.onProgress?.({ phase: m.phase, loaded: m.loaded, total: m.total });
     if (m.type === "note") return this.#args.onNote?.(m.text);
+    if (m.type === "products") return this.#args.onProducts?.(m.products);
     if (m.type === "ready") {
       this.#info = m;
       this.#args.onProgress?.({ phase: "ready", loaded: 1, total: 1 });

@@ -19,6 +19,8 @@
 //
 // Attributes: data-model, data-sha256, data-encoder + data-encoder-sha256 (the sentence
 // encoder: retrieval by meaning), data-catalog (our catalog JSON, or a product feed),
+// data-catalog-index instead for a catalog too large for one file (the folder that
+// scripts/shard-catalog.mjs wrote: products are fetched as requests find them),
 // data-policies, data-lang ("auto", "en", "de", "zh"), data-backend ("auto", "webgpu", "cpu"),
 // data-currency (ISO 4217, for a feed that carries none: Shopify's, WooCommerce's),
 // data-worker (the inference worker's URL, when not www/worker.js beside this file),
@@ -437,6 +439,8 @@ export class AisleAssistant extends HTMLElement {
       backend: this.getAttribute("data-backend") || "auto",
       workerUrl: this.getAttribute("data-worker") || undefined,
       onNote: (text) => this.#showNote(text),
+      // A sharded catalog (data-catalog-index) arrives product by product, as requests find them.
+      onProducts: (products) => this.#addProducts(products),
       onProgress: ({ phase, loaded, total }) => {
         if (phase === "download") this.#showStatus(t.downloading(mb(loaded), total ? mb(total) : "?"), total ? loaded / total : null);
         else if (phase === "cache") this.#showStatus(t.fromCache, total ? loaded / total : null);
@@ -444,16 +448,20 @@ export class AisleAssistant extends HTMLElement {
       },
     });
     try {
-      const [catalogText, policiesText] = await Promise.all([this.#fetchText("data-catalog"), this.#fetchText("data-policies")]);
+      const index = this.getAttribute("data-catalog-index");
+      const [catalogText, policiesText] = await Promise.all([index ? null : this.#fetchText("data-catalog"), this.#fetchText("data-policies")]);
       // The worker reads a product feed (Merchant Center, Shopify, WooCommerce, JSON-LD) into our
       // catalog; the cards come from what it read.
       const currency = this.getAttribute("data-currency") || undefined;
-      await client.setShop(catalogText || '{"products":[]}', policiesText, { currency });
       this.#products = new Map();
-      const catalog = JSON.parse(client.importedCatalog ?? (catalogText || '{"products":[]}'));
-      this.#shopName = oneLine(catalog.shop?.name, 80) || location.hostname;
-      for (const p of catalog.products || []) {
-        if (p && (typeof p.id === "string" || typeof p.id === "number")) this.#products.set(String(p.id), p);
+      if (index) {
+        await client.setShardedShop(index, policiesText);
+        this.#shopName = oneLine(client.shardedShop?.name, 80) || location.hostname;
+      } else {
+        await client.setShop(catalogText || '{"products":[]}', policiesText, { currency });
+        const catalog = JSON.parse(client.importedCatalog ?? (catalogText || '{"products":[]}'));
+        this.#shopName = oneLine(catalog.shop?.name, 80) || location.hostname;
+        this.#addProducts(catalog.products);
       }
       this.#passages = new Map();
       if (policiesText) for (const p of JSON.parse(policiesText).passages || []) if (p && typeof p.id === "string") this.#passages.set(p.id, p);
@@ -466,6 +474,13 @@ export class AisleAssistant extends HTMLElement {
     // Bubbles, so the page can tell (the demo registers its service worker then).
     this.dispatchEvent(new CustomEvent("aisle-shop-ready", { bubbles: true, detail: { products: this.#products.size } }));
     return client;
+  }
+
+  /** Catalog entries for cards (untrusted: rendered as text, links checked when shown). */
+  #addProducts(products) {
+    for (const p of products || []) {
+      if (p && (typeof p.id === "string" || typeof p.id === "number")) this.#products.set(String(p.id), p);
+    }
   }
 
   /**

@@ -4,6 +4,7 @@
 //               {type:"chat", id, messages, options}   {type:"abort", id}
 //               {type:"suggest", id, request, options}  {type:"answer", id, question, options}
 //               {type:"shop", id, catalog, policies}  {type:"route"|"explain", id, ...}
+//               {type:"shop", id, index, policies}  (a sharded catalog: the URL of its folder)
 //               {type:"quick-suggest", id, request, options}  {type:"quick-answer", id, question, options}
 //                 (shop, route, explain and the quick answers need only the wasm and the
 //                 catalog: they work while the model is still downloading)
@@ -20,6 +21,7 @@
 //                 (probe: {cpuMs, webgpuMs, ms, remembered} when "auto" judged a software adapter)
 //               {type:"piece", id, text | event}  {type:"done", id, stats, aborted}
 //               {type:"result", id, value}  {type:"error", id?, message, name, code}
+//               {type:"products", products}  (a sharded catalog grew by these, for the cards)
 
 import init, { Conversation, ModelLoader, Shop, probeBackends } from "../pkg/aisle.js";
 import { openCached, storeInCache, dropCached } from "./weights.js";
@@ -184,6 +186,8 @@ async function load(msg) {
 async function useEncoder(msg) {
   const t0 = performance.now();
   const target = loadedShop();
+  // Meaning needs every product embedded; a sharded catalog is searched by its words.
+  if (sharded) return { ms: 0, loadMs: 0, cached: false, sharded: true };
   const sha256 = msg.sha256 || undefined;
   let bytes = null;
   let cached = false;
@@ -265,9 +269,17 @@ function loadedShop() {
   return shop;
 }
 
+/** Makes `next` the shop that everything answers from (the assistant and the conversation too). */
+function useShop(next) {
+  shop?.free(); // the assistant holds its own reference to the shop it used
+  shop = next;
+  assistant?.useShop(shop);
+}
+
 /** Parses the catalog and policies into a new Shop (the assistant, when loaded, shares it). */
 async function setShop(catalog, policies, currency) {
   await initWasm();
+  sharded = null;
   let next;
   let imported = null;
   try {
@@ -277,13 +289,110 @@ async function setShop(catalog, policies, currency) {
     imported = await importFeed(catalog, currency, e);
     next = new Shop(imported.catalog, policies ?? undefined);
   }
-  shop?.free(); // the assistant holds its own reference to the shop it used
   conversation?.free(); // a conversation about the old catalog ends with it
   conversation = null;
-  shop = next;
-  assistant?.useShop(shop);
+  useShop(next);
   if (encoder) await useEncoder(encoder); // from the weights cache when it has a sha256
   return { products: shop.products, imported: imported?.catalog ?? null, report: imported?.report ?? [] };
+}
+
+/**
+ * A catalog too large to load, served as a sharded static index (scripts/shard-catalog.mjs
+ * writes it with pagefind): pagefind's own client, from the index's folder, fetches the parts
+ * of the index that a request's words need and the records of the products they find. Those
+ * products are this worker's catalog, grown request by request (kept in the order they came,
+ * so the conversation's "the second one" still means what it meant); our ranking, constraints
+ * and answers run on it as on any catalog.
+ */
+let sharded = null; // {pagefind, header, products: [...], ids: Set, fetched: Set, policies}
+/** How many of the products an index lookup finds are fetched and ranked per request. */
+const SHARD_CANDIDATES = 24;
+/** At most this many of them score alike for every word (variants of one text, most likely:
+ * twenty copies of one product in other colours would crowd out every other product). */
+const SHARD_ALIKE = 3;
+
+async function setShardedShop(base, policies) {
+  await initWasm();
+  let header;
+  let pagefind;
+  try {
+    const res = await fetch(new URL("aisle-shop.json", base));
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    header = await res.json();
+  } catch (e) {
+    throw new Error(`cannot read the sharded catalog's aisle-shop.json under ${base}: ${e.message}`);
+  }
+  try {
+    pagefind = await import(new URL("pagefind.js", base).href);
+    await pagefind.options({ basePath: base, excerptLength: 0 });
+    await pagefind.init();
+  } catch (e) {
+    throw new Error(`cannot load the sharded catalog's index (pagefind.js) under ${base}: ${e.message}`);
+  }
+  const next = new Shop(JSON.stringify({ shop: header.shop ?? {}, products: [] }), policies ?? undefined);
+  conversation?.free();
+  conversation = null;
+  useShop(next);
+  sharded = { pagefind, header, products: [], ids: new Set(), fetched: new Set(), policies: policies ?? undefined };
+  return { products: Number(header.products) || 0, imported: null, report: [], shop: header.shop ?? {} };
+}
+
+/**
+ * Looks `request` up in the sharded index, when the catalog is one: each of its words (by any
+ * of its spellings, Shop.lookupWords) is one pagefind search; a product scores 1 for each core
+ * word it has and 0.5 for each context word (pagefind's own scores break ties), and the best
+ * SHARD_CANDIDATES (not yet here) are fetched and added to the catalog. Resolves once they are.
+ */
+async function lookUp(request) {
+  if (!sharded || !request) return;
+  const s = sharded;
+  const found = new Map(); // pagefind result id -> {points, score, scores, result}
+  for (const { words, role } of Shop.lookupWords(request)) {
+    const points = role === "core" ? 1 : 0.5;
+    const hits = new Map();
+    for (const word of words) {
+      const r = await s.pagefind.search(word);
+      for (const result of r?.results ?? []) if (!hits.has(result.id)) hits.set(result.id, result);
+    }
+    for (const [id, result] of hits) {
+      const f = found.get(id) ?? { points: 0, score: 0, scores: "", result };
+      f.points += points;
+      f.score += result.score ?? 0;
+      f.scores += `${points}:${result.score};`;
+      found.set(id, f);
+    }
+  }
+  const best = [...found.values()].sort((a, b) => b.points - a.points || b.score - a.score);
+  const chosen = [];
+  const alike = new Map(); // the same scores for every word: most likely the same text
+  for (const f of best) {
+    if (chosen.length === SHARD_CANDIDATES) break;
+    const n = alike.get(f.scores) ?? 0;
+    if (n >= SHARD_ALIKE) continue;
+    alike.set(f.scores, n + 1);
+    chosen.push(f);
+  }
+  const fresh = chosen.filter((f) => !s.fetched.has(f.result.id));
+  const records = await Promise.all(fresh.map((f) => f.result.data()));
+  const added = [];
+  for (const [i, record] of records.entries()) {
+    s.fetched.add(fresh[i].result.id);
+    let product;
+    try {
+      product = JSON.parse(record?.meta?.product ?? "");
+    } catch {
+      continue; // a record this index's writer did not make: not ours to show
+    }
+    if (product && product.id != null && !s.ids.has(String(product.id))) {
+      s.ids.add(String(product.id));
+      s.products.push(product);
+      added.push(product);
+    }
+  }
+  if (sharded !== s || !added.length) return;
+  useShop(new Shop(JSON.stringify({ shop: s.header.shop ?? {}, products: s.products }), s.policies));
+  conversation?.useShop(shop);
+  post({ type: "products", products: added });
 }
 
 function catalogParses(catalog) {
@@ -334,6 +443,7 @@ self.onmessage = async (ev) => {
         await stream(msg.id, false);
         break;
       case "suggest":
+        await lookUp(msg.request);
         ready().startSuggest(msg.request, msg.options || {});
         await stream(msg.id, true);
         break;
@@ -361,23 +471,32 @@ self.onmessage = async (ev) => {
         result(Array.from(ready().tokenize(msg.text, !!msg.special)));
         break;
       case "shop":
-        result(await setShop(msg.catalog, msg.policies, msg.currency));
+        result(msg.index ? await setShardedShop(msg.index, msg.policies) : await setShop(msg.catalog, msg.policies, msg.currency));
         break;
       case "encoder":
         result(await useEncoder(msg));
         break;
       case "route":
+        await lookUp(msg.text);
         result(loadedShop().route(msg.text));
         break;
       case "explain":
+        await lookUp(msg.request);
         result(loadedShop().explain(msg.request, msg.options || {}));
         break;
       case "quick-suggest":
+        await lookUp(msg.request);
         result(loadedShop().quickSuggest(msg.request, msg.options || {}));
         break;
-      case "converse":
-        result(talk().respond(msg.text));
+      case "converse": {
+        // A sharded catalog holds only what earlier requests found: the message's own products
+        // come first, so that the conversation reads it against them.
+        await lookUp(msg.text);
+        const step = talk().respond(msg.text);
+        if (step.step === "suggest" && step.request !== msg.text) await lookUp(step.request);
+        result(step);
         break;
+      }
       case "converse-reset":
         conversation?.free();
         conversation = null;

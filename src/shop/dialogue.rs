@@ -290,6 +290,12 @@ impl Dialogue {
         Dialogue { shop, state: State::default(), lang }
     }
 
+    /// Goes on over another catalog of the same shop (a larger part of a sharded one): the
+    /// state names products by id, so what was shown stays what "it" refers to.
+    pub fn use_shop(&mut self, shop: Arc<Shop>) {
+        self.shop = shop;
+    }
+
     /// The products of the last list shown, in order.
     pub fn last_shown(&self) -> &[String] {
         &self.state.last

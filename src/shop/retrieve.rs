@@ -511,6 +511,62 @@ impl ProductIndex {
     }
 }
 
+/// One word of a request as an index it does not hold is searched for: the spellings that
+/// count as finding it (the word as the shopper wrote it, the lexicon's English words for it),
+/// and its role.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LookupWord {
+    pub words: Vec<String>,
+    pub role: Role,
+}
+
+/// The words to look `request` up with in an index held elsewhere: a catalog too large for the
+/// browser's memory, served as a sharded static index that is fetched word by word. Each core
+/// and context word of the request comes with its spellings: as written (such an index stems
+/// with its own stemmer, so it gets words, not our stems), and the English words the lexicon
+/// has for a German or Chinese word, a synonym, or what an activity needs ("camping": tent,
+/// sleeping bag). Soft words ("gift", "cozy") count only when the request has no other word.
+/// A product found by any spelling of a word has that word; the candidates it finds are then
+/// ranked by [`ProductIndex::search`] like any catalog's.
+pub fn lookup_words(request: &str) -> Vec<LookupWord> {
+    let read = request_words(request);
+    let lower = request.to_lowercase();
+    let written: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric() && c != '-').filter(|w| !w.is_empty()).collect();
+    let zh_words: Vec<&str> = super::lexicon::chinese_words().filter(|w| lower.contains(w)).collect();
+    let mut out: Vec<LookupWord> = Vec::new();
+    for (term, role) in &read.words {
+        let role = match role {
+            Role::Soft if read.has_core() => continue,
+            Role::Soft => Role::Core,
+            r => *r,
+        };
+        let cjk = term.chars().any(is_cjk);
+        let mut words: Vec<String> = Vec::new();
+        let mut add = |w: &str| {
+            if !words.iter().any(|x| x == w) {
+                words.push(w.to_string());
+            }
+        };
+        if cjk {
+            add(term);
+        }
+        for w in written.iter().filter(|w| word_term(w).as_deref() == Some(term.as_str())) {
+            add(w);
+        }
+        let mut english = super::lexicon::english_for(term);
+        if cjk {
+            english.extend(zh_words.iter().filter(|w| w.contains(term.as_str())).flat_map(|w| super::lexicon::english_for(w)));
+        } else if english.is_empty() {
+            english.extend(super::lexicon::compound(term).map(|c| c.head).unwrap_or_default());
+        }
+        english.iter().for_each(|w| add(w));
+        if !words.is_empty() {
+            out.push(LookupWord { words, role });
+        }
+    }
+    out
+}
+
 /// Variants a feed listed one by one (one `group`: a jacket in S, M and L) are one product to a
 /// shopper, so a ranking keeps the best-placed of each group, which has met the constraints (the
 /// size asked for, in stock) like any product.
