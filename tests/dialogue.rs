@@ -339,3 +339,42 @@ fn a_colour_in_the_first_sentence_refines_and_an_attribute_named_by_its_last_wor
     assert_eq!((sizes.kind, sizes.products.as_slice()), (Kind::Product, ["run-b".to_string()].as_slice()));
     assert!(sizes.text.contains("41, 43, 45"), "{}", sizes.text);
 }
+
+/// "the second one", "tell me more about it", "das zweite", "第二个": the product itself, its
+/// title and the first sentences of its description, never a new search for "second".
+#[test]
+fn a_bare_reference_shows_the_product_from_its_description() {
+    let shop = shop();
+    for (lang, request, refer, about) in [
+        ("en", "a rain jacket", "the second one", "tell me more about the first one"),
+        ("de", "Ich suche eine Regenjacke", "das zweite", "erzähl mir mehr über die erste"),
+        ("zh", "我想买雨衣", "第二个", "详细介绍一下第一个"),
+    ] {
+        let mut d = Dialogue::new(shop.clone(), None);
+        let (shown, _) = products(say(&mut d, &shop, request));
+        assert!(shown.len() >= 2, "{request}: {shown:?}");
+        for (text, i) in [(refer, 1), (about, 0)] {
+            let s = said(say(&mut d, &shop, text));
+            assert_eq!((s.kind, s.products.clone()), (Kind::Product, vec![shown[i].clone()]), "{text}: {s:?}");
+            let p = shop.catalog.get(&shown[i]).unwrap();
+            let first = aisle::shop::text::sentences(p.description_in(lang))[0];
+            assert!(s.text.contains(first), "{text}: {:?} lacks the description's first sentence {first:?}", s.text);
+        }
+    }
+}
+
+/// "That one is too expensive": the search stays the same, only cheaper ("too expensive" is a
+/// cue, not a word to search for).
+#[test]
+fn too_expensive_keeps_the_search() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (first, _) = products(say(&mut d, &shop, "noise cancelling headphones"));
+    let top = price(&shop, &first[0]);
+    let (cheaper, _) = products(say(&mut d, &shop, "that one is too expensive"));
+    assert!(!cheaper.is_empty() && cheaper.iter().all(|id| price(&shop, id) < top), "{cheaper:?}");
+    assert!(
+        cheaper.iter().all(|id| shop.catalog.get(id).unwrap().categories.iter().any(|c| c == "electronics")),
+        "still headphones: {cheaper:?}"
+    );
+}

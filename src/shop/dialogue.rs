@@ -146,6 +146,11 @@ const REFERRING: &[&str] = &["it", "its", "it's", "that", "this", "these", "thos
     "does", "do", "is", "are", "can", "could", "what", "whats", "what's", "how", "which", "will", "would", "has", "have", "come", "comes", "much", "many", "tell", "me", "about", "also", "there",
     "es", "das", "die", "der", "den", "dem", "diese", "dieser", "dieses", "beide", "beiden", "ist", "hat", "kann", "gibt", "gibts", "gibt's", "wie", "was", "welche", "welcher", "welches", "auch", "erste", "zweite", "dritte", "letzte",
     "它", "这个", "那个", "这款", "那款", "这", "那", "吗", "呢", "什么", "怎么", "多少", "哪个", "第一个", "第二个", "第三个", "最后一个"];
+/// Asking for a product itself ("tell me more about it", "show me the second one").
+#[rustfmt::skip]
+const DESCRIBE: &[&str] = &["more", "details", "detail", "describe", "info", "information", "show", "see", "look",
+    "erzähl", "erzähle", "erzählen", "mehr", "infos", "beschreib", "beschreibe", "zeig", "zeige", "zeigen", "genauer",
+    "介绍", "详细", "说说", "讲讲", "看看", "怎么样"];
 #[rustfmt::skip]
 const QUESTION: &[&str] = &["does", "do", "is", "are", "can", "could", "what", "whats", "what's", "how", "which", "will", "would", "has", "have", "tell me",
     "ist", "hat", "kann", "können", "gibt", "wie", "was", "welche", "welcher", "welches", "passt", "woraus", "wieviel", "wie viel",
@@ -387,6 +392,14 @@ impl Dialogue {
                 || !constraints.is_empty());
         if refining && (topic.is_empty() || self.topic_is_current(&topic) || self.topic_is_follow_up(&topic)) {
             return self.refine(message, low, lang, constraints);
+        }
+        // "the second one", "das zweite", "第二个": that product itself.
+        if topic.is_empty()
+            && constraints.is_empty()
+            && self.explicitly_referred(low)
+            && let Some(step) = self.referenced(message, low).and_then(|id| self.describe(id, lang))
+        {
+            return step;
         }
         if about
             && (topic.is_empty()
@@ -726,6 +739,10 @@ impl Dialogue {
         let mut other: Vec<String> =
             words.iter().filter(|w| !aspect_words.contains(w) && !names_it(w)).cloned().collect();
         if other.is_empty() && aspect.is_none() {
+            if words.is_empty() {
+                // Nothing asked but the product ("tell me about the second one").
+                return self.describe(id, lang);
+            }
             // No aspect either ("what's in the shaker set?"): the sentence that speaks of it.
             other = words;
         }
@@ -739,6 +756,19 @@ impl Dialogue {
         Some(match fact {
             Some(f) => said(Kind::Product, vec![id], format!("{title} — {f}")),
             None => unknown(vec![id], format!("{title} — {}", doesnt_say(lang))),
+        })
+    }
+
+    /// A product itself: its title and its description's first two sentences, as the catalog
+    /// has them (the card beside them shows its price and link).
+    fn describe(&self, id: String, lang: Lang) -> Option<Step> {
+        let p = self.shop.catalog.get(&id)?;
+        let title = p.title_in(lang.code());
+        let first: Vec<&str> = text::sentences(p.description_in(lang.code())).into_iter().take(2).collect();
+        Some(if first.is_empty() {
+            unknown(vec![id], format!("{title} — {}", doesnt_say(lang)))
+        } else {
+            said(Kind::Product, vec![id], format!("{title} — {}", first.join(" ")))
         })
     }
 
@@ -903,10 +933,13 @@ impl Dialogue {
     /// terms (with the lexicon's English words for German and Chinese ones).
     fn topic_words(&self, message: &str) -> Vec<String> {
         let mut cleaned = message.to_lowercase();
-        for list in [REFERRING, CHEAPER, PRICIER, LIGHTER, MORE, THANKS, COMPARE, BROAD] {
+        for list in [REFERRING, CHEAPER, PRICIER, LIGHTER, MORE, THANKS, COMPARE, BROAD, DESCRIBE] {
             for cue in list {
                 if cue.chars().any(is_cjk) {
                     cleaned = cleaned.replace(cue, " ");
+                } else if cue.contains(' ') {
+                    // A phrase is a cue whole ("too expensive"): its words are not the topic.
+                    cleaned = format!(" {cleaned} ").replace(&format!(" {cue} "), "  ");
                 }
             }
         }
@@ -924,7 +957,7 @@ impl Dialogue {
         let words = request_words(&cleaned);
         // The request's words are stems: a cue matches as written or stemmed.
         let skip = |w: &str| {
-            [REFERRING, CHEAPER, PRICIER, LIGHTER, MORE, THANKS, COMPARE, BROAD]
+            [REFERRING, CHEAPER, PRICIER, LIGHTER, MORE, THANKS, COMPARE, BROAD, DESCRIBE]
                 .iter()
                 .any(|l| l.iter().any(|c| *c == w || (!c.contains(' ') && stem(c) == w)))
         };

@@ -21,7 +21,7 @@ const ENTRIES: &[(&str, &[&str], &[&str])] = &[
     ("sneakers", &["sneaker", "turnschuhe", "turnschuh"], &["运动鞋", "球鞋"]),
     ("boots", &["stiefel"], &["靴子", "靴"]),
     ("running", &["laufen", "joggen", "lauf", "läuft", "joggt"], &["跑步", "跑鞋"]),
-    ("jacket", &["jacke", "regenjacke"], &["夹克", "外套"]),
+    ("jacket", &["jacke", "regenjacke"], &["夹克", "外套", "雨衣"]),
     ("coat", &["mantel"], &["大衣"]),
     ("rain", &["regen"], &["雨"]),
     ("sock", &["socke", "socken"], &["袜子"]),
