@@ -161,7 +161,7 @@ export async function shardedBench(server, requests) {
   const bytesSince = (start) => server.requests.slice(start).reduce((sum, r) => sum + r.bytes, 0);
   // What a query costs beyond the first one's: the index's word lists and records.
   const queryBytesSince = (start) =>
-    server.requests.slice(start).filter((r) => /^\/shards\/(index|fragment)\//.test(r.url)).reduce((sum, r) => sum + r.bytes, 0);
+    server.requests.slice(start).filter((r) => /^\/shards\/(part-\d+\/)?(index|fragment)\//.test(r.url)).reduce((sum, r) => sum + r.bytes, 0);
   const out = { ours: [], pagefind: [] };
   try {
     const page = await context.newPage();
@@ -187,9 +187,11 @@ export async function shardedBench(server, requests) {
     start = server.requests.length;
     t = Date.now();
     await page.evaluate(async () => {
-      window.pf = await import("/shards/pagefind.js");
-      await window.pf.options({ basePath: "/shards/", excerptLength: 0 });
+      const { parts } = await (await fetch("/shards/aisle-shop.json")).json();
+      window.pf = await import(`/shards/${parts[0]}pagefind.js`);
+      await window.pf.options({ basePath: `/shards/${parts[0]}`, excerptLength: 0 });
       await window.pf.init();
+      for (const part of parts.slice(1)) await window.pf.mergeIndex(`/shards/${part}`);
     });
     out.pagefind_init = { bytes: bytesSince(start), ms: Date.now() - t };
     for (const r of requests) {
@@ -229,7 +231,7 @@ export function shardedFigures(requests, rows) {
 
 export function printSharded(s) {
   const kb = (b) => (b / 1024).toFixed(0);
-  console.log(`\ncatalog, sharded static index (${s.products} products grown from Vendure's sample catalog; pagefind ${s.pagefind_version}; Chromium, CPU backend, no model; ${s.requests} labelled requests of tests/eval/vendure_eval.json)`);
+  console.log(`\ncatalog, sharded static index (${s.products} products grown from Vendure's sample catalog, ${s.parts} pagefind index${s.parts === 1 ? "" : "es"}; pagefind ${s.pagefind_version}; Chromium, CPU backend, no model; ${s.requests} labelled requests of tests/eval/vendure_eval.json)`);
   console.log(`| ranking | hit@3 | honest "nothing" on absent | index KiB per query (median / mean / worst) | ms to the result (median / worst) | a visit's first query: KiB / ms |\n|---|---|---|---|---|---|`);
   for (const [name, f] of [["ours (pagefind finds, we rank)", s.ours], ["pagefind's own, the request as typed", s.pagefind]]) {
     console.log(
@@ -256,9 +258,11 @@ export async function shardedSection(repo, cacheDir, n = Number(process.env.BENC
   const server = await serve({ port: 0, extra: { "/shards/": dir } });
   try {
     const rows = await shardedBench(server, requests);
-    const version = JSON.parse(readFileSync(path.join(dir, "pagefind-entry.json"), "utf8")).version;
+    const { parts } = JSON.parse(readFileSync(path.join(dir, "aisle-shop.json"), "utf8"));
+    const version = JSON.parse(readFileSync(path.join(dir, parts[0], "pagefind-entry.json"), "utf8")).version;
     return {
       products: n,
+      parts: parts.length,
       requests: requests.length,
       pagefind_version: version,
       ours: shardedFigures(requests, rows.ours),

@@ -322,10 +322,13 @@ async function setShardedShop(base, policies) {
   } catch (e) {
     throw new Error(`cannot read the sharded catalog's aisle-shop.json under ${base}: ${e.message}`);
   }
+  // One pagefind index per part of the catalog (scripts/shard-catalog.mjs), searched as one.
+  const parts = Array.isArray(header.parts) && header.parts.length ? header.parts.map((p) => new URL(p, base).href) : [base];
   try {
-    pagefind = await import(new URL("pagefind.js", base).href);
-    await pagefind.options({ basePath: base, excerptLength: 0 });
+    pagefind = await import(new URL("pagefind.js", parts[0]).href);
+    await pagefind.options({ basePath: parts[0], excerptLength: 0 });
     await pagefind.init();
+    for (const part of parts.slice(1)) await pagefind.mergeIndex(part);
   } catch (e) {
     throw new Error(`cannot load the sharded catalog's index (pagefind.js) under ${base}: ${e.message}`);
   }

@@ -29,7 +29,8 @@ let browser;
 before(async () => {
   const demo = JSON.parse(readFileSync(path.join(REPO, "demo/catalog.json"), "utf8"));
   const products = [...grown(demo.products, PRODUCTS)];
-  await shardCatalog({ shop: demo.shop, products }, BIG);
+  // Two parts (two pagefind indexes), as a catalog past PART_SIZE is written, searched as one.
+  await shardCatalog({ shop: demo.shop, products }, BIG, { partSize: PRODUCTS / 2 });
   writeFileSync(path.join(BIG, "catalog.json"), JSON.stringify({ shop: demo.shop, products }));
   await shardCatalog(demo, SMALL);
   server = await serve({ port: 0, csp: true, extra: { "/shards/": BIG, "/shards-demo/": SMALL } });
@@ -45,7 +46,7 @@ after(async () => {
 /** Bytes fetched since request `start` that a query costs: the index's word lists and
  * records (pagefind.js, its wasm and its page list are fetched once per visit, not per query). */
 const queryBytesSince = (start) =>
-  server.requests.slice(start).filter((r) => /^\/shards\/(index|fragment)\//.test(r.url)).reduce((sum, r) => sum + r.bytes, 0);
+  server.requests.slice(start).filter((r) => /^\/shards\/part-\d+\/(index|fragment)\//.test(r.url)).reduce((sum, r) => sum + r.bytes, 0);
 
 test(`${PRODUCTS} products from a sharded index: each request fetches under ${BYTES_PER_QUERY / 1024} KiB and answers as the whole catalog in memory does`, { timeout: 600_000 }, async () => {
   const page = await browser.context.newPage();
@@ -60,6 +61,7 @@ test(`${PRODUCTS} products from a sharded index: each request fetches under ${BY
     window.count = await window.sharded.setShardedShop("/shards/", null);
   });
   assert.equal(await page.evaluate(() => window.count), PRODUCTS, "the product count comes from the index");
+  assert.ok(server.requests.some((q) => q.url.startsWith("/shards/part-1/")), "the second part's index was merged");
   const ids = (events) => events.filter((e) => e.type === "product").map((e) => e.id);
   for (const request of REQUESTS) {
     const start = server.requests.length;
@@ -93,7 +95,7 @@ test("the widget embedded with data-catalog-index answers with cards from the re
   });
   assert.equal(r.products[0], "hom-001", JSON.stringify(r));
   assert.ok(r.cards.some((c) => c.includes("Waffle-Knit Cotton Throw") && c.includes("$59.00")), `a card from the fetched record: ${r.cards}`);
-  assert.ok(server.requests.some((q) => q.url.startsWith("/shards-demo/fragment/")), "records were fetched from the index");
+  assert.ok(server.requests.some((q) => q.url.startsWith("/shards-demo/part-0/fragment/")), "records were fetched from the index");
   assert.deepEqual(errors, []);
   await page.close();
 });
