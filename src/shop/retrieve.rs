@@ -531,7 +531,8 @@ pub struct LookupWord {
 pub fn lookup_words(request: &str) -> Vec<LookupWord> {
     let read = request_words(request);
     let lower = request.to_lowercase();
-    let written: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric() && c != '-').filter(|w| !w.is_empty()).collect();
+    let written: Vec<&str> =
+        lower.split(|c: char| !c.is_alphanumeric() && c != '-').filter(|w| !w.is_empty()).collect();
     let zh_words: Vec<&str> = super::lexicon::chinese_words().filter(|w| lower.contains(w)).collect();
     let mut out: Vec<LookupWord> = Vec::new();
     for (term, role) in &read.words {
@@ -555,7 +556,9 @@ pub fn lookup_words(request: &str) -> Vec<LookupWord> {
         }
         let mut english = super::lexicon::english_for(term);
         if cjk {
-            english.extend(zh_words.iter().filter(|w| w.contains(term.as_str())).flat_map(|w| super::lexicon::english_for(w)));
+            english.extend(
+                zh_words.iter().filter(|w| w.contains(term.as_str())).flat_map(|w| super::lexicon::english_for(w)),
+            );
         } else if english.is_empty() {
             english.extend(super::lexicon::compound(term).map(|c| c.head).unwrap_or_default());
         }
