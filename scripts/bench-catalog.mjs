@@ -155,13 +155,20 @@ export async function shardedIndex(cacheDir, real, n) {
   return dir;
 }
 
+/** Bytes `server` sent since its request `start` that a query costs, for the index under
+ * `/shards/`: its word lists and records (pagefind.js, its wasm and its page list are fetched
+ * once per visit, not per query). */
+export function indexBytesSince(server, start) {
+  return server.requests
+    .slice(start)
+    .filter((r) => /^\/shards\/part-\d+\/(index|fragment)\//.test(r.url))
+    .reduce((sum, r) => sum + r.bytes, 0);
+}
+
 /** Runs the labelled `requests` against the index at `${server.url}/shards/` both ways. */
 export async function shardedBench(server, requests) {
   const { context, close } = await launch({ webgpu: false });
   const bytesSince = (start) => server.requests.slice(start).reduce((sum, r) => sum + r.bytes, 0);
-  // What a query costs beyond the first one's: the index's word lists and records.
-  const queryBytesSince = (start) =>
-    server.requests.slice(start).filter((r) => /^\/shards\/(part-\d+\/)?(index|fragment)\//.test(r.url)).reduce((sum, r) => sum + r.bytes, 0);
   const out = { ours: [], pagefind: [] };
   try {
     const page = await context.newPage();
@@ -182,7 +189,7 @@ export async function shardedBench(server, requests) {
         const events = await window.aisle.quickSuggest(text, { events: [] });
         return { ms: performance.now() - t0, ids: events.filter((e) => e.type === "product").map((e) => e.id) };
       }, r.text);
-      out.ours.push({ ...res, bytes: bytesSince(start), query_bytes: queryBytesSince(start) });
+      out.ours.push({ ...res, bytes: bytesSince(start), query_bytes: indexBytesSince(server, start) });
     }
     start = server.requests.length;
     t = Date.now();
@@ -202,7 +209,7 @@ export async function shardedBench(server, requests) {
         const top = await Promise.all((found?.results ?? []).slice(0, 3).map((x) => x.data()));
         return { ms: performance.now() - t0, ids: top.map((d) => JSON.parse(d.meta.product).id) };
       }, r.text);
-      out.pagefind.push({ ...res, bytes: bytesSince(start), query_bytes: queryBytesSince(start) });
+      out.pagefind.push({ ...res, bytes: bytesSince(start), query_bytes: indexBytesSince(server, start) });
     }
   } finally {
     await close();

@@ -279,7 +279,6 @@ function useShop(next) {
 /** Parses the catalog and policies into a new Shop (the assistant, when loaded, shares it). */
 async function setShop(catalog, policies, currency) {
   await initWasm();
-  sharded = null;
   let next;
   let imported = null;
   try {
@@ -291,6 +290,7 @@ async function setShop(catalog, policies, currency) {
   }
   conversation?.free(); // a conversation about the old catalog ends with it
   conversation = null;
+  sharded = null;
   useShop(next);
   if (encoder) await useEncoder(encoder); // from the weights cache when it has a sha256
   return { products: shop.products, imported: imported?.catalog ?? null, report: imported?.report ?? [] };
@@ -332,13 +332,17 @@ async function setShardedShop(base, policies) {
   } catch (e) {
     throw new Error(`cannot load the sharded catalog's index (pagefind.js) under ${base}: ${e.message}`);
   }
-  const next = new Shop(JSON.stringify({ shop: header.shop ?? {}, products: [] }), policies ?? undefined);
+  const next = { pagefind, header, products: [], ids: new Set(), fetched: new Set(), policies: policies ?? undefined };
+  const nextShop = shardShop(next);
   conversation?.free();
   conversation = null;
-  useShop(next);
-  sharded = { pagefind, header, products: [], ids: new Set(), fetched: new Set(), policies: policies ?? undefined };
+  sharded = next;
+  useShop(nextShop);
   return { products: Number(header.products) || 0, imported: null, report: [], shop: header.shop ?? {} };
 }
+
+/** The Shop of the products a sharded catalog has fetched so far. */
+const shardShop = (s) => new Shop(JSON.stringify({ shop: s.header.shop ?? {}, products: s.products }), s.policies);
 
 /**
  * Looks `request` up in the sharded index, when the catalog is one: each of its words (by any
@@ -350,11 +354,13 @@ async function lookUp(request) {
   if (!sharded || !request) return;
   const s = sharded;
   const found = new Map(); // pagefind result id -> {points, score, scores, result}
-  for (const { words, role } of Shop.lookupWords(request)) {
+  const groups = Shop.lookupWords(request);
+  // Every word's search at once (their index chunks download side by side), read in order.
+  const searched = await Promise.all(groups.map(({ words }) => Promise.all(words.map((w) => s.pagefind.search(w)))));
+  for (const [g, { role }] of groups.entries()) {
     const points = role === "core" ? 1 : 0.5;
     const hits = new Map();
-    for (const word of words) {
-      const r = await s.pagefind.search(word);
+    for (const r of searched[g]) {
       for (const result of r?.results ?? []) if (!hits.has(result.id)) hits.set(result.id, result);
     }
     for (const [id, result] of hits) {
@@ -393,7 +399,7 @@ async function lookUp(request) {
     }
   }
   if (sharded !== s || !added.length) return;
-  useShop(new Shop(JSON.stringify({ shop: s.header.shop ?? {}, products: s.products }), s.policies));
+  useShop(shardShop(s));
   conversation?.useShop(shop);
   post({ type: "products", products: added });
 }

@@ -531,8 +531,13 @@ pub struct LookupWord {
 pub fn lookup_words(request: &str) -> Vec<LookupWord> {
     let read = request_words(request);
     let lower = request.to_lowercase();
-    let written: Vec<&str> =
-        lower.split(|c: char| !c.is_alphanumeric() && c != '-').filter(|w| !w.is_empty()).collect();
+    // The words as written, cut as [`terms`] cuts them.
+    let mut written: Vec<String> = Vec::new();
+    pieces(request, |p| {
+        if let Piece::Word(w) = p {
+            written.push(w.to_string());
+        }
+    });
     let zh_words: Vec<&str> = super::lexicon::chinese_words().filter(|w| lower.contains(w)).collect();
     let mut out: Vec<LookupWord> = Vec::new();
     for (term, role) in &read.words {

@@ -11,7 +11,7 @@ import path from "node:path";
 
 import { serve } from "../../scripts/serve.mjs";
 import { shardCatalog } from "../../scripts/shard-catalog.mjs";
-import { grown, realId } from "../../scripts/bench-catalog.mjs";
+import { grown, indexBytesSince, realId } from "../../scripts/bench-catalog.mjs";
 import { launch } from "./chromium.mjs";
 import { REPO } from "./util.mjs";
 
@@ -43,10 +43,6 @@ after(async () => {
   rmSync(DIR, { recursive: true, force: true });
 });
 
-/** Bytes fetched since request `start` that a query costs: the index's word lists and
- * records (pagefind.js, its wasm and its page list are fetched once per visit, not per query). */
-const queryBytesSince = (start) =>
-  server.requests.slice(start).filter((r) => /^\/shards\/part-\d+\/(index|fragment)\//.test(r.url)).reduce((sum, r) => sum + r.bytes, 0);
 
 test(`${PRODUCTS} products from a sharded index: each request fetches under ${BYTES_PER_QUERY / 1024} KiB and answers as the whole catalog in memory does`, { timeout: 600_000 }, async () => {
   const page = await browser.context.newPage();
@@ -66,7 +62,7 @@ test(`${PRODUCTS} products from a sharded index: each request fetches under ${BY
   for (const request of REQUESTS) {
     const start = server.requests.length;
     const sharded = await page.evaluate(async (r) => window.sharded.quickSuggest(r, { events: [] }), request);
-    const bytes = queryBytesSince(start);
+    const bytes = indexBytesSince(server, start);
     const whole = await page.evaluate(async (r) => window.whole.quickSuggest(r, { events: [] }), request);
     assert.ok(bytes < BYTES_PER_QUERY, `${request}: ${bytes} bytes fetched`);
     assert.ok(ids(whole).length > 0, `${request}: the whole catalog answers: ${JSON.stringify(whole)}`);
