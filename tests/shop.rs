@@ -385,10 +385,14 @@ fn quick_answers_come_from_the_catalog_and_policies_alone() {
     assert!(matches!(&events[..], [AssistEvent::Text { text }] if text.starts_with("Sorry")), "{events:?}");
 
     let events = Answer::quick(&shop, "How many days do I have to return an item?", None, ANSWER_MIN_RELEVANCE);
-    let [AssistEvent::Text { text }, AssistEvent::Passage { id }] = &events[..] else { panic!("{events:?}") };
+    // The sentence that answers, the rest of its passage after it, then the passage.
+    let [AssistEvent::Text { text }, AssistEvent::Text { text: rest }, AssistEvent::Passage { id }] = &events[..] else {
+        panic!("{events:?}")
+    };
     let passage = shop.policies.as_ref().unwrap().get(id).unwrap();
     assert_eq!(passage.topic, "returns");
-    assert!(passage.text.contains(text.as_str()), "{text}");
+    assert!(text.contains("30 days") && passage.text.contains(text.as_str()), "{text}");
+    assert!(passage.text.contains(rest.trim()) && !rest.contains(text.as_str()), "{rest}");
     // "policy" names no policy: the question is about returns.
     let events = Answer::quick(&shop, "What's your return policy?", None, ANSWER_MIN_RELEVANCE);
     let Some(AssistEvent::Passage { id }) = events.last() else { panic!("{events:?}") };
@@ -481,8 +485,9 @@ fn service_answers_quote_a_passage_or_say_they_do_not_know() {
     let passage = passage.expect("a passage");
     let p = shop.policies.as_ref().unwrap().get(&passage).unwrap();
     assert_eq!(p.topic, "returns", "{passage}");
-    // The answer is a sentence of the passage, word for word.
-    assert!(!text.is_empty() && p.text.contains(text.trim()), "not the passage's own words: {text}");
+    // The answer is sentences of the passage, word for word.
+    let said = text::sentences(&text);
+    assert!(!said.is_empty() && said.iter().all(|s| p.text.contains(s.trim())), "not the passage's own words: {text}");
     let (text, passage) = answer("Do you offer life insurance for pets?");
     assert_eq!(passage, None);
     assert!(text.contains("contact the shop"), "{text}");

@@ -619,8 +619,12 @@ export class AisleAssistant extends HTMLElement {
       } else if (ev.type === "chips") {
         bubble.append(this.#chips(ev.chips));
       } else if (ev.type === "passage") {
+        // The answer's text is the passage's own sentences: the quote names where they come
+        // from, by the passage's title in the answer's language.
         const p = this.#passages.get(ev.id);
-        if (p) bubble.append(el("blockquote", { class: "passage", "data-passage-id": ev.id }, el("strong", {}, this.#t.policy + " "), String(p.text)));
+        const l = step.lang || lang;
+        const source = (l && p?.i18n?.[l]?.title) || p?.title || p?.text;
+        if (p) bubble.append(el("blockquote", { class: "passage", "data-passage-id": ev.id }, el("strong", {}, this.#t.policy + " "), String(source)));
         if (p) passages++;
       } else if (ev.type === "cart") {
         // "Add the second one to my cart": what the card's own button does (a link stays a link to tap).

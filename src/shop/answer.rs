@@ -97,14 +97,16 @@ impl Extractive {
 }
 
 /// A streamed service answer: the sentence of the shop's policies that answers the question,
-/// chosen by the model among the sentences of the best-matching passages, then the passage it
-/// comes from (quoted in full); or "I don't know, please contact the shop" when no passage
-/// covers the question.
+/// chosen by the model among the sentences of the best-matching passages, the rest of its
+/// passage after it ([`ANSWER_SPAN`]), then the passage's id (the widget quotes it); or "I
+/// don't know, please contact the shop" when no passage covers the question.
 pub struct Answer {
     head: VecDeque<AssistEvent>,
     body: Option<Extractive>,
     /// Passage ids of each candidate sentence.
     sentence_passage: Vec<String>,
+    /// The other sentences of each candidate sentence's passage, as said after it.
+    sentence_rest: Vec<Option<String>>,
     /// The passage answered from, once chosen.
     pub passage: Option<String>,
 }
@@ -112,6 +114,24 @@ pub struct Answer {
 /// Passages whose sentences an answer may choose from, and how many of their sentences.
 const ANSWER_PASSAGES: usize = 3;
 const ANSWER_SENTENCES: usize = 3;
+
+/// Sentences of its passage an answer gives, the one chosen first: a policy's sentences lean on
+/// each other ("To start a return, open Orders … or email support@…" and "Within one business
+/// day we send a prepaid label"), and one alone answers "how do I return this?" by halves.
+const ANSWER_SPAN: usize = 3;
+
+/// The other sentences of `passage` (in `lang`) than `chosen`, in order, up to
+/// [`ANSWER_SPAN`] with it, nearest first; `None` when it has no other.
+fn rest_of(passage: &super::policy::Passage, chosen: &str, lang: Lang) -> Option<String> {
+    let all = sentences(passage.text_in(lang.code()));
+    let at = all.iter().position(|s| *s == chosen)?;
+    let mut near: Vec<usize> = (0..all.len()).filter(|&i| i != at).collect();
+    near.sort_by_key(|&i| i.abs_diff(at));
+    near.truncate(ANSWER_SPAN - 1);
+    near.sort_unstable();
+    let rest: Vec<&str> = near.into_iter().map(|i| all[i]).collect();
+    (!rest.is_empty()).then(|| rest.join(" "))
+}
 
 /// Search terms (with the lexicon's English words) that `question` and `sentence` share.
 fn word_overlap(question: &str, sentence: &str) -> usize {
@@ -124,7 +144,8 @@ fn word_overlap(question: &str, sentence: &str) -> usize {
 struct Grounds<'a> {
     lang: Lang,
     passages: Vec<&'a super::policy::Passage>,
-    sentences: Vec<(String, String)>,
+    /// (sentence, its passage's id, the rest of that passage: [`rest_of`])
+    sentences: Vec<(String, String, Option<String>)>,
 }
 
 impl<'a> Grounds<'a> {
@@ -138,10 +159,10 @@ impl<'a> Grounds<'a> {
         let passages: Vec<&super::policy::Passage> = hits.iter().map(|&i| &policies.passages[i]).collect();
         // The sentences that share the most words with the question; the model breaks ties (a
         // 135M model chooses poorly among many sentences, and not much better among a few).
-        let mut scored: Vec<(usize, String, String)> = Vec::new();
+        let mut scored: Vec<(usize, String, &super::policy::Passage)> = Vec::new();
         for p in &passages {
             for s in sentences(p.text_in(lang.code())) {
-                scored.push((word_overlap(question, s), s.to_string(), p.id.clone()));
+                scored.push((word_overlap(question, s), s.to_string(), p));
             }
         }
         scored.sort_by_key(|s| std::cmp::Reverse(s.0));
@@ -150,7 +171,13 @@ impl<'a> Grounds<'a> {
             scored.retain(|s| s.0 == best);
         }
         scored.truncate(ANSWER_SENTENCES);
-        let sentences = scored.into_iter().map(|(_, s, id)| (s, id)).collect();
+        let sentences = scored
+            .into_iter()
+            .map(|(_, s, p)| {
+                let rest = rest_of(p, &s, lang);
+                (s, p.id.clone(), rest)
+            })
+            .collect();
         Some(Grounds { lang, passages, sentences })
     }
 }
@@ -166,21 +193,34 @@ impl Answer {
         let lang = lang.unwrap_or_else(|| detect_lang(question));
         let Some(grounds) = Grounds::find(shop, question, lang, min_relevance) else {
             let head = VecDeque::from([AssistEvent::Text { text: prompt::dont_know(lang).into() }]);
-            return Ok(Answer { head, body: None, sentence_passage: Vec::new(), passage: None });
+            return Ok(Answer { head, body: None, sentence_passage: Vec::new(), sentence_rest: Vec::new(), passage: None });
         };
         let messages = prompt::answer_messages(&shop.name, question, &grounds.passages, grounds.lang);
-        let (options, sentence_passage): (Vec<String>, Vec<String>) = grounds.sentences.into_iter().unzip();
+        let mut options = Vec::new();
+        let mut sentence_passage = Vec::new();
+        let mut sentence_rest = Vec::new();
+        for (s, id, rest) in grounds.sentences {
+            options.push(s);
+            sentence_passage.push(id);
+            sentence_rest.push(rest);
+        }
         let body = Extractive::new(engine, &messages, options, 1)?;
-        Ok(Answer { head: VecDeque::new(), body: Some(body), sentence_passage, passage: None })
+        Ok(Answer { head: VecDeque::new(), body: Some(body), sentence_passage, sentence_rest, passage: None })
     }
 
     /// The answer without the model, at once: the sentence sharing the most words with the
-    /// question (the first of a tie), then its passage; or "I don't know".
+    /// question (the first of a tie), the rest of its passage, then the passage; or "I don't
+    /// know".
     pub fn quick(shop: &Shop, question: &str, lang: Option<Lang>, min_relevance: f64) -> Vec<AssistEvent> {
         let lang = lang.unwrap_or_else(|| detect_lang(question));
         let best = Grounds::find(shop, question, lang, min_relevance).and_then(|g| g.sentences.into_iter().next());
         match best {
-            Some((text, id)) => vec![AssistEvent::Text { text }, AssistEvent::Passage { id }],
+            Some((text, id, rest)) => {
+                let mut out = vec![AssistEvent::Text { text }];
+                out.extend(rest.map(|r| AssistEvent::Text { text: format!(" {r}") }));
+                out.push(AssistEvent::Passage { id });
+                out
+            }
             None => vec![AssistEvent::Text { text: prompt::dont_know(lang).into() }],
         }
     }
@@ -196,6 +236,9 @@ impl Answer {
         {
             let id = self.sentence_passage[i].clone();
             self.passage = Some(id.clone());
+            if let Some(rest) = self.sentence_rest[i].take() {
+                self.head.push_back(AssistEvent::Text { text: format!(" {rest}") });
+            }
             self.head.push_back(AssistEvent::Passage { id });
         }
         match event {

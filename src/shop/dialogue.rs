@@ -135,7 +135,8 @@ const SUPERLATIVE: &[&str] = &["lightest", "heaviest", "longest battery", "batte
 #[rustfmt::skip]
 const THANKS: &[&str] = &["thanks", "thank you", "thx", "great", "ok", "okay", "cool", "bye", "hello", "hi", "hey", "perfect", "got it", "nice", "alright", "no",
     "danke", "vielen dank", "alles klar", "klar", "super", "tschüss", "hallo", "prima", "gut", "perfekt", "nein",
-    "谢谢", "好的", "再见", "你好", "明白", "知道了", "好", "不用了", "没有了"];
+    "that's all", "that's it", "das war's", "das wars", "passt schon",
+    "谢谢", "好的", "再见", "你好", "明白", "知道了", "好", "不用了", "没有了", "先这样", "就这样"];
 #[rustfmt::skip]
 const BROAD: &[&str] = &["gift", "present", "something", "anything", "nice", "ideas", "idea", "recommend", "buy", "want", "need", "looking", "shopping",
     "geschenk", "etwas", "schönes", "ideen", "idee", "empfehlen", "kaufen", "suche", "brauche", "möchte",
@@ -154,15 +155,21 @@ const DESCRIBE: &[&str] = &["more", "details", "detail", "describe", "info", "in
 #[rustfmt::skip]
 const QUESTION: &[&str] = &["does", "do", "is", "are", "can", "could", "what", "whats", "what's", "how", "which", "will", "would", "has", "have", "tell me",
     "ist", "hat", "kann", "können", "gibt", "wie", "was", "welche", "welcher", "welches", "passt", "woraus", "wieviel", "wie viel",
-    "吗", "呢", "什么", "怎么", "多少", "哪个", "是否", "能不能", "可以", "多重", "多大", "多长"];
+    "吗", "呢", "什么", "怎么", "多少", "哪个", "哪些", "是否", "能不能", "可以", "多重", "多大", "多长", "多久", "几"];
 #[rustfmt::skip]
-const IT: &[&str] = &["it", "its", "it's", "that one", "this one", "that", "this", "es", "das", "der", "die", "dem", "den", "ihn", "它", "这个", "那个", "这款", "那款"];
+const IT: &[&str] = &["it", "its", "it's", "that one", "this one", "that", "this", "es", "das", "der", "die", "dem", "den", "ihn", "它", "这个", "那个", "这款", "那款",
+    "这条", "那条", "这件", "那件", "这双", "那双", "这把", "那把", "这台", "那台", "这只", "那只", "这套", "那套", "这张", "那张", "这块", "那块"];
 #[rustfmt::skip]
 const ORDINALS: &[(&[&str], usize)] = &[
     (&["first", "1st", "erste", "ersten", "erstes", "第一"], 0),
     (&["second", "2nd", "zweite", "zweiten", "zweites", "第二"], 1),
     (&["third", "3rd", "dritte", "dritten", "drittes", "第三"], 2),
 ];
+/// A product shown, named by its price ("can the cheaper one crush ice?").
+#[rustfmt::skip]
+const CHEAPER_ONE: &[&str] = &["cheaper one", "cheapest", "günstigere", "günstigeren", "günstigste", "billigere", "billigste", "便宜的那", "最便宜"];
+#[rustfmt::skip]
+const PRICIER_ONE: &[&str] = &["more expensive one", "pricier one", "teurere", "teureren", "teuerste", "贵的那", "最贵"];
 #[rustfmt::skip]
 const CART: &[&str] = &["cart", "my basket", "shopping basket", "trolley", "warenkorb", "einkaufswagen", "购物车", "购物篮"];
 #[rustfmt::skip]
@@ -189,8 +196,10 @@ const ASPECTS: &[Aspect] = &[
     Aspect { cues: &["weigh", "weight", "heavy", "gewicht", "wiegt", "schwer", "多重", "重量", "重吗"], keys: &["weight"], names: ["weight", "Gewicht", "重量"],
         hints: &[" kg", " g ", " g.", " g,", "weigh", "gewicht", "wiegt", "公斤", "克"] },
     Aspect { cues: &["made of", "material", "fabric", "what is it made", "aus was", "woraus", "stoff", "材质", "材料", "什么做的", "面料"], keys: &["material", "materials", "fabric"], names: ["material", "Material", "材质"],
-        hints: &["cotton", "wool", "steel", "leather", "wood", "walnut", "maple", "oak", "plastic", "glass", "ceramic", "porcelain", "stoneware", "bamboo", "linen", "alumin", "silicone", "polyester", "nylon", "merino", "shearling", "baumwolle", "wolle", "stahl", "leder", "holz", "kunststoff", "glas", "keramik", "porzellan", "棉", "羊毛", "钢", "皮", "木", "塑料", "玻璃", "陶瓷", "瓷"] },
-    Aspect { cues: &["battery", "akku", "batterie", "电池", "续航"], keys: &["battery", "battery_life", "battery life", "battery_hours"], names: ["battery", "Akku", "电池"],
+        hints: &["cotton", "wool", "steel", "leather", "wood", "walnut", "maple", "oak", "plastic", "glass", "ceramic", "porcelain", "stoneware", "bamboo", "linen", "alumin", "silicone", "polyester", "nylon", "merino", "shearling", "jute", "rattan", "wicker", "velvet", "marble", "quartz", "brass", "iron", "copper", "silk", "satin", "acrylic", "stone", "down", "feather", "hemp", "sisal", "cork", "felt", "rubber", "foam", "fibers", "fibres",
+            "baumwolle", "wolle", "stahl", "leder", "holz", "kunststoff", "glas", "keramik", "porzellan", "samt", "marmor", "seide", "messing", "eisen", "stein", "daunen", "fasern",
+            "棉", "羊毛", "钢", "皮", "木", "塑料", "玻璃", "陶瓷", "瓷", "黄麻", "藤", "丝", "大理石", "石英", "铜", "铁", "羽绒"] },
+    Aspect { cues: &["battery", "charge", "charging", "akku", "batterie", "laufzeit", "aufladen", "电池", "续航", "充电", "充满电"], keys: &["battery", "battery_life", "battery life", "battery_hours"], names: ["battery", "Akku", "电池"],
         hints: &["battery", "hours", "akku", "stunden", "电池", "续航", "小时"] },
     Aspect { cues: &["wash", "washable", "washing machine", "dishwasher", "clean", "care", "waschen", "waschbar", "waschmaschine", "spülmaschine", "spülmaschinenfest", "reinigen", "pflege", "洗", "机洗", "水洗", "洗碗机", "清洗"], keys: &["care"], names: ["care", "Pflege", "洗护"],
         hints: &["wash", "dishwasher", "clean", "dry clean", "wasch", "wäsch", "spülmasch", "reinig", "洗"] },
@@ -203,6 +212,12 @@ const ASPECTS: &[Aspect] = &[
     Aspect { cues: &["brand", "who makes", "marke", "hersteller", "品牌"], keys: &["brand"], names: ["brand", "Marke", "品牌"], hints: &[] },
     Aspect { cues: &["how much is", "how much does it cost", "price", "cost", "kostet", "preis", "多少钱", "价格"], keys: &[], names: ["price", "Preis", "价格"], hints: &[] },
     Aspect { cues: &["in stock", "available", "availability", "verfügbar", "lieferbar", "auf lager", "有货", "现货"], keys: &[], names: ["availability", "Verfügbarkeit", "库存"], hints: &[] },
+    Aspect { cues: &["made in", "where is it made", "where was it made", "country of origin", "origin", "hergestellt", "herkunft", "produziert", "产地", "哪里产", "哪国", "哪里生产", "哪里制造"], keys: &["origin", "country_of_origin", "made_in", "country"], names: ["origin", "Herkunft", "产地"],
+        hints: &["made in", "hergestellt in", "produziert in", "产自", "产地"] },
+    Aspect { cues: &["what's in", "what is in", "what's included", "included", "what comes with", "come with", "comes with", "in the box", "in the set",
+            "was ist drin", "alles drin", "was ist dabei", "dabei", "enthalten", "lieferumfang", "was gehört dazu",
+            "包含", "包括", "里面有", "附带", "配件"], keys: &["contents", "includes", "included", "in_the_box"], names: ["contents", "Inhalt", "内容"],
+        hints: &["includes", "included", "comes with", "with ", "contains", "set of", "enthält", "inklusive", "mit ", "samt", "含", "包括", "附", "配"] },
 ];
 /// The positions in [`ASPECTS`] answered from the product's price and stock, not attributes.
 const PRICE: usize = 8;
@@ -364,6 +379,21 @@ impl Dialogue {
         if any(low, CART) && any(low, ADD) {
             return self.add_to_cart(message, low, lang);
         }
+        let broad = topic.is_empty() && constraints.is_empty() && any(low, BROAD);
+        // Before the policies: "Ich brauche was Schönes für meine neue Wohnung" is no question
+        // about shoe sizes for sharing their "für".
+        if broad && !has_list && self.state.clarifying.is_none() {
+            return self.clarify(message, lang);
+        }
+        // "Is it made in Japan?" asks the product, though the shipping policy names Japan.
+        let product_aspect = ASPECTS.iter().enumerate().any(|(i, a)| i != PRICE && i != STOCK && any(low, a.cues));
+        if product_aspect
+            && self.explicitly_referred(low)
+            && (any(low, QUESTION) || message.contains('?') || message.contains('？'))
+            && let Some(step) = self.about_product(message, low, lang)
+        {
+            return step;
+        }
         if let Some(step) = self.policy(message, low, lang) {
             return step;
         }
@@ -384,7 +414,10 @@ impl Dialogue {
         {
             return step;
         }
+        // "Can the cheaper one crush ice?" asks about a product shown; it refines nothing.
+        let by_price = about && (any(low, CHEAPER_ONE) || any(low, PRICIER_ONE));
         let refining = self.state.request.is_some()
+            && !by_price
             && (any(low, CHEAPER)
                 || any(low, PRICIER)
                 || any(low, LIGHTER)
@@ -401,11 +434,14 @@ impl Dialogue {
         {
             return step;
         }
+        // A question whose words find no other product ("is the sole any good on pavement?",
+        // "Wie viele Leute passen da rein?") is about those shown, in words their data may lack.
         if about
             && (topic.is_empty()
                 || self.topic_in_list(&topic)
                 || self.explicitly_referred(low)
-                || self.named_earlier(message).is_some())
+                || self.named_earlier(message).is_some()
+                || self.topic_is_follow_up(&topic))
             && let Some(step) = self.about_product(message, low, lang)
         {
             return step;
@@ -416,19 +452,23 @@ impl Dialogue {
             let request = if topic.is_empty() { both.clone() } else { message.to_string() };
             return self.search(request, parse_constraints(&both), lang);
         }
-        if topic.is_empty() && constraints.is_empty() && any(low, BROAD) {
-            self.state.clarifying = Some(message.to_string());
-            let text = clarify_question(lang).to_string();
-            return Step::Said(Said {
-                kind: Kind::Clarify,
-                products: Vec::new(),
-                text,
-                rows: Vec::new(),
-                chips: self.clarify_chips(lang),
-                unknown: false,
-            });
+        if broad {
+            return self.clarify(message, lang);
         }
         self.search(message.to_string(), constraints, lang)
+    }
+
+    /// A question back about a request too broad to answer well ("a gift", "something nice").
+    fn clarify(&mut self, message: &str, lang: Lang) -> Step {
+        self.state.clarifying = Some(message.to_string());
+        Step::Said(Said {
+            kind: Kind::Clarify,
+            products: Vec::new(),
+            text: clarify_question(lang).to_string(),
+            rows: Vec::new(),
+            chips: self.clarify_chips(lang),
+            unknown: false,
+        })
     }
 
     /// Whether the message points at one of the products shown ("it", "the second one", "the
@@ -564,8 +604,11 @@ impl Dialogue {
         let on_product = !self.state.last.is_empty() && any(low, IT) && covered(message);
         // "and for electronics?" means the last question about electronics; a question that
         // stands on its own stays as it is.
+        // … unless it answers better alone ("Und wie lange Garantie gibt es darauf?").
+        let relevance = |q: &str| self.shop.policies.as_ref().and_then(|p| p.best(q)).map_or(0.0, |h| h.relevance);
         let question = match with_last {
-            Some(q) if continues || (follow_up && !covered(message)) => q,
+            Some(q) if continues && relevance(message) <= relevance(&q) => q,
+            Some(q) if follow_up && !covered(message) => q,
             _ => message.to_string(),
         };
         let answer = route::route(&self.shop, message) == Route::Answer || follow_up || on_product;
@@ -577,9 +620,9 @@ impl Dialogue {
             .then(|| self.referenced(message, low))
             .flatten()
             .and_then(|id| self.shop.catalog.get(&id).map(|p| p.categories.join(" ")));
-        let question = match categories {
-            Some(cats) => format!("{question} {cats}"),
-            None => question,
+        let question = match categories.map(|cats| format!("{question} {cats}")) {
+            Some(with_categories) if covered(&with_categories) => with_categories,
+            _ => question,
         };
         self.state.question = Some(question.clone());
         Some(Step::Answer { question, lang })
@@ -610,13 +653,10 @@ impl Dialogue {
             };
             best.map(|p| p.id.clone())
         };
-        if any(
-            low,
-            &["cheaper one", "cheapest", "günstigere", "günstigste", "billigere", "billigste", "便宜的那", "最便宜"],
-        ) {
+        if any(low, CHEAPER_ONE) {
             return by_price(true);
         }
-        if any(low, &["more expensive one", "pricier one", "teurere", "teuerste", "贵的那", "最贵"]) {
+        if any(low, PRICIER_ONE) {
             return by_price(false);
         }
         if let Some(id) = self.named_in_list(message).or_else(|| self.named_earlier(message)) {
@@ -661,7 +701,7 @@ impl Dialogue {
             .map(|p| {
                 let own = naming(p);
                 let coloured = !colours.is_empty() && has_colour(p, &colours);
-                (words.iter().filter(|w| own.contains(w)).count() + usize::from(coloured), p)
+                (words.iter().filter(|w| names_by(&own, w)).count() + usize::from(coloured), p)
             })
             .collect();
         scored.sort_by_key(|s| std::cmp::Reverse(s.0));
@@ -1035,21 +1075,38 @@ fn naming(p: &Product) -> Vec<String> {
     own
 }
 
+/// Whether `word` is one of a product's naming words (`own`), or one letter from one of five
+/// letters or more: German and English share many such words ("Vanille" and vanilla,
+/// "Kamera" and camera) that no lexicon lists.
+fn names_by(own: &[String], word: &str) -> bool {
+    let w: Vec<char> = word.chars().collect();
+    own.iter().any(|o| {
+        o == word || (w.len() >= 5 && !w.iter().any(|c| is_cjk(*c)) && lexicon::one_edit(&w, &o.chars().collect::<Vec<_>>()))
+    })
+}
+
 /// What the product's data says about `aspect`: its attribute, else the first description
 /// sentence (the shopper's language first, then English) that speaks of it.
 fn aspect_fact(p: &Product, aspect: &Aspect, lang: Lang) -> Option<String> {
     if let Some(v) = aspect_attribute(p, aspect) {
         return Some(format!("{}: {v}", aspect.names[lang_index(lang)]));
     }
-    [p.description_in(lang.code()), p.description.as_str()]
-        .into_iter()
-        .find_map(|text| {
-            text::sentences(text).into_iter().find(|s| {
-                let low = format!("{} ", s.to_lowercase());
-                aspect.hints.iter().any(|h| low.contains(h))
-            })
-        })
-        .map(String::from)
+    // The sentence that speaks of it most ("washed by hand or in a gentle cycle with mild
+    // detergent" over "require some special care … harsh detergents").
+    let speaks = |s: &str| {
+        let low = format!("{} ", s.to_lowercase());
+        aspect.hints.iter().map(|h| low.matches(h).count()).sum::<usize>()
+    };
+    [p.description_in(lang.code()), p.description.as_str()].into_iter().find_map(|text| {
+        let mut best: Option<(usize, &str)> = None;
+        for s in text::sentences(text) {
+            let n = speaks(s);
+            if n > 0 && best.is_none_or(|b| n > b.0) {
+                best = Some((n, s));
+            }
+        }
+        best.map(|b| b.1.to_string())
+    })
 }
 
 /// The product's attribute for `aspect`: one of its keys, else an attribute whose name ends

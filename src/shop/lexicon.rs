@@ -70,6 +70,11 @@ const ENTRIES: &[(&str, &[&str], &[&str])] = &[
     ("champagne", &["champagner", "sekt"], &["香槟"]),
     ("beer", &["bier"], &["啤酒"]),
     ("whiskey", &["whisky", "whiskey"], &["威士忌"]),
+    ("rattan", &["rattan", "korbgeflecht"], &["藤编", "藤"]),
+    ("vanilla", &["vanille"], &["香草"]),
+    ("film", &["film", "filme", "rollfilm"], &["胶卷", "胶片"]),
+    ("insulated", &["isoliert", "isolierte", "isolierung", "warmhalten"], &["保温"]),
+    ("backrest", &["lehne", "rückenlehne"], &["靠背"]),
     ("cocktail", &["cocktail", "cocktails"], &["鸡尾酒"]),
     ("shaker", &["shaker"], &["调酒器", "摇酒器"]),
     ("plate", &["teller", "platte"], &["盘子", "碟子"]),
@@ -185,6 +190,7 @@ const SYNONYMS: &[&[&str]] = &[
     &["storage", "drive"],
     &["memory", "ram"],
     &["cable", "cord"],
+    &["customs", "duties", "duty", "import"],
     &["bike", "bicycle", "cycling"],
     &["planter", "pot"],
     &["glasses", "glassware"],
@@ -271,7 +277,7 @@ pub fn english_for_typo(term: &str) -> Vec<&'static str> {
 }
 
 /// Whether `a` and `b` are one edit apart (not equal).
-fn one_edit(a: &[char], b: &[char]) -> bool {
+pub fn one_edit(a: &[char], b: &[char]) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     match long.len() - short.len() {
         0 => {

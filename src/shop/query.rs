@@ -380,7 +380,7 @@ const FRAME: &[&str] = &[
     "keep", "keeps", "dying", "help", "make", "making", "use", "using", "take", "taking", "bring", "stuff",
     "things", "idea", "ideas", "options", "everything", "enjoy", "enjoys", "into", "favorite", "favourite",
     "wants", "hosting", "host", "put", "somewhere", "plays", "play", "playing", "place", "work", "working",
-    "works", "lot", "upgrade", "replacement", "beginner", "beginners",
+    "works", "lot", "upgrade", "replacement", "beginner", "beginners", "apartment",
     // conversation: discourse words and "I'm after", never what is asked for
     "after", "ok", "okay", "actually", "hmm", "um", "well", "instead", "anyway", "different", "thing",
     "question", "please", "maybe", "perhaps", "also", "else", "other", "another",
@@ -389,7 +389,7 @@ const FRAME: &[&str] = &[
     "sohn", "tochter", "schwester", "bruder", "oma", "opa", "großmutter", "großvater", "neffe", "nichte",
     "freund", "freundin", "freunde", "kollege", "kollegin", "er", "sie", "ihn", "ihm", "sein", "seine",
     "seinen", "jemand", "jemanden", "geburtstag", "weihnachten", "hochzeit", "jahrestag", "einweihung",
-    "wochenende", "woche", "monat", "morgen", "heute", "nächste", "nächsten", "nächstes", "bald", "gehe",
+    "wohnung", "wochenende", "woche", "monat", "morgen", "heute", "nächste", "nächsten", "nächstes", "bald", "gehe",
     "gehen", "fahre", "fahren", "trinkt", "spielt", "spielen", "spiele", "macht", "geht", "idee", "ideen",
     "sachen", "alles", "braucht", "ach", "eigentlich", "egal", "doch", "mal", "sonst", "zeug", "frage",
     "bitte", "vielleicht", "andere", "anderes", "anderen",
@@ -400,7 +400,7 @@ const FRAME: &[&str] = &[
 const FRAME_ZH: &[&str] = &[
     "送给", "爸爸", "妈妈", "父亲", "母亲", "老婆", "妻子", "太太", "老公", "丈夫", "儿子", "女儿", "姐姐", "妹妹", "哥哥", "弟弟", "奶奶",
     "爷爷", "外婆", "外公", "男朋友", "女朋友", "朋友", "同事", "老板", "老师", "生日", "圣诞", "周末", "下周", "下个月", "明天", "需要", "喜欢",
-    "适合", "孩子", "小孩", "想", "送", "去", "用",
+    "适合", "美元", "孩子", "小孩", "想", "送", "去", "用",
 ];
 
 /// Intent and quality words (see [`Role::Soft`]).
@@ -416,7 +416,7 @@ const SOFT: &[&str] = &[
     // de
     "geschenk", "geschenke", "geschenkidee", "geschenkideen", "gemütlich", "gemütliche", "gemütlicher",
     "gemütliches", "kuschelig", "kuschelige", "kuscheliger", "bequem", "bequeme", "bequemes", "bequemer",
-    "schön", "schöne", "schönes", "hübsch", "hübsche", "praktisch", "praktische", "günstig", "günstige",
+    "schön", "schöne", "schönes", "nett", "nette", "nettes", "hübsch", "hübsche", "praktisch", "praktische", "günstig", "günstige",
     "billig", "groß", "große", "großes", "klein", "kleine", "kleines", "wenig", "pflege",
     // zh
     "礼物", "礼品", "舒适", "舒服", "好看", "漂亮", "便宜", "实用", "好用", "好养", "高档",
@@ -464,6 +464,16 @@ const NEGATION_FILLER: &[&str] = &[
 /// head comes after 的: "适合健身房的耳机"); frame words are dropped, negated words too (they
 /// are [`Constraints::exclude`]), and budgets are constraints, not words.
 pub fn request_words(text: &str) -> RequestWords {
+    request_words_named(text, |_| true)
+}
+
+/// [`request_words`] for a shop that says which terms name its products (`named`: a title or
+/// category has them). When the part that would be the core is a few words that name none ("hi! looking for a tent",
+/// "he's turning 9 and is obsessed with science", "ich fang grad mit dem Joggen an"), the core
+/// is the first part (the last, in Chinese) with a word the shop names. A request that asks
+/// for a thing outright ("habt ihr Fahrradhelme? …"), or whose first part says more, keeps
+/// it: that is how a product the shop lacks is still told apart.
+pub fn request_words_named(text: &str, named: impl Fn(&str) -> bool) -> RequestWords {
     let lower = text.to_lowercase();
     let mut parts: Vec<String> = vec![String::new()];
     let mut gift = false;
@@ -491,8 +501,16 @@ pub fn request_words(text: &str) -> RequestWords {
     // A colour is a constraint (see [`parse_constraints`]), never the core of a request.
     let soft = |t: &str| SOFT.iter().any(|s| super::text::stem(s) == t || *s == t) || is_colour_word(t);
     let parts: Vec<Vec<String>> = parts.iter().map(|p| super::text::terms(p)).filter(|t| !t.is_empty()).collect();
-    let has_core = |p: &&Vec<String>| p.iter().any(|t| !soft(t));
-    let core = if zh { parts.iter().rposition(|p| has_core(&p)) } else { parts.iter().position(|p| has_core(&p)) };
+    let find = |f: &dyn Fn(&Vec<String>) -> bool| if zh { parts.iter().rposition(f) } else { parts.iter().position(f) };
+    let mut core = find(&|p| p.iter().any(|t| !soft(t)));
+    let limit = if zh { NAMED_TERMS_ZH } else { NAMED_TERMS - 1 };
+    let aside = |p: &Vec<String>| {
+        let content: Vec<&String> = p.iter().filter(|t| !soft(t)).collect();
+        content.len() <= limit && !content.iter().any(|t| named(t))
+    };
+    if core.is_some_and(|i| aside(&parts[i])) && !asks_for_a_thing(&lower) {
+        core = find(&|p| p.iter().any(|t| !soft(t) && named(t))).or(core);
+    }
     let mut words = Vec::new();
     for (i, part) in parts.iter().enumerate() {
         for t in part {

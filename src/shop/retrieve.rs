@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use super::catalog::{Catalog, Product};
 use super::profile::Profile;
-use super::query::{Constraints, Lang, RequestWords, Role, detect_lang, request_words};
+use super::query::{Constraints, Lang, RequestWords, Role, detect_lang, request_words, request_words_named};
 use super::text::{Piece, is_cjk, pieces, stem, terms, word_term};
 
 const K1: f64 = 1.2;
@@ -205,6 +205,15 @@ impl Bm25 {
             demoted.into_iter().for_each(|i| words[i].role = Role::Core);
         }
         words
+    }
+
+    /// Whether `term` of `text` is in a product's title or categories, as it is or by one of
+    /// the keys a request word is searched with (its English words, a compound's head, the
+    /// word one typo away).
+    pub fn names(&self, text: &str, term: &str) -> bool {
+        let word = self.query_words(text, &[(term.to_string(), Role::Core)]);
+        let primary = |k: &String| self.postings.get(k).is_some_and(|l| l.iter().any(|p| p.2));
+        word.iter().any(|w| w.keys.iter().any(primary))
     }
 
     /// An indexed term one edit from `word` (a letter dropped, added, changed, or two
@@ -477,7 +486,7 @@ impl ProductIndex {
         profile: Option<&Profile>,
         k: usize,
     ) -> Vec<Candidate> {
-        let words = request_words(request);
+        let words = self.request_words(request);
         let scores = self.bm25.scores_of(request, &words.words);
         if !words.has_core() {
             return if words.gift || !c.is_empty() { browse(catalog, &scores, c, profile, k) } else { Vec::new() };
@@ -499,10 +508,15 @@ impl ProductIndex {
         out
     }
 
+    /// The request's words, its core in the part that names something this shop has.
+    pub fn request_words(&self, request: &str) -> RequestWords {
+        request_words_named(request, |t| self.bm25.names(request, t))
+    }
+
     /// Best matches ignoring constraints and stock (to name the closest categories when
     /// nothing fits).
     pub fn nearest(&self, request: &str, k: usize) -> Vec<usize> {
-        let RequestWords { words, .. } = request_words(request);
+        let RequestWords { words, .. } = self.request_words(request);
         let scores = self.bm25.scores_of(request, &words);
         let mut idx: Vec<usize> = (0..scores.len()).filter(|&i| scores[i].0 > 0.0).collect();
         idx.sort_by(|&a, &b| scores[b].0.total_cmp(&scores[a].0));
