@@ -378,3 +378,60 @@ fn too_expensive_keeps_the_search() {
         "still headphones: {cheaper:?}"
     );
 }
+
+#[test]
+fn a_budget_keeps_to_what_was_asked_for() {
+    // A coaster "for glasses" fits a request for champagne glasses less well than every glass
+    // shown (it has the head word only): under a budget it does not join them.
+    let product = |id: &str, title: &str, category: &str, price: f64| {
+        format!(
+            r#"{{"id": "{id}", "title": "{title}", "description": "For the table.", "categories": ["{category}"],
+               "price": {price}, "currency": "USD", "in_stock": true}}"#
+        )
+    };
+    let items = [
+        product("classic", "Classic Champagne Glasses", "Glasses", 40.0),
+        product("gold", "Gold Rimmed Champagne Glasses", "Glasses", 30.0),
+        product("clink", "Clink Champagne Glass", "Glasses", 55.0),
+        product("coaster", "Black Coaster for Glasses", "Bar", 8.0),
+    ];
+    let json = format!(r#"{{"products": [{}]}}"#, items.join(","));
+    let shop = Arc::new(Shop::new(Catalog::parse(&json).unwrap(), None));
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "champagne glasses for a wedding toast"));
+    assert!(!shown.contains(&"coaster".to_string()), "{shown:?}");
+    assert!(shop.index.search(&shop.catalog, "champagne glasses", &Default::default(), None, 4).len() == 4);
+    let (under, _) = products(say(&mut d, &shop, "anything under $35?"));
+    assert_eq!(under, ["gold"], "{under:?}");
+}
+
+#[test]
+fn questions_about_a_product_in_words_its_data_lacks_stay_on_it() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "a blender for smoothies"));
+    assert!(shown.len() >= 2, "{shown:?}");
+    // "the cheaper one" in a question names a product shown; it refines nothing.
+    let s = said(say(&mut d, &shop, "can the cheaper one crush ice?"));
+    let cheapest = shown.iter().min_by(|a, b| price(&shop, a).total_cmp(&price(&shop, b))).unwrap();
+    assert_eq!((s.kind, &s.products[..]), (Kind::Product, std::slice::from_ref(cheapest)), "{s:?}");
+    // "Is it made in Japan?": the shipping policy names Japan, the question is about the product.
+    let s = said(say(&mut d, &shop, "is it made in japan or germany?"));
+    assert_eq!(s.kind, Kind::Product, "{s:?}");
+    assert!(s.unknown && s.text.contains(doesnt_say(Lang::En)), "{s:?}");
+    // A Chinese demonstrative with its measure word (这条, "this one") refers too.
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "羊毛混纺毯子"));
+    assert!(!shown.is_empty());
+    let s = said(say(&mut d, &shop, "这条能机洗吗"));
+    assert_eq!((s.kind, &s.products[0]), (Kind::Product, &shown[0]), "{s:?}");
+}
+
+#[test]
+fn a_broad_first_message_is_asked_back_before_the_policies_are_searched() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    // "für" is in the shoe-size passage, and nothing here names a product.
+    let s = said(say(&mut d, &shop, "Ich brauche was Schönes für meine neue Wohnung"));
+    assert_eq!(s.kind, Kind::Clarify, "{s:?}");
+}

@@ -167,6 +167,30 @@ fn stems_meet_across_inflections() {
 }
 
 #[test]
+fn the_core_is_the_part_that_names_something_the_shop_has() {
+    let shop = Shop::new(demo_catalog(), None);
+    let core = |s: &str| -> Vec<String> {
+        let words = shop.index.request_words(s).words;
+        words.into_iter().filter(|(_, r)| *r == Role::Core).map(|(t, _)| t).collect()
+    };
+    // What the shopper says first names nothing the shop has: the core is the part that does.
+    assert_eq!(core("hi! looking for a tent for backpacking, just me and my girlfriend"), [stem("tent")]);
+    assert_eq!(core("it's for my nephew, he's turning 9 and is obsessed with science stuff"), [stem("science")]);
+    // Read without the shop, the first part stays the core.
+    assert!(
+        request_words("it's for my nephew, he's turning 9 and is obsessed with science stuff")
+            .words
+            .contains(&(stem("science"), Role::Context))
+    );
+    // A thing asked for outright stays the core though the shop lacks it.
+    let helmets = core("Habt ihr Fahrradhelme? Ich fahre jeden Tag mit dem Zelt zur Arbeit");
+    assert!(!helmets.contains(&stem("zelt")), "{helmets:?}");
+    let hits =
+        shop.index.search(&shop.catalog, "a unicorn costume for my daughter's party", &Default::default(), None, 3);
+    assert!(hits.iter().all(|h| h.relevance < 0.5), "an absent product stays absent: {hits:?}");
+}
+
+#[test]
 fn requests_are_read_into_core_context_and_soft_words() {
     let roles = |s: &str| -> Vec<(String, Role)> { request_words(s).words };
     let role_of = |s: &str, w: &str| roles(s).into_iter().find(|(t, _)| t == &stem(w)).map(|(_, r)| r);
@@ -386,7 +410,8 @@ fn quick_answers_come_from_the_catalog_and_policies_alone() {
 
     let events = Answer::quick(&shop, "How many days do I have to return an item?", None, ANSWER_MIN_RELEVANCE);
     // The sentence that answers, the rest of its passage after it, then the passage.
-    let [AssistEvent::Text { text }, AssistEvent::Text { text: rest }, AssistEvent::Passage { id }] = &events[..] else {
+    let [AssistEvent::Text { text }, AssistEvent::Text { text: rest }, AssistEvent::Passage { id }] = &events[..]
+    else {
         panic!("{events:?}")
     };
     let passage = shop.policies.as_ref().unwrap().get(id).unwrap();

@@ -193,7 +193,13 @@ impl Answer {
         let lang = lang.unwrap_or_else(|| detect_lang(question));
         let Some(grounds) = Grounds::find(shop, question, lang, min_relevance) else {
             let head = VecDeque::from([AssistEvent::Text { text: prompt::dont_know(lang).into() }]);
-            return Ok(Answer { head, body: None, sentence_passage: Vec::new(), sentence_rest: Vec::new(), passage: None });
+            return Ok(Answer {
+                head,
+                body: None,
+                sentence_passage: Vec::new(),
+                sentence_rest: Vec::new(),
+                passage: None,
+            });
         };
         let messages = prompt::answer_messages(&shop.name, question, &grounds.passages, grounds.lang);
         let mut options = Vec::new();

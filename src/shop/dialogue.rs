@@ -571,15 +571,37 @@ impl Dialogue {
             skip.extend(self.state.seen.iter().cloned());
         }
         let base = self.state.request.clone().unwrap_or_default();
+        skip.extend(self.below_shown(&base));
         let request = if self.topic_words(message).is_empty() { base } else { format!("{base}. {message}") };
         self.state.request = Some(request.clone());
         self.state.constraints = c.clone();
-        let opts = SuggestOptions { lang: Some(lang), constraints: Some(c), skip, ..SuggestOptions::default() };
+        let opts = SuggestOptions {
+            lang: Some(lang),
+            constraints: Some(c),
+            skip,
+            by_meaning: false,
+            ..SuggestOptions::default()
+        };
         if suggest::plan(&self.shop, &request, None, &opts).candidates.is_empty() {
             // Nothing more fits: say so, and keep what was shown as what "it" means.
             return said(Kind::Suggest, Vec::new(), thats_all(lang).to_string());
         }
         Step::Suggest { request, opts }
+    }
+
+    /// A refinement narrows what was asked for: the products `request` finds less well than
+    /// every product shown for it ("anything under $35?" after champagne glasses names no
+    /// coaster for sharing "glass"), which it then skips. None when what was shown came from
+    /// meaning rather than words.
+    fn below_shown(&self, request: &str) -> Vec<String> {
+        let hits = self.shop.index.search(&self.shop.catalog, request, &Constraints::default(), None, usize::MAX);
+        let id = |h: &super::retrieve::Candidate| &self.shop.catalog.products[h.index].id;
+        let shown: Vec<f64> = hits.iter().filter(|h| self.state.last.contains(id(h))).map(|h| h.relevance).collect();
+        if shown.len() < self.state.last.len() {
+            return Vec::new();
+        }
+        let bar = shown.into_iter().fold(f64::INFINITY, f64::min);
+        hits.iter().filter(|h| h.relevance < bar).map(|h| id(h).clone()).collect()
     }
 
     /// A policy question, a follow-up to one ("and for electronics?"), or a question about a
@@ -1081,7 +1103,8 @@ fn naming(p: &Product) -> Vec<String> {
 fn names_by(own: &[String], word: &str) -> bool {
     let w: Vec<char> = word.chars().collect();
     own.iter().any(|o| {
-        o == word || (w.len() >= 5 && !w.iter().any(|c| is_cjk(*c)) && lexicon::one_edit(&w, &o.chars().collect::<Vec<_>>()))
+        o == word
+            || (w.len() >= 5 && !w.iter().any(|c| is_cjk(*c)) && lexicon::one_edit(&w, &o.chars().collect::<Vec<_>>()))
     })
 }
 

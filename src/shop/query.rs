@@ -369,10 +369,7 @@ impl RequestWords {
 #[rustfmt::skip]
 const FRAME: &[&str] = &[
     // en
-    "wife", "husband", "dad", "daddy", "father", "mom", "mum", "mommy", "mother", "parents", "parent", "son",
-    "daughter", "sister", "brother", "grandma", "grandmother", "granny", "grandpa", "grandfather",
-    "grandparents", "nephew", "niece", "friend", "friends", "boyfriend", "girlfriend", "partner", "colleague",
-    "coworker", "boss", "teacher", "neighbor", "neighbour", "someone", "somebody", "anyone", "everyone", "he",
+    "someone", "somebody", "anyone", "everyone", "he",
     "she", "him", "her", "his", "hers", "they", "them", "their", "us", "myself", "birthday", "christmas",
     "xmas", "anniversary", "wedding", "housewarming", "valentine", "valentines", "graduation", "retirement",
     "holiday", "holidays", "occasion", "weekend", "week", "month", "tomorrow", "today", "tonight", "soon",
@@ -385,14 +382,27 @@ const FRAME: &[&str] = &[
     "after", "ok", "okay", "actually", "hmm", "um", "well", "instead", "anyway", "different", "thing",
     "question", "please", "maybe", "perhaps", "also", "else", "other", "another",
     // de
-    "frau", "ehefrau", "mann", "ehemann", "vater", "papa", "vati", "mutter", "mama", "mutti", "eltern",
-    "sohn", "tochter", "schwester", "bruder", "oma", "opa", "großmutter", "großvater", "neffe", "nichte",
-    "freund", "freundin", "freunde", "kollege", "kollegin", "er", "sie", "ihn", "ihm", "sein", "seine",
+    "er", "sie", "ihn", "ihm", "sein", "seine",
     "seinen", "jemand", "jemanden", "geburtstag", "weihnachten", "hochzeit", "jahrestag", "einweihung",
     "wohnung", "wochenende", "woche", "monat", "morgen", "heute", "nächste", "nächsten", "nächstes", "bald", "gehe",
     "gehen", "fahre", "fahren", "trinkt", "spielt", "spielen", "spiele", "macht", "geht", "idee", "ideen",
     "sachen", "alles", "braucht", "ach", "eigentlich", "egal", "doch", "mal", "sonst", "zeug", "frage",
     "bitte", "vielleicht", "andere", "anderes", "anderen",
+];
+
+/// Who an item is for: frame words too, and a part of a request that names one is about them
+/// ("for my daughter's party"), never the thing asked for.
+#[rustfmt::skip]
+const PEOPLE: &[&str] = &[
+    // en
+    "wife", "husband", "dad", "daddy", "father", "mom", "mum", "mommy", "mother", "parents", "parent", "son",
+    "daughter", "sister", "brother", "grandma", "grandmother", "granny", "grandpa", "grandfather",
+    "grandparents", "nephew", "niece", "friend", "friends", "boyfriend", "girlfriend", "partner", "colleague",
+    "coworker", "boss", "teacher", "neighbor", "neighbour",
+    // de
+    "frau", "ehefrau", "mann", "ehemann", "vater", "papa", "vati", "mutter", "mama", "mutti", "eltern",
+    "sohn", "tochter", "schwester", "bruder", "oma", "opa", "großmutter", "großvater", "neffe", "nichte",
+    "freund", "freundin", "freunde", "kollege", "kollegin",
 ];
 
 /// Frame words of Chinese requests, removed from the text before it is cut into bigrams.
@@ -470,12 +480,14 @@ pub fn request_words(text: &str) -> RequestWords {
 /// [`request_words`] for a shop that says which terms name its products (`named`: a title or
 /// category has them). When the part that would be the core is a few words that name none ("hi! looking for a tent",
 /// "he's turning 9 and is obsessed with science", "ich fang grad mit dem Joggen an"), the core
-/// is the first part (the last, in Chinese) with a word the shop names. A request that asks
+/// is the first part (the last, in Chinese) with a word the shop names, unless that part is
+/// about who the item is for ("a unicorn costume for my daughter's party"). A request that asks
 /// for a thing outright ("habt ihr Fahrradhelme? …"), or whose first part says more, keeps
 /// it: that is how a product the shop lacks is still told apart.
 pub fn request_words_named(text: &str, named: impl Fn(&str) -> bool) -> RequestWords {
     let lower = text.to_lowercase();
     let mut parts: Vec<String> = vec![String::new()];
+    let mut about_people = std::collections::HashSet::new();
     let mut gift = false;
     let zh = lower.chars().any(is_cjk);
     let (mut cleaned, _) = cut_zh_negations(&lower);
@@ -491,6 +503,10 @@ pub fn request_words_named(text: &str, named: impl Fn(&str) -> bool) -> RequestW
             continue;
         }
         gift |= GIFT.iter().any(|g| word.contains(g));
+        if PEOPLE.contains(&word.as_str()) {
+            about_people.insert(parts.len() - 1);
+            continue;
+        }
         if FRAME.contains(&word.as_str()) {
             continue;
         }
@@ -500,7 +516,14 @@ pub fn request_words_named(text: &str, named: impl Fn(&str) -> bool) -> RequestW
     }
     // A colour is a constraint (see [`parse_constraints`]), never the core of a request.
     let soft = |t: &str| SOFT.iter().any(|s| super::text::stem(s) == t || *s == t) || is_colour_word(t);
-    let parts: Vec<Vec<String>> = parts.iter().map(|p| super::text::terms(p)).filter(|t| !t.is_empty()).collect();
+    // (terms, whether the part names who the item is for)
+    let kept: Vec<(Vec<String>, bool)> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (super::text::terms(p), about_people.contains(&i)))
+        .filter(|(t, _)| !t.is_empty())
+        .collect();
+    let parts: Vec<Vec<String>> = kept.iter().map(|(t, _)| t.clone()).collect();
     let find = |f: &dyn Fn(&Vec<String>) -> bool| if zh { parts.iter().rposition(f) } else { parts.iter().position(f) };
     let mut core = find(&|p| p.iter().any(|t| !soft(t)));
     let limit = if zh { NAMED_TERMS_ZH } else { NAMED_TERMS - 1 };
@@ -509,7 +532,10 @@ pub fn request_words_named(text: &str, named: impl Fn(&str) -> bool) -> RequestW
         content.len() <= limit && !content.iter().any(|t| named(t))
     };
     if core.is_some_and(|i| aside(&parts[i])) && !asks_for_a_thing(&lower) {
-        core = find(&|p| p.iter().any(|t| !soft(t) && named(t))).or(core);
+        let names_it = |i: usize| !kept[i].1 && parts[i].iter().any(|t| !soft(t) && named(t));
+        let found =
+            if zh { (0..parts.len()).rev().find(|&i| names_it(i)) } else { (0..parts.len()).find(|&i| names_it(i)) };
+        core = found.or(core);
     }
     let mut words = Vec::new();
     for (i, part) in parts.iter().enumerate() {

@@ -192,7 +192,9 @@ impl Bm25 {
             for en in english {
                 keys.extend(terms(en));
             }
-            if keys.len() == 1 && !cjk && !self.postings.contains_key(t) {
+            // Only the thing asked for is read as a typo: a context word the shop lacks is
+            // usually a word of its own ("a wedding toast" is no coaster).
+            if keys.len() == 1 && !cjk && role == Role::Core && !self.postings.contains_key(t) {
                 keys.extend(self.one_typo_away(t));
                 if keys.len() == 1 {
                     // A misspelt German word the lexicon knows ("Schlafsak"), in English.

@@ -43,6 +43,10 @@ pub struct SuggestOptions {
     pub constraints: Option<Constraints>,
     /// Products not to name (a conversation's "show me more", a "lighter one").
     pub skip: Vec<String>,
+    /// Whether the products closest in meaning may join those words found, for a request that
+    /// tells a need rather than names a product. A conversation's refinement of products shown
+    /// keeps to what words find.
+    pub by_meaning: bool,
 }
 
 /// Who chooses the reason after each product's title.
@@ -67,6 +71,7 @@ impl Default for SuggestOptions {
             reasons: Reasons::Pick,
             constraints: None,
             skip: Vec::new(),
+            by_meaning: true,
         }
     }
 }
@@ -102,7 +107,7 @@ pub fn plan(shop: &Shop, request: &str, profile: Option<&Profile>, opts: &Sugges
     let skipped = |i: usize| opts.skip.contains(&shop.catalog.products[i].id);
     let mut good: Vec<Candidate> =
         hits.into_iter().filter(|h| h.relevance >= opts.min_relevance && !skipped(h.index)).collect();
-    let rescues = meaning::rescues(request);
+    let rescues = opts.by_meaning && meaning::rescues(request);
     // Embedding the request is the encoder's whole cost per request: only when meaning can
     // add products or has more than one to reorder.
     if let Some(m) = shop.meaning().filter(|_| rescues || good.len() > 1) {
