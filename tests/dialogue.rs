@@ -435,3 +435,24 @@ fn a_broad_first_message_is_asked_back_before_the_policies_are_searched() {
     let s = said(say(&mut d, &shop, "Ich brauche was Schönes für meine neue Wohnung"));
     assert_eq!(s.kind, Kind::Clarify, "{s:?}");
 }
+
+#[test]
+fn a_question_answers_from_what_it_names_and_a_new_kind_of_product_is_a_new_search() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "a chef's knife"));
+    assert_eq!(shown.first().map(String::as_str), Some("kit-007"), "{shown:?}");
+    // "blade" alone names no blade_length: the sentence on what it is made of answers.
+    let s = said(say(&mut d, &shop, "what's the blade made of?"));
+    assert!(s.text.contains("X50CrMoV15"), "{s:?}");
+    // A kind of product never shown is a new search, though "one" in it could refer.
+    let (tents, _) = products(say(&mut d, &shop, "also need a tent, green if you have one"));
+    assert!(tents.iter().any(|id| id == "out-001"), "{tents:?}");
+    // An attribute the question names answers, as the catalog has it.
+    let s = said(say(&mut d, &shop, "what's the hydrostatic head?"));
+    assert_eq!(s.products, ["out-001"], "{s:?}");
+    assert!(s.text.contains("3000 mm"), "{s:?}");
+    // Whether a thing comes with it: only a sentence naming that thing answers.
+    let s = said(say(&mut d, &shop, "does it come with stakes?"));
+    assert!(s.unknown && s.text.contains(doesnt_say(Lang::En)), "{s:?}");
+}

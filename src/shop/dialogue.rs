@@ -222,6 +222,13 @@ const ASPECTS: &[Aspect] = &[
 /// The positions in [`ASPECTS`] answered from the product's price and stock, not attributes.
 const PRICE: usize = 8;
 const STOCK: usize = 9;
+/// The position in [`ASPECTS`] of what comes with a product: asked with a thing named ("does it
+/// come with stakes?"), only a sentence naming that thing answers, not any sentence with "with".
+const CONTENTS: usize = 11;
+/// Cues asking what comes with a product at all ("was ist in dem Set alles drin?"), which any
+/// sentence of its contents answers.
+const OPEN_CONTENTS: &[&str] = &["what's in", "what is in", "what's included", "what comes with", "in the box",
+    "in the set", "was ist drin", "alles drin", "was ist dabei", "lieferumfang", "was gehört dazu", "里面有"];
 
 #[rustfmt::skip]
 const WHICH: &[&str] = &["which", "welche", "welcher", "welches", "哪个", "哪款", "哪一个", "哪些"];
@@ -403,7 +410,10 @@ impl Dialogue {
         let asking = has_list && (any(low, QUESTION) || message.contains('?') || message.contains('？'));
         // "do you have anything …?" looks for products; "does it …?" asks about one, and so does
         // "最便宜的那双有哪些尺码？" (which sizes has the cheapest of them?).
-        let searching = any(low, SEARCHING) && !self.explicitly_referred(low) && !any(low, SUPERLATIVE);
+        // "Is the sole any good on pavement?" asks about one; "any good" is no search.
+        let searching = any(&low.replace("any good", "good"), SEARCHING)
+            && !self.explicitly_referred(low)
+            && !any(low, SUPERLATIVE);
         let about = asking && !searching;
         // A question about an attribute ("how much does the cheaper one weigh?") or the
         // best of those shown is about products, even with "cheaper" in it.
@@ -436,11 +446,13 @@ impl Dialogue {
         }
         // A question whose words find no other product ("is the sole any good on pavement?",
         // "Wie viele Leute passen da rein?") is about those shown, in words their data may lack.
+        // A question naming a kind of product never shown ("also need a chair, black if you
+        // have one") is a new search, though a product shown is black too.
+        let referred = self.explicitly_referred(low) || self.named_earlier(message).is_some();
         if about
             && (topic.is_empty()
                 || self.topic_in_list(&topic)
-                || self.explicitly_referred(low)
-                || self.named_earlier(message).is_some()
+                || (referred && !self.topic_is_new(&topic))
                 || self.topic_is_follow_up(&topic))
             && let Some(step) = self.about_product(message, low, lang)
         {
@@ -806,15 +818,30 @@ impl Dialogue {
                 return self.describe(id, lang);
             }
             // No aspect either ("what's in the shaker set?"): the sentence that speaks of it.
-            other = words;
+            other = words.clone();
         }
-        let specific = if other.is_empty() { None } else { self.sentence_about(&p, &other, lang) };
-        let fact = specific.or_else(|| match aspect {
+        // An attribute the question names ("which CPUs…?", "with 16GB of RAM?") answers first.
+        // An aspect answers from its own attributes; "blade" alone does not name blade_length.
+        let named = p
+            .attributes
+            .iter()
+            .filter(|_| aspect.is_none())
+            .find(|(k, _)| terms(k).iter().all(|t| words.contains(t)))
+            .map(|(k, v)| format!("{k}: {}", v.as_text()));
+        // With an aspect asked, the sentence must speak of it too ("头戴的那个充满电能用多久？":
+        // 头戴 only says which product; its sentence says nothing of the battery).
+        let hints = aspect.map(|a| ASPECTS[a].hints).filter(|h| !h.is_empty());
+        let specific = if other.is_empty() { None } else { self.sentence_about(&p, &other, hints, lang) };
+        let fact = named.or(specific).or_else(|| match aspect {
             Some(PRICE) => p.price_label().map(|v| format!("{} {v}", ASPECTS[PRICE].names[lang_index(lang)])),
             Some(STOCK) => Some(in_stock_text(p.in_stock, lang).to_string()),
+            Some(CONTENTS) if !other.is_empty() && !any(low, OPEN_CONTENTS) => None,
             Some(a) => aspect_fact(&p, &ASPECTS[a], lang),
             None => None,
         });
+        // The aspect's data silent, a sentence on the other words still answers ("does the stove
+        // come with a gas canister?": "…sold separately").
+        let fact = fact.or_else(|| hints.and_then(|_| self.sentence_about(&p, &other, None, lang)));
         Some(match fact {
             Some(f) => said(Kind::Product, vec![id], format!("{title} — {f}")),
             None => unknown(vec![id], format!("{title} — {}", doesnt_say(lang))),
@@ -835,11 +862,15 @@ impl Dialogue {
     }
 
     /// The description sentence (shopper's language first, then English) sharing the most
-    /// words with the question, if any shares one.
-    fn sentence_about(&self, p: &Product, words: &[String], lang: Lang) -> Option<String> {
+    /// words with the question, if any shares one (and, given an aspect's `hints`, speaks of it).
+    fn sentence_about(&self, p: &Product, words: &[String], hints: Option<&[&str]>, lang: Lang) -> Option<String> {
         let mut best: Option<(usize, String)> = None;
+        let speaks = |s: &str| {
+            let low = format!("{} ", s.to_lowercase());
+            hints.is_none_or(|h| h.iter().any(|h| low.contains(h)))
+        };
         for text in [p.description_in(lang.code()), p.description.as_str()] {
-            for s in text::sentences(text) {
+            for s in text::sentences(text).into_iter().filter(|s| speaks(s)) {
                 let own = lexicon::terms_with_english(s);
                 let n = words.iter().filter(|w| own.contains(w)).count();
                 if n > 0 && best.as_ref().is_none_or(|b| n > b.0) {
@@ -995,14 +1026,16 @@ impl Dialogue {
     /// terms (with the lexicon's English words for German and Chinese ones).
     fn topic_words(&self, message: &str) -> Vec<String> {
         let mut cleaned = message.to_lowercase();
-        for list in [REFERRING, CHEAPER, PRICIER, LIGHTER, MORE, THANKS, COMPARE, BROAD, DESCRIBE] {
-            for cue in list {
-                if cue.chars().any(is_cjk) {
-                    cleaned = cleaned.replace(cue, " ");
-                } else if cue.contains(' ') {
-                    // A phrase is a cue whole ("too expensive"): its words are not the topic.
-                    cleaned = format!(" {cleaned} ").replace(&format!(" {cue} "), "  ");
-                }
+        // The longest cues first: "先这样" goes whole before "这" of it does.
+        let mut cues: Vec<&str> =
+            [REFERRING, CHEAPER, PRICIER, LIGHTER, MORE, THANKS, COMPARE, BROAD, DESCRIBE].concat();
+        cues.sort_by_key(|c| std::cmp::Reverse(c.chars().count()));
+        for cue in cues {
+            if cue.chars().any(is_cjk) {
+                cleaned = cleaned.replace(cue, " ");
+            } else if cue.contains(' ') {
+                // A phrase is a cue whole ("too expensive"): its words are not the topic.
+                cleaned = format!(" {cleaned} ").replace(&format!(" {cue} "), "  ");
             }
         }
         // The lexicon's Chinese words, longest first, are words of their own: "入耳式" is
@@ -1056,15 +1089,26 @@ impl Dialogue {
         hits.iter().all(|h| h.relevance < 0.5 || self.state.last.contains(&self.shop.catalog.products[h.index].id))
     }
 
+    /// Words that find products (by themselves) none of which this session has shown: a new
+    /// subject, not a question about what was shown.
+    /// Words the products shown have in their own data ("can I get it with 16GB of RAM?" after a
+    /// laptop with RAM 8GB or 16GB) do not count: those are asked of them.
+    fn topic_is_new(&self, topic: &[String]) -> bool {
+        let shown: Vec<String> = self.last_products().iter().flat_map(|p| own_words(p, true)).collect();
+        let rest: Vec<&str> = topic.iter().filter(|w| !shown.contains(w)).map(String::as_str).collect();
+        if rest.is_empty() {
+            return false;
+        }
+        let hits = self.shop.index.search(&self.shop.catalog, &rest.join(" "), &Constraints::default(), None, 3);
+        let good: Vec<&String> =
+            hits.iter().filter(|h| h.relevance >= 0.5).map(|h| &self.shop.catalog.products[h.index].id).collect();
+        !good.is_empty() && !good.iter().any(|id| self.state.history.contains(id))
+    }
+
     /// Whether the message's words name something in the list shown.
     fn topic_in_list(&self, topic: &[String]) -> bool {
         self.last_products().iter().any(|p| {
-            let mut own =
-                lexicon::terms_with_english(&format!("{} {} {}", p.title, p.categories.join(" "), p.description));
-            for l in p.i18n.values() {
-                own.extend(l.title.as_deref().map(lexicon::terms_with_english).unwrap_or_default());
-                own.extend(l.description.as_deref().map(lexicon::terms_with_english).unwrap_or_default());
-            }
+            let own = own_words(p, false);
             topic.iter().any(|w| own.contains(w))
         })
     }
@@ -1093,6 +1137,22 @@ fn naming(p: &Product) -> Vec<String> {
     }
     for l in p.i18n.values() {
         own.extend(l.title.as_deref().map(terms).unwrap_or_default());
+    }
+    own
+}
+
+/// A product's words (with the lexicon's English for German and Chinese ones): title,
+/// categories, description in every language, and with `attributes` their names and values.
+fn own_words(p: &Product, attributes: bool) -> Vec<String> {
+    let mut own = lexicon::terms_with_english(&format!("{} {} {}", p.title, p.categories.join(" "), p.description));
+    for l in p.i18n.values() {
+        own.extend(l.title.as_deref().map(lexicon::terms_with_english).unwrap_or_default());
+        own.extend(l.description.as_deref().map(lexicon::terms_with_english).unwrap_or_default());
+    }
+    if attributes {
+        for (k, v) in &p.attributes {
+            own.extend(lexicon::terms_with_english(&format!("{k} {}", v.as_text())));
+        }
     }
     own
 }

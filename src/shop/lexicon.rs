@@ -75,6 +75,7 @@ const ENTRIES: &[(&str, &[&str], &[&str])] = &[
     ("film", &["film", "filme", "rollfilm"], &["胶卷", "胶片"]),
     ("insulated", &["isoliert", "isolierte", "isolierung", "warmhalten"], &["保温"]),
     ("backrest", &["lehne", "rückenlehne"], &["靠背"]),
+    ("persons", &["leute", "personen", "person"], &[]),
     ("cocktail", &["cocktail", "cocktails"], &["鸡尾酒"]),
     ("shaker", &["shaker"], &["调酒器", "摇酒器"]),
     ("plate", &["teller", "platte"], &["盘子", "碟子"]),
