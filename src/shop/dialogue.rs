@@ -227,8 +227,20 @@ const STOCK: usize = 9;
 const CONTENTS: usize = 11;
 /// Cues asking what comes with a product at all ("was ist in dem Set alles drin?"), which any
 /// sentence of its contents answers.
-const OPEN_CONTENTS: &[&str] = &["what's in", "what is in", "what's included", "what comes with", "in the box",
-    "in the set", "was ist drin", "alles drin", "was ist dabei", "lieferumfang", "was gehört dazu", "里面有"];
+const OPEN_CONTENTS: &[&str] = &[
+    "what's in",
+    "what is in",
+    "what's included",
+    "what comes with",
+    "in the box",
+    "in the set",
+    "was ist drin",
+    "alles drin",
+    "was ist dabei",
+    "lieferumfang",
+    "was gehört dazu",
+    "里面有",
+];
 
 #[rustfmt::skip]
 const WHICH: &[&str] = &["which", "welche", "welcher", "welches", "哪个", "哪款", "哪一个", "哪些"];
