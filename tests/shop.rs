@@ -426,6 +426,23 @@ fn quick_answers_come_from_the_catalog_and_policies_alone() {
     assert!(matches!(&events[..], [AssistEvent::Text { text }] if text.contains("contact the shop")), "{events:?}");
 }
 
+#[test]
+fn a_question_about_a_whole_topic_is_answered_from_its_first_passage() {
+    let shop = Arc::new(Shop::new(demo_catalog(), Some(demo_policies())));
+    // Each shares only the topic's word with several of its passages (and 退货 more often with
+    // "who pays for return shipping"): the shop's overview, listed first, answers.
+    for question in ["你们的退货政策是怎样的？", "Wie ist euer Rückgaberecht?", "What's your returns policy?"]
+    {
+        let events = Answer::quick(&shop, question, None, ANSWER_MIN_RELEVANCE);
+        let Some(AssistEvent::Passage { id }) = events.last() else { panic!("{question}: {events:?}") };
+        assert_eq!(id, "returns-window", "{question}");
+    }
+    // A question on one point of the topic still finds that passage.
+    let events = Answer::quick(&shop, "Who pays for the return shipping?", None, ANSWER_MIN_RELEVANCE);
+    let Some(AssistEvent::Passage { id }) = events.last() else { panic!("{events:?}") };
+    assert_eq!(id, "returns-shipping-cost");
+}
+
 // ------------------------------------------------------------------------------- with the model
 
 fn engine() -> Option<Arc<Engine>> {
@@ -642,4 +659,20 @@ fn lookup_words_give_an_index_held_elsewhere_words_it_can_find() {
     assert!(gift[0].0.contains(&"gift".to_string()) && gift[0].1 == Role::Core, "{gift:?}");
     assert!(all("a cozy blanket").iter().all(|w| w != "cozy"), "soft words give way to the product word");
     assert!(lookup_words("under 30 dollars").is_empty(), "a budget alone has no words to look up");
+}
+
+#[test]
+fn a_shade_in_a_products_name_is_its_colour() {
+    let c = Catalog::parse(
+        r#"{"products": [
+            {"id": "emerald", "title": "Emerald Velvet Chair", "categories": ["chairs"], "price": 300},
+            {"id": "lilac", "title": "Lilac Velvet Chair", "categories": ["chairs"], "price": 300}
+        ]}"#,
+    )
+    .unwrap();
+    let shop = Shop::new(c, None);
+    for (request, id) in [("a velvet chair in green", "emerald"), ("ein lila Samtstuhl", "lilac")] {
+        let plan = suggest::plan(&shop, request, None, &SuggestOptions::default());
+        assert_eq!(plan.candidates, [id], "{request}");
+    }
 }

@@ -169,6 +169,11 @@ impl<'a> Grounds<'a> {
         let best = scored.first().map_or(0, |s| s.0);
         if best > 0 {
             scored.retain(|s| s.0 == best);
+            // A tie across passages goes to the better passage (`passages` is best first):
+            // "你们的退货政策是怎样的？" shares 退货 with every returns sentence, and the
+            // overview answers it; the model chooses among that passage's sentences.
+            let first = scored[0].2.id.clone();
+            scored.retain(|s| s.2.id == first);
         }
         scored.truncate(ANSWER_SENTENCES);
         let sentences = scored

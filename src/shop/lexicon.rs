@@ -65,7 +65,7 @@ const ENTRIES: &[(&str, &[&str], &[&str])] = &[
     ("pot", &["topf"], &["锅"]),
     ("mug", &["tasse", "becher"], &["杯子", "马克杯"]),
     ("cup", &["tasse"], &["杯"]),
-    ("glass", &["glas", "gläser"], &["玻璃杯"]),
+    ("glass", &["glas", "gläser"], &["玻璃杯", "杯子", "酒杯"]),
     ("wine", &["wein"], &["葡萄酒", "红酒"]),
     ("champagne", &["champagner", "sekt"], &["香槟"]),
     ("beer", &["bier"], &["啤酒"]),
@@ -137,6 +137,7 @@ const ENTRIES: &[(&str, &[&str], &[&str])] = &[
     ("flower", &["blume", "blumen"], &["花"]),
     ("garden", &["garten", "gärtnern", "gärtnert"], &["花园", "园艺"]),
     ("clock", &["uhr", "wanduhr"], &["钟", "挂钟"]),
+    ("wall", &["wand", "wände"], &["墙", "墙上"]),
     ("wool", &["wolle"], &["羊毛"]),
     ("cotton", &["baumwolle"], &["棉"]),
     ("leather", &["leder"], &["皮", "真皮", "皮革"]),
@@ -161,11 +162,16 @@ const ENTRIES: &[(&str, &[&str], &[&str])] = &[
             "umtauschen",
             "zurücksenden",
             "zurückschicken",
+            "rückgaberecht",
+            "rückgabebedingungen",
+            "rückgaberichtlinie",
+            "umtauschrecht",
         ],
         &["退货", "退回", "退换", "退"],
     ),
     ("refund", &["erstattung", "rückerstattung"], &["退款"]),
-    ("shipping", &["versand", "versandkosten", "verschicken"], &["运费", "邮费", "发货", "快递"]),
+    ("instructions", &["anleitung", "bedienungsanleitung", "gebrauchsanweisung"], &["说明书"]),
+    ("shipping", &["versand", "versandkosten", "verschicken", "versandbedingungen"], &["运费", "邮费", "发货", "快递"]),
     ("delivery", &["lieferung", "zustellung", "liefern", "liefert"], &["送货", "配送"]),
     ("pay", &["bezahlen", "zahlung", "zahlen"], &["付款", "支付"]),
     ("warranty", &["garantie", "gewährleistung"], &["保修", "质保"]),
@@ -198,7 +204,8 @@ const SYNONYMS: &[&[&str]] = &[
     &["mug", "cup"],
     &["headphones", "headset"],
     &["rug", "carpet"],
-    &["photography", "photo", "camera"],
+    &["photography", "photo"],
+    &["instructions", "guide", "manual"],
     &["cooking", "cook", "kitchen"],
     &["workout", "fitness", "training", "exercise"],
 ];
@@ -303,6 +310,19 @@ pub fn translate(term: &str) -> Vec<&'static str> {
     direct(term)
 }
 
+/// Whether `term` (a stem) is an activity or a place that products serve ("office", "camping";
+/// [`SERVED_BY`]), in any of the three languages, rather than a kind of product.
+pub fn is_need(term: &str) -> bool {
+    let needs = |w: &str| SERVED_BY.iter().any(|(need, _)| stem(need) == stem(w));
+    needs(term) || direct(term).into_iter().any(needs)
+}
+
+/// The English words that name the same thing as `term` (a stem), from [`SYNONYMS`].
+pub fn synonyms(term: &str) -> Vec<&'static str> {
+    let group = SYNONYMS.iter().find(|g| g.iter().any(|w| stem(w) == term));
+    group.map(|g| g.iter().copied().filter(|w| stem(w) != term).collect()).unwrap_or_default()
+}
+
 /// The search terms of `text` and the English words of its German and Chinese ones (sorted,
 /// once each): what a service question or a product question is matched with.
 pub fn terms_with_english(text: &str) -> Vec<String> {
@@ -316,11 +336,17 @@ pub fn terms_with_english(text: &str) -> Vec<String> {
 
 /// Entries whose German word (stemmed) or Chinese word is `term`.
 fn direct(term: &str) -> Vec<&'static str> {
+    // A word the lexicon has as it is means that, not what shares its stem: "Wand" is a wall,
+    // though "wandern" (hiking) stems to "wand" too.
+    let exact: Vec<&'static str> =
+        ENTRIES.iter().filter(|(_, de, zh)| de.contains(&term) || zh.contains(&term)).map(|(en, _, _)| *en).collect();
+    if !exact.is_empty() {
+        return exact;
+    }
     let stemmed = stem(term);
     let mut out = Vec::new();
-    for (en, de, zh) in ENTRIES {
-        let hit = de.iter().any(|w| *w == term || stem(w) == stemmed) || zh.contains(&term);
-        if hit {
+    for (en, de, _) in ENTRIES {
+        if de.iter().any(|w| stem(w) == stemmed) {
             out.push(*en);
         }
     }

@@ -225,10 +225,16 @@ pub fn fuse(hits: &mut [Candidate], sims: &[f32]) {
     for (rank, &i) in by_meaning.iter().enumerate() {
         fused[i].0 += 1.0 / (K + rank as f64);
     }
-    fused.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    // A product with every word of the request stays ahead of those with only some of them:
+    // meaning reorders within each ("藤编的椅子": the rattan chair before velvet ones).
+    let complete = |i: usize| hits[i].relevance >= COMPLETE;
+    fused.sort_by(|a, b| complete(b.1).cmp(&complete(a.1)).then(b.0.total_cmp(&a.0)).then(a.1.cmp(&b.1)));
     let order: Vec<Candidate> = fused.iter().map(|&(_, i)| hits[i].clone()).collect();
     hits.clone_from_slice(&order);
 }
+
+/// The coverage of a product that has every word of a request (up to rounding).
+const COMPLETE: f64 = 0.999;
 
 /// Whether meaning may add products words did not find: not when the request names a product
 /// (whether the shop has it is then a matter of words), but when it describes a need.

@@ -125,8 +125,26 @@ impl Policies {
             let (sa, sb) = (scores[a.index], scores[b.index]);
             (sb.0 * sb.1).total_cmp(&(sa.0 * sa.1)).then(a.index.cmp(&b.index))
         });
+        self.overview_first(&mut hits);
         hits.truncate(k);
         hits
+    }
+
+    /// A question that covers a later passage of a topic no better than its first ("你们的退货
+    /// 政策是怎样的？" shares only 退货 with both "30-day returns" and "who pays for return
+    /// shipping") is asked of the topic: the shop lists its overview first.
+    fn overview_first(&self, hits: &mut [Hit]) {
+        let Some(best) = hits.first().copied() else { return };
+        let topic = &self.passages[best.index].topic;
+        let earlier = hits
+            .iter()
+            .position(|h| {
+                h.index < best.index && h.relevance >= best.relevance && &self.passages[h.index].topic == topic
+            })
+            .filter(|_| !topic.is_empty());
+        if let Some(i) = earlier {
+            hits[..=i].rotate_right(1);
+        }
     }
 
     /// The best passage for `question`, if any shares a term with it.

@@ -124,7 +124,7 @@ const COLORS: [(&str, &str); 39] = [
 /// Shades catalogs name in a product's colour, with the colour a shopper asks for ("in grey"
 /// finds a charcoal blanket). Only the product's side: in a request, "olive", "sand" or
 /// "walnut" may well be what the product is.
-const SHADES: [(&str, &str); 16] = [
+const SHADES: [(&str, &str); 28] = [
     ("charcoal", "grey"),
     ("anthracite", "grey"),
     ("anthrazit", "grey"),
@@ -141,6 +141,18 @@ const SHADES: [(&str, &str); 16] = [
     ("khaki", "green"),
     ("walnut", "brown"),
     ("tan", "brown"),
+    ("emerald", "green"),
+    ("sage", "green"),
+    ("mint", "green"),
+    ("lilac", "purple"),
+    ("lavender", "purple"),
+    ("mustard", "yellow"),
+    ("terracotta", "orange"),
+    ("coral", "pink"),
+    ("crimson", "red"),
+    ("maroon", "red"),
+    ("cobalt", "blue"),
+    ("turquoise", "blue"),
 ];
 
 /// The colours a product's colour text names: its own words and the colour of each shade in
