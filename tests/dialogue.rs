@@ -456,3 +456,43 @@ fn a_question_answers_from_what_it_names_and_a_new_kind_of_product_is_a_new_sear
     let s = said(say(&mut d, &shop, "does it come with stakes?"));
     assert!(s.unknown && s.text.contains(doesnt_say(Lang::En)), "{s:?}");
 }
+
+#[test]
+fn a_comparison_takes_the_one_named_with_the_one_asked_about_or_its_kind() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "a blender for smoothies"));
+    assert!(shown.len() >= 3 && shown.contains(&"kit-005".into()) && shown.contains(&"kit-006".into()), "{shown:?}");
+    // One named ("the personal one with the bottles"): compared with the other blender shown,
+    // not with the product of another kind shown after them.
+    let s = said(say(&mut d, &shop, "compare the large one with the personal one with the bottles"));
+    assert_eq!(s.kind, Kind::Compare, "{s:?}");
+    let mut ids = s.products.clone();
+    ids.sort();
+    assert_eq!(ids, ["kit-005", "kit-006"], "{s:?}");
+
+    // "Compare it with …": the product asked about, and the one named.
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "Ich suche eine klassische Armbanduhr"));
+    assert!(shown.contains(&"gif-008".into()) && shown.contains(&"gif-009".into()), "{shown:?}");
+    let s = said(say(&mut d, &shop, "Ist die mit dem Lederarmband wasserdicht?"));
+    assert_eq!(s.products, ["gif-008"], "{s:?}");
+    let s = said(say(&mut d, &shop, "Vergleich sie mit der Uhr mit dem Milanaise-Armband"));
+    assert_eq!(s.kind, Kind::Compare, "{s:?}");
+    assert_eq!(s.products, ["gif-008", "gif-009"], "{s:?}");
+}
+
+#[test]
+fn a_chinese_question_needs_no_question_mark_and_asking_for_what_it_lacked_finds_others() {
+    let shop = shop();
+    let mut d = Dialogue::new(shop.clone(), None);
+    let (shown, _) = products(say(&mut d, &shop, "冬天盖的毯子"));
+    assert_eq!(shown.first().map(String::as_str), Some("hom-002"), "{shown:?}");
+    // "吗" asks: about the blanket shown, from its own data.
+    let s = said(say(&mut d, &shop, "这条能机洗吗"));
+    assert_eq!(s.products, ["hom-002"], "{s:?}");
+    assert!(s.text.contains("手洗"), "{s:?}");
+    // Then a search for what was asked of it: other products, not that one again.
+    let (others, _) = products(say(&mut d, &shop, "那有没有可以机洗的毯子"));
+    assert!(!others.is_empty() && !others.contains(&"hom-002".into()), "{others:?}");
+}

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::assist::Shop;
 use super::catalog::Product;
 use super::lexicon;
-use super::query::{Constraints, Lang, detect_lang, parse_constraints, request_words};
+use super::query::{Constraints, Lang, Role, detect_lang, parse_constraints, request_words};
 use super::retrieve::has_colour;
 use super::route::{self, Route};
 use super::suggest::{self, SuggestOptions};
@@ -96,6 +96,10 @@ struct State {
     question: Option<String>,
     /// The broad message a clarifying question was asked about.
     clarifying: Option<String>,
+    /// The aspect (a position in [`ASPECTS`]) the last turn asked of a product, and the
+    /// product; and the same of the turn before this one.
+    asked: Option<(usize, String)>,
+    asked_before: Option<(usize, String)>,
     last_kind: Option<Kind>,
 }
 
@@ -123,7 +127,7 @@ const MORE: &[&str] = &["show me more", "more options", "anything else", "someth
 #[rustfmt::skip]
 const COMPARE: &[&str] = &["compare", "comparison", "difference", "differences", "versus", "vs", "which is better", "which one is better", "which should i",
     "vergleich", "vergleiche", "vergleichen", "unterschied", "unterschiede", "welcher ist besser", "welches ist besser",
-    "比较", "区别", "对比", "哪个好", "有什么不同", "差别"];
+    "比较", "区别", "对比", "哪个好", "有什么不同", "差别", "比一比", "比比", "相比"];
 #[rustfmt::skip]
 const SEARCHING: &[&str] = &["anything", "any", "do you have", "do you sell", "do you carry", "got any", "are there", "have you got", "something",
     "habt ihr", "gibt es", "haben sie", "führt ihr", "führen sie", "etwas",
@@ -141,6 +145,11 @@ const THANKS: &[&str] = &["thanks", "thank you", "thx", "great", "ok", "okay", "
 const BROAD: &[&str] = &["gift", "present", "something", "anything", "nice", "ideas", "idea", "recommend", "buy", "want", "need", "looking", "shopping",
     "geschenk", "etwas", "schönes", "ideen", "idee", "empfehlen", "kaufen", "suche", "brauche", "möchte",
     "礼物", "东西", "推荐", "买", "想", "送"];
+/// A wish with no thing in it.
+#[rustfmt::skip]
+const VAGUE: &[&str] = &["something nice", "something special", "something cool", "something pretty",
+    "etwas schönes", "was schönes", "etwas besonderes", "was besonderes", "was nettes", "etwas nettes",
+    "好东西", "好看的东西", "特别的东西", "有意思的东西"];
 /// Words that refer to something shown, and question words: never what a message is about.
 #[rustfmt::skip]
 const REFERRING: &[&str] = &["it", "its", "it's", "that", "this", "these", "those", "them", "they", "one", "ones", "both", "two", "three", "first", "second", "third", "last",
@@ -197,7 +206,7 @@ const ASPECTS: &[Aspect] = &[
         hints: &[" kg", " g ", " g.", " g,", "weigh", "gewicht", "wiegt", "公斤", "克"] },
     Aspect { cues: &["made of", "material", "fabric", "what is it made", "aus was", "woraus", "stoff", "材质", "材料", "什么做的", "面料"], keys: &["material", "materials", "fabric"], names: ["material", "Material", "材质"],
         hints: &["cotton", "wool", "steel", "leather", "wood", "walnut", "maple", "oak", "plastic", "glass", "ceramic", "porcelain", "stoneware", "bamboo", "linen", "alumin", "silicone", "polyester", "nylon", "merino", "shearling", "jute", "rattan", "wicker", "velvet", "marble", "quartz", "brass", "iron", "copper", "silk", "satin", "acrylic", "stone", "down", "feather", "hemp", "sisal", "cork", "felt", "rubber", "foam", "fibers", "fibres",
-            "baumwolle", "wolle", "stahl", "leder", "holz", "kunststoff", "glas", "keramik", "porzellan", "samt", "marmor", "seide", "messing", "eisen", "stein", "daunen", "fasern",
+            "material", "baumwolle", "wolle", "stahl", "leder", "holz", "kunststoff", "glas", "keramik", "porzellan", "samt", "marmor", "seide", "messing", "eisen", "stein", "daunen", "fasern", "quarz", "metall", "leinen", "bambus",
             "棉", "羊毛", "钢", "皮", "木", "塑料", "玻璃", "陶瓷", "瓷", "黄麻", "藤", "丝", "大理石", "石英", "铜", "铁", "羽绒"] },
     Aspect { cues: &["battery", "charge", "charging", "akku", "batterie", "laufzeit", "aufladen", "电池", "续航", "充电", "充满电"], keys: &["battery", "battery_life", "battery life", "battery_hours"], names: ["battery", "Akku", "电池"],
         hints: &["battery", "hours", "akku", "stunden", "电池", "续航", "小时"] },
@@ -345,6 +354,7 @@ impl Dialogue {
         let lang = self.lang_of(message);
         self.state.lang = Some(lang);
         let low = message.to_lowercase();
+        self.state.asked_before = self.state.asked.take();
         let step = self.read(message, &low, lang);
         if let Step::Said(s) = &step {
             self.state.last_kind = Some(s.kind);
@@ -398,7 +408,17 @@ impl Dialogue {
         if any(low, CART) && any(low, ADD) {
             return self.add_to_cart(message, low, lang);
         }
-        let broad = topic.is_empty() && constraints.is_empty() && any(low, BROAD);
+        // "Something nice for my office": a vague wish about a place or a person, naming no kind
+        // of product the shop has, is as broad as "a gift".
+        let vague = any(low, VAGUE)
+            && self
+                .shop
+                .index
+                .request_words(message)
+                .words
+                .iter()
+                .all(|(w, r)| *r != Role::Core || lexicon::is_need(w));
+        let broad = (topic.is_empty() || vague) && constraints.is_empty() && any(low, BROAD);
         // Before the policies: "Ich brauche was Schönes für meine neue Wohnung" is no question
         // about shoe sizes for sharing their "für".
         if broad && !has_list && self.state.clarifying.is_none() {
@@ -473,7 +493,13 @@ impl Dialogue {
         if let Some(broad) = self.state.clarifying.take() {
             // The answer to our question, or a new request (which wins).
             let both = format!("{broad}. {message}");
-            let request = if topic.is_empty() { both.clone() } else { message.to_string() };
+            // A message that finds products alone is a new request; one that finds none ("他很
+            // 喜欢运动，预算50美元以内": he loves sports) answers the question.
+            let alone = || {
+                let opts = SuggestOptions { constraints: Some(parse_constraints(&both)), ..SuggestOptions::default() };
+                !suggest::plan(&self.shop, message, None, &opts).candidates.is_empty()
+            };
+            let request = if !topic.is_empty() && alone() { message.to_string() } else { both.clone() };
             return self.search(request, parse_constraints(&both), lang);
         }
         if broad {
@@ -490,7 +516,7 @@ impl Dialogue {
             products: Vec::new(),
             text: clarify_question(lang).to_string(),
             rows: Vec::new(),
-            chips: self.clarify_chips(lang),
+            chips: self.clarify_chips(message, lang),
             unknown: false,
         })
     }
@@ -549,7 +575,15 @@ impl Dialogue {
         self.state.constraints = constraints.clone();
         self.state.seen.clear();
         self.state.clarifying = None;
-        let opts = SuggestOptions { lang: Some(lang), constraints: Some(constraints), ..SuggestOptions::default() };
+        // Asked of a product, then for products with it ("这条能机洗吗" then "那有没有可以直接
+        // 机洗的毯子"): others are wanted, whatever that product's answer was.
+        let low = request.to_lowercase();
+        let skip = match &self.state.asked_before {
+            Some((a, id)) if any(&low, ASPECTS[*a].cues) => vec![id.clone()],
+            _ => Vec::new(),
+        };
+        let opts =
+            SuggestOptions { lang: Some(lang), constraints: Some(constraints), skip, ..SuggestOptions::default() };
         Step::Suggest { request, opts }
     }
 
@@ -596,6 +630,7 @@ impl Dialogue {
         }
         let base = self.state.request.clone().unwrap_or_default();
         skip.extend(self.below_shown(&base));
+
         let request = if self.topic_words(message).is_empty() { base } else { format!("{base}. {message}") };
         self.state.request = Some(request.clone());
         self.state.constraints = c.clone();
@@ -633,6 +668,8 @@ impl Dialogue {
     fn policy(&mut self, message: &str, low: &str, lang: Lang) -> Option<Step> {
         self.shop.policies.as_ref()?;
         let covered = |q: &str| !route::policy_passages(&self.shop, q, 1, route::ANSWER_MIN_RELEVANCE).is_empty();
+        let by_words =
+            |q: &str| self.shop.policies.as_ref().is_some_and(|p| !p.top(q, 1, route::ANSWER_MIN_RELEVANCE).is_empty());
         // After a policy answer, a short "and for electronics?", or a question no product
         // answers ("Liefert ihr auch nach Deutschland?"), goes on about the policies.
         let after_answer = self.state.last_kind == Some(Kind::Answer);
@@ -654,7 +691,8 @@ impl Dialogue {
         let relevance = |q: &str| self.shop.policies.as_ref().and_then(|p| p.best(q)).map_or(0.0, |h| h.relevance);
         let question = match with_last {
             Some(q) if continues && relevance(message) <= relevance(&q) => q,
-            Some(q) if follow_up && !covered(message) => q,
+            // Meaning finds some passage for nearly anything: the message's own words decide.
+            Some(q) if follow_up && !by_words(message) => q,
             _ => message.to_string(),
         };
         let answer = route::route(&self.shop, message) == Route::Answer || follow_up || on_product;
@@ -689,7 +727,15 @@ impl Dialogue {
         if any(low, LAST_ONE) {
             return last.last().cloned();
         }
+        // "The cheaper one" weighs alternatives of one kind: those sharing a category with the
+        // first shown ("beim günstigeren" of two coffee tables, not the cup shown after them).
         let products = self.last_products();
+        let kin: Vec<&Product> = products
+            .iter()
+            .copied()
+            .filter(|p| products.first().is_some_and(|f| p.categories.iter().any(|c| f.categories.contains(c))))
+            .collect();
+        let products = if kin.len() >= 2 { kin } else { products };
         let by_price = |cheapest: bool| {
             let priced = products.iter().filter(|p| p.price.is_some());
             let best = if cheapest {
@@ -713,7 +759,8 @@ impl Dialogue {
         {
             return Some(id);
         }
-        if any(low, IT) || low.contains('?') || low.contains('？') {
+        // A Chinese question needs no question mark: "坐垫能拆下来洗吗".
+        if any(low, IT) || low.contains('?') || low.contains('？') || any(low, &["吗", "呢"]) {
             return self.state.focus.clone().filter(|f| last.contains(f)).or_else(|| last.first().cloned());
         }
         None
@@ -762,12 +809,24 @@ impl Dialogue {
     /// that none of them has ("the gold rimmed ones", not in the list), the catalog's clear
     /// best match for those words as well.
     fn named_among(&self, message: &str, among: &[String]) -> Vec<String> {
+        let (mut out, rest) = self.telling_names(message, among);
+        if let Some(id) = self.best_named(&rest)
+            && !out.contains(&id)
+        {
+            out.push(id);
+        }
+        out
+    }
+
+    /// The products of `among` named by the message's telling words (those not all of them
+    /// have), and the telling words none of them has.
+    fn telling_names(&self, message: &str, among: &[String]) -> (Vec<String>, Vec<String>) {
         let words = self.topic_words(message);
         let products: Vec<&Product> = among.iter().filter_map(|id| self.shop.catalog.get(id)).collect();
         let namings: Vec<Vec<String>> = products.iter().map(|p| naming(p)).collect();
         let telling: Vec<&String> =
             words.iter().filter(|w| products.len() < 2 || !namings.iter().all(|n| n.contains(w))).collect();
-        let mut out: Vec<String> = products
+        let out: Vec<String> = products
             .iter()
             .zip(&namings)
             .filter(|(_, n)| telling.iter().any(|w| n.contains(w)))
@@ -775,12 +834,7 @@ impl Dialogue {
             .collect();
         let rest: Vec<String> =
             telling.iter().filter(|w| !namings.iter().any(|n| n.contains(w))).map(|w| w.to_string()).collect();
-        if let Some(id) = self.best_named(&rest)
-            && !out.contains(&id)
-        {
-            out.push(id);
-        }
-        out
+        (out, rest)
     }
 
     /// A product the message names that was not shown ("does the stove come with …?" when no
@@ -814,6 +868,7 @@ impl Dialogue {
         let p = self.shop.catalog.get(&id)?.clone();
         let title = p.title_in(lang.code()).to_string();
         let aspect = ASPECTS.iter().position(|a| any(low, a.cues));
+        self.state.asked = aspect.map(|a| (a, id.clone()));
         // Words beyond the aspect and the product's own name ("how tall is the *king*?") point
         // at a sentence first; "入耳式那款" only says which product.
         let aspect_words: Vec<String> =
@@ -832,6 +887,10 @@ impl Dialogue {
             // No aspect either ("what's in the shaker set?"): the sentence that speaks of it.
             other = words.clone();
         }
+        // A sentence may use another word for it: "instructions" and a "24-page guide".
+        let synonyms: Vec<String> =
+            other.iter().flat_map(|w| lexicon::synonyms(w)).flat_map(terms).filter(|t| !other.contains(t)).collect();
+        other.extend(synonyms);
         // An attribute the question names ("which CPUs…?", "with 16GB of RAM?") answers first.
         // An aspect answers from its own attributes; "blade" alone does not name blade_length.
         let named = p
@@ -879,7 +938,7 @@ impl Dialogue {
         let mut best: Option<(usize, String)> = None;
         let speaks = |s: &str| {
             let low = format!("{} ", s.to_lowercase());
-            hints.is_none_or(|h| h.iter().any(|h| low.contains(h)))
+            hints.is_none_or(|h| h.iter().any(|h| speaks_of(&low, h)))
         };
         for text in [p.description_in(lang.code()), p.description.as_str()] {
             for s in text::sentences(text).into_iter().filter(|s| speaks(s)) {
@@ -971,7 +1030,7 @@ impl Dialogue {
             .map(|(_, i)| last[*i].clone())
             .collect();
         if ids.len() < 2 {
-            ids = self.named_among(low, &last);
+            ids = self.named_to_compare(low, &last);
         }
         if ids.len() < 2 {
             let n = if any(low, PAIR) { 2 } else { 3 };
@@ -1010,9 +1069,46 @@ impl Dialogue {
         Step::Said(Said { kind: Kind::Compare, products: ids, text, rows, chips: Vec::new(), unknown: false })
     }
 
-    /// Chips for a question back: the catalog's largest categories and price bands.
-    fn clarify_chips(&self, lang: Lang) -> Vec<String> {
-        let mut chips: Vec<String> = self.shop.catalog.categories().into_iter().take(3).collect();
+    /// The products a comparison names. One named alone is compared with the one asked about
+    /// ("compare it with the watch with the Milanese strap", "跟 Leather Weave Chair 比一比"),
+    /// else with the first shown of its kind ("the big one with the personal one with the
+    /// bottles": the other blender, not the blanket shown after them).
+    fn named_to_compare(&self, low: &str, last: &[String]) -> Vec<String> {
+        let in_list = self.telling_names(low, last).0;
+        let mut named = if in_list.len() == 1 && any(low, IT) { in_list } else { self.named_among(low, last) };
+        if let [one] = &named[..] {
+            let focus = self.state.focus.clone().filter(|f| f != one && last.contains(f));
+            let kin = || {
+                let cats = self.shop.catalog.get(one).map(|p| p.categories.clone()).unwrap_or_default();
+                last.iter()
+                    .filter(|id| *id != one)
+                    .find(|id| self.shop.catalog.get(id).is_some_and(|p| p.categories.iter().any(|c| cats.contains(c))))
+                    .cloned()
+            };
+            if let Some(other) = focus.or_else(kin) {
+                named.push(other);
+            }
+        }
+        // In the list's order, those found further in the catalog after them.
+        named.sort_by_key(|id| last.iter().position(|l| l == id).unwrap_or(last.len()));
+        named
+    }
+
+    /// Chips for a question back: categories and price bands.
+    /// The categories are those of the products the message finds, if it finds any ("something
+    /// nice for my office": furniture, electronics), else the catalog's largest.
+    fn clarify_chips(&self, message: &str, lang: Lang) -> Vec<String> {
+        let found = suggest::plan(&self.shop, message, None, &SuggestOptions::default()).candidates;
+        let mut chips: Vec<String> = Vec::new();
+        for p in found.iter().filter_map(|id| self.shop.catalog.get(id)) {
+            if let Some(c) = p.categories.first().filter(|c| !chips.contains(c)) {
+                chips.push(c.clone());
+            }
+        }
+        if chips.is_empty() {
+            chips = self.shop.catalog.categories();
+        }
+        chips.truncate(3);
         let mut prices: Vec<f64> = self.shop.catalog.products.iter().filter_map(|p| p.price).collect();
         prices.sort_by(f64::total_cmp);
         if prices.len() >= 4 {
@@ -1180,6 +1276,21 @@ fn names_by(own: &[String], word: &str) -> bool {
     })
 }
 
+/// Whether `low` (a lower-cased sentence) has `hint`: a word's beginning ("Quarzmaterial" has
+/// quarz, "Insgesamt" has no samt), or anywhere for Chinese and hints that start with a space
+/// or a mark (" kg").
+fn speaks_of(low: &str, hint: &str) -> bool {
+    hint_count(low, hint) > 0
+}
+
+/// How often `low` has `hint` ([`speaks_of`]).
+fn hint_count(low: &str, hint: &str) -> usize {
+    let anywhere = !hint.starts_with(char::is_alphanumeric) || hint.chars().any(is_cjk);
+    low.match_indices(hint)
+        .filter(|(at, _)| anywhere || !low[..*at].chars().next_back().is_some_and(char::is_alphanumeric))
+        .count()
+}
+
 /// What the product's data says about `aspect`: its attribute, else the first description
 /// sentence (the shopper's language first, then English) that speaks of it.
 fn aspect_fact(p: &Product, aspect: &Aspect, lang: Lang) -> Option<String> {
@@ -1190,7 +1301,7 @@ fn aspect_fact(p: &Product, aspect: &Aspect, lang: Lang) -> Option<String> {
     // detergent" over "require some special care … harsh detergents").
     let speaks = |s: &str| {
         let low = format!("{} ", s.to_lowercase());
-        aspect.hints.iter().map(|h| low.matches(h).count()).sum::<usize>()
+        aspect.hints.iter().map(|h| hint_count(&low, h)).sum::<usize>()
     };
     [p.description_in(lang.code()), p.description.as_str()].into_iter().find_map(|text| {
         let mut best: Option<(usize, &str)> = None;
