@@ -206,7 +206,7 @@ const ASPECTS: &[Aspect] = &[
         hints: &[" kg", " g ", " g.", " g,", "weigh", "gewicht", "wiegt", "公斤", "克"] },
     Aspect { cues: &["made of", "material", "fabric", "what is it made", "aus was", "woraus", "stoff", "材质", "材料", "什么做的", "面料"], keys: &["material", "materials", "fabric"], names: ["material", "Material", "材质"],
         hints: &["cotton", "wool", "steel", "leather", "wood", "walnut", "maple", "oak", "plastic", "glass", "ceramic", "porcelain", "stoneware", "bamboo", "linen", "alumin", "silicone", "polyester", "nylon", "merino", "shearling", "jute", "rattan", "wicker", "velvet", "marble", "quartz", "brass", "iron", "copper", "silk", "satin", "acrylic", "stone", "down", "feather", "hemp", "sisal", "cork", "felt", "rubber", "foam", "fibers", "fibres",
-            "material", "baumwolle", "wolle", "stahl", "leder", "holz", "kunststoff", "glas", "keramik", "porzellan", "samt", "marmor", "seide", "messing", "eisen", "stein", "daunen", "fasern", "quarz", "metall", "leinen", "bambus",
+            "material", "baumwolle", "wolle", "stahl", "leder", "holz", "kunststoff", "glas", "keramik", "porzellan", " samt", "marmor", "seide", "messing", "eisen", "stein", "daunen", "fasern", "quarz", "metall", "leinen", "bambus",
             "棉", "羊毛", "钢", "皮", "木", "塑料", "玻璃", "陶瓷", "瓷", "黄麻", "藤", "丝", "大理石", "石英", "铜", "铁", "羽绒"] },
     Aspect { cues: &["battery", "charge", "charging", "akku", "batterie", "laufzeit", "aufladen", "电池", "续航", "充电", "充满电"], keys: &["battery", "battery_life", "battery life", "battery_hours"], names: ["battery", "Akku", "电池"],
         hints: &["battery", "hours", "akku", "stunden", "电池", "续航", "小时"] },
@@ -668,8 +668,6 @@ impl Dialogue {
     fn policy(&mut self, message: &str, low: &str, lang: Lang) -> Option<Step> {
         self.shop.policies.as_ref()?;
         let covered = |q: &str| !route::policy_passages(&self.shop, q, 1, route::ANSWER_MIN_RELEVANCE).is_empty();
-        let by_words =
-            |q: &str| self.shop.policies.as_ref().is_some_and(|p| !p.top(q, 1, route::ANSWER_MIN_RELEVANCE).is_empty());
         // After a policy answer, a short "and for electronics?", or a question no product
         // answers ("Liefert ihr auch nach Deutschland?"), goes on about the policies.
         let after_answer = self.state.last_kind == Some(Kind::Answer);
@@ -691,8 +689,7 @@ impl Dialogue {
         let relevance = |q: &str| self.shop.policies.as_ref().and_then(|p| p.best(q)).map_or(0.0, |h| h.relevance);
         let question = match with_last {
             Some(q) if continues && relevance(message) <= relevance(&q) => q,
-            // Meaning finds some passage for nearly anything: the message's own words decide.
-            Some(q) if follow_up && !by_words(message) => q,
+            Some(q) if follow_up && !covered(message) => q,
             _ => message.to_string(),
         };
         let answer = route::route(&self.shop, message) == Route::Answer || follow_up || on_product;
@@ -937,8 +934,8 @@ impl Dialogue {
     fn sentence_about(&self, p: &Product, words: &[String], hints: Option<&[&str]>, lang: Lang) -> Option<String> {
         let mut best: Option<(usize, String)> = None;
         let speaks = |s: &str| {
-            let low = format!("{} ", s.to_lowercase());
-            hints.is_none_or(|h| h.iter().any(|h| speaks_of(&low, h)))
+            let low = format!(" {} ", s.to_lowercase());
+            hints.is_none_or(|h| h.iter().any(|h| low.contains(h)))
         };
         for text in [p.description_in(lang.code()), p.description.as_str()] {
             for s in text::sentences(text).into_iter().filter(|s| speaks(s)) {
@@ -1276,21 +1273,6 @@ fn names_by(own: &[String], word: &str) -> bool {
     })
 }
 
-/// Whether `low` (a lower-cased sentence) has `hint`: a word's beginning ("Quarzmaterial" has
-/// quarz, "Insgesamt" has no samt), or anywhere for Chinese and hints that start with a space
-/// or a mark (" kg").
-fn speaks_of(low: &str, hint: &str) -> bool {
-    hint_count(low, hint) > 0
-}
-
-/// How often `low` has `hint` ([`speaks_of`]).
-fn hint_count(low: &str, hint: &str) -> usize {
-    let anywhere = !hint.starts_with(char::is_alphanumeric) || hint.chars().any(is_cjk);
-    low.match_indices(hint)
-        .filter(|(at, _)| anywhere || !low[..*at].chars().next_back().is_some_and(char::is_alphanumeric))
-        .count()
-}
-
 /// What the product's data says about `aspect`: its attribute, else the first description
 /// sentence (the shopper's language first, then English) that speaks of it.
 fn aspect_fact(p: &Product, aspect: &Aspect, lang: Lang) -> Option<String> {
@@ -1300,8 +1282,8 @@ fn aspect_fact(p: &Product, aspect: &Aspect, lang: Lang) -> Option<String> {
     // The sentence that speaks of it most ("washed by hand or in a gentle cycle with mild
     // detergent" over "require some special care … harsh detergents").
     let speaks = |s: &str| {
-        let low = format!("{} ", s.to_lowercase());
-        aspect.hints.iter().map(|h| hint_count(&low, h)).sum::<usize>()
+        let low = format!(" {} ", s.to_lowercase());
+        aspect.hints.iter().map(|h| low.matches(h).count()).sum::<usize>()
     };
     [p.description_in(lang.code()), p.description.as_str()].into_iter().find_map(|text| {
         let mut best: Option<(usize, &str)> = None;
